@@ -1,0 +1,148 @@
+"""Tables of the store. Content hashes are the keys, so a rerun inserts nothing twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from flywheel.records import DropReason, Side, StageState, StatementStatus, VerdictStatus
+
+SHA = String(64)
+
+
+def _in(column: str, enum: type) -> str:
+    return f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProblemRow(Base):
+    __tablename__ = "problems"
+    id: Mapped[str] = mapped_column(SHA, primary_key=True)  # sha256(source, normalised informal)
+    source: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    informal: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict] = mapped_column("metadata", JSONB, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_problems_source_external_id", "source", "external_id"),)
+
+
+class RoundRow(Base):
+    __tablename__ = "rounds"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stages: Mapped[dict] = mapped_column(JSONB, server_default="{}")  # stage -> {state, started_at, ...}
+    config: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StatementRow(Base):
+    __tablename__ = "statements"
+    id: Mapped[str] = mapped_column(SHA, primary_key=True)  # sha256(problem, normalised statement)
+    problem_id: Mapped[str | None] = mapped_column(SHA, ForeignKey("problems.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    header: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    normalized_sha256: Mapped[str] = mapped_column(SHA)
+    origin_model: Mapped[str | None] = mapped_column(Text)
+    sample_index: Mapped[int] = mapped_column(Integer, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), server_default=StatementStatus.CANDIDATE.value)
+    drop_reason: Mapped[str | None] = mapped_column(String(32))
+    drop_detail: Mapped[str | None] = mapped_column(Text)
+    grade: Mapped[str | None] = mapped_column(String(16))
+    grade_rationale: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("status", StatementStatus), name="ck_statements_status"),
+        CheckConstraint(f"drop_reason IS NULL OR {_in('drop_reason', DropReason)}", name="ck_statements_drop_reason"),
+        Index("ix_statements_round_status", "round", "status"),
+        Index("ix_statements_normalized_sha256", "normalized_sha256"),
+        Index("ix_statements_problem_id", "problem_id"),
+    )
+
+
+class ProofAttemptRow(Base):
+    __tablename__ = "proof_attempts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    attempt_key: Mapped[str] = mapped_column(SHA, unique=True)  # sha256(statement, side, round, model, sample, proof)
+    statement_id: Mapped[str] = mapped_column(SHA, ForeignKey("statements.id"))
+    side: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(Text)
+    sampling: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    proof: Mapped[str] = mapped_column(Text)
+    code_sha256: Mapped[str] = mapped_column(SHA)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    messages: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    time_s: Mapped[float] = mapped_column(Float, server_default="0")
+    cached: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("side", Side), name="ck_proof_attempts_side"),
+        CheckConstraint(_in("verdict", VerdictStatus), name="ck_proof_attempts_verdict"),
+        Index("ix_proof_attempts_round_verdict", "round", "verdict"),
+        Index("ix_proof_attempts_statement_side", "statement_id", "side"),
+    )
+
+
+class ProofRow(Base):
+    __tablename__ = "proofs"
+    statement_id: Mapped[str] = mapped_column(SHA, ForeignKey("statements.id"), primary_key=True)
+    side: Mapped[str] = mapped_column(String(16), primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("proof_attempts.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    theorem: Mapped[str] = mapped_column(Text)  # the declaration Lean checked (negated for side negation)
+    proof: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text)  # exactly what Lean checked, header included
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("side", Side), name="ck_proofs_side"),
+        Index("ix_proofs_round_side", "round", "side"),
+    )
+
+
+class CheckpointRow(Base):
+    __tablename__ = "checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    base_model: Mapped[str | None] = mapped_column(Text)
+    data_manifest_sha256: Mapped[str | None] = mapped_column(SHA)
+    metrics: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (UniqueConstraint("round", "path", name="uq_checkpoints_round_path"),)
+
+
+class VerdictCacheRow(Base):
+    __tablename__ = "verdict_cache"
+    key: Mapped[str] = mapped_column(SHA, primary_key=True)  # sha256(toolchain, header, code)
+    toolchain: Mapped[str] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    messages: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    axioms: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    time_s: Mapped[float] = mapped_column(Float, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (CheckConstraint(_in("verdict", VerdictStatus), name="ck_verdict_cache_verdict"),)

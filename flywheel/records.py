@@ -1,0 +1,110 @@
+"""The records that flow between stages. Small, typed, hashable by content."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Side(str, enum.Enum):
+    """Which goal an attempt proves: the statement, its negation, or False from its hypotheses."""
+
+    STATEMENT = "statement"
+    NEGATION = "negation"
+    FALSE_HYPS = "false_hyps"
+
+
+class VerdictStatus(str, enum.Enum):
+    PROVED = "proved"
+    FAILED = "failed"  # Lean reported errors
+    INCOMPLETE = "incomplete"  # sorry / admit
+    REJECTED = "rejected"  # soundness guard, before or after Lean
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+
+
+class StatementStatus(str, enum.Enum):
+    CANDIDATE = "candidate"  # extracted, not yet filtered
+    KEPT = "kept"  # passed every filter; open until a side is proved
+    DROPPED = "dropped"  # see drop_reason
+    PROVED = "proved"  # the statement was proved
+    DISPROVED = "disproved"  # its negation was proved
+
+
+class DropReason(str, enum.Enum):
+    # extraction of a statement from model text
+    NO_CODE = "no_code"
+    NO_THEOREM = "no_theorem"
+    SEVERAL_THEOREMS = "several_theorems"
+    UNPARSABLE = "unparsable"
+    # filters, cheapest first
+    DUPLICATE = "duplicate"
+    CONTAMINATED = "contaminated"
+    DOES_NOT_COMPILE = "does_not_compile"
+    LOW_GRADE = "low_grade"
+    NO_GRADE = "no_grade"
+    INCONSISTENT_HYPOTHESES = "inconsistent_hypotheses"
+
+
+class StageState(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Problem:
+    id: str  # sha256(source, normalised informal text)
+    source: str
+    external_id: str | None
+    informal: str
+    answer: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Statement:
+    id: str  # sha256(header, normalised statement)
+    problem_id: str | None
+    round: int
+    header: str
+    text: str  # the theorem declaration, proof replaced by `sorry`
+    name: str
+    normalized_sha256: str
+    origin_model: str | None = None
+    sample_index: int = 0
+    status: StatementStatus = StatementStatus.CANDIDATE
+    drop_reason: DropReason | None = None
+    drop_detail: str | None = None
+    grade: str | None = None
+    grade_rationale: str | None = None
+
+
+@dataclass(slots=True)
+class ProofAttempt:
+    id: str  # sha256(statement, side, round, model, sample key, proof)
+    statement_id: str
+    side: Side
+    round: int
+    model: str | None
+    sampling: dict[str, Any]
+    proof: str  # the proof body: everything after `:=`
+    code_sha256: str  # what was sent to Lean (toolchain, header, code)
+    verdict: VerdictStatus
+    reason: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    time_s: float = 0.0
+    cached: bool = False
+
+
+@dataclass(slots=True)
+class Proof:
+    statement_id: str
+    side: Side
+    attempt_id: str
+    round: int
+    theorem: str  # the declaration Lean checked (the negation, for side negation)
+    proof: str
+    code: str  # the exact code Lean checked, header included

@@ -1,0 +1,1 @@
+"""One module per CLI command group; each has `register(subparsers)` and imports heavy things lazily."""

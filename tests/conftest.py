@@ -1,0 +1,76 @@
+"""Shared fixtures: a private PostgreSQL database per test session, the shared benchmark data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("FLYWHEEL_SHARED", REPO.parent / "shared"))
+DATA = SHARED / "data"
+LEAN_DATA = SHARED / "lean"
+DEFAULT_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def _need(reason: str):
+    # In CI every dependency is installed and PostgreSQL is started, so a missing one is a failure.
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI=true: this must not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not DATA.is_dir():
+        _need(f"shared data not found at {DATA} (set FLYWHEEL_SHARED)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A fresh database on the test server with the schema at head; dropped at the end."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from db import migrate
+
+    server = os.environ.get("FLYWHEEL_TEST_DB_URL", DEFAULT_SERVER)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"flywheel_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as e:
+        admin.dispose()
+        _need(f"PostgreSQL not reachable at {make_url(server).render_as_string()}: {e.orig}")
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+TABLES = ["proofs", "proof_attempts", "statements", "problems", "rounds", "checkpoints", "verdict_cache"]
+
+
+@pytest.fixture()
+def store(pg_url, monkeypatch):
+    """An empty store on the session's database; FLYWHEEL_DB_URL points the CLI at it too."""
+    from sqlalchemy import text
+
+    from db.store import Store
+    from flywheel.config import DbConfig
+
+    monkeypatch.setenv("FLYWHEEL_DB_URL", pg_url)
+    s = Store.open(DbConfig(url=pg_url))
+    with s.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    yield s
+    s.close()

@@ -23,3 +23,7 @@ class LeanError(FlywheelError):
 
 class GenerationError(FlywheelError):
     """An LLM back end cannot be loaded or keeps failing after its retries."""
+
+
+class UnparsableStatement(FlywheelError):
+    """A Lean theorem declaration that statement surgery cannot take apart; the message says where."""

@@ -1,0 +1,41 @@
+"""Benchmarks print a table and write it into their own section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Sequence
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+TITLE = "# Benchmarks\n\nEach section is written by the benchmark named in it (`python -m bench.NAME`).\n"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def fmt(v: object) -> str:
+        return f"{v:,.3f}" if isinstance(v, float) else str(v)
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def write_section(name: str, title: str, body: str, device: str | None = None) -> None:
+    """Replace (or append) the section of `name` in docs/benchmarks.md and print it."""
+    stamp = datetime.date.today().isoformat()
+    section = (
+        f"<!-- bench:{name} -->\n## {title}\n\n`python -m bench.{name}`, {stamp}, {device or machine()}\n\n"
+        f"{body.rstrip()}\n<!-- /bench:{name} -->\n"
+    )
+    print(section)
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else TITLE
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.S)
+    doc = pattern.sub(lambda _: section, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + section
+    DOC.write_text(doc, encoding="utf-8")

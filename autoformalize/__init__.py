@@ -1,0 +1,1 @@
+"""Informal problems in, Lean 4 theorem statements (proof `sorry`) out."""

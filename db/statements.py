@@ -1,0 +1,99 @@
+"""Store side of the statement stages: pending problems, statements in and out, filter decisions."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import ProblemRow, StatementRow
+from flywheel.records import DropReason, Problem, Statement, StatementStatus
+
+EXTRACTION_REASONS = (DropReason.NO_CODE, DropReason.NO_THEOREM, DropReason.SEVERAL_THEOREMS, DropReason.UNPARSABLE)
+
+
+def to_problem(row: ProblemRow) -> Problem:
+    return Problem(row.id, row.source, row.external_id, row.informal, row.answer, dict(row.meta or {}))
+
+
+def to_statement(row: StatementRow) -> Statement:
+    return Statement(
+        id=row.id, problem_id=row.problem_id, round=row.round, header=row.header, text=row.text, name=row.name,
+        normalized_sha256=row.normalized_sha256, origin_model=row.origin_model, sample_index=row.sample_index,
+        status=StatementStatus(row.status), drop_reason=DropReason(row.drop_reason) if row.drop_reason else None,
+        drop_detail=row.drop_detail, grade=row.grade, grade_rationale=row.grade_rationale,
+    )
+
+
+def pending_problems(session: Session, round_: int, limit: int | None = None, source: str | None = None) -> list[Problem]:
+    """Problems with no statement in this round yet, in a stable order."""
+    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id, StatementRow.round == round_))
+    q = select(ProblemRow).where(~has).order_by(ProblemRow.source, ProblemRow.external_id, ProblemRow.id)
+    if source:
+        q = q.where(ProblemRow.source == source)
+    if limit is not None:
+        q = q.limit(limit)
+    return [to_problem(r) for r in session.scalars(q)]
+
+
+def problems_by_id(session: Session, ids: Sequence[str]) -> dict[str, Problem]:
+    rows = session.scalars(select(ProblemRow).where(ProblemRow.id.in_(list(set(ids)))))
+    return {r.id: to_problem(r) for r in rows}
+
+
+def insert_statements(session: Session, statements: Sequence[Statement]) -> int:
+    """Insert; a statement already stored (same id) is left as it is. Returns how many were new."""
+    if not statements:
+        return 0
+    rows = [
+        dict(
+            id=s.id, problem_id=s.problem_id, round=s.round, header=s.header, text=s.text, name=s.name,
+            normalized_sha256=s.normalized_sha256, origin_model=s.origin_model, sample_index=s.sample_index,
+            status=s.status.value, drop_reason=s.drop_reason.value if s.drop_reason else None,
+            drop_detail=s.drop_detail, grade=s.grade, grade_rationale=s.grade_rationale,
+        )
+        for s in statements
+    ]
+    new = 0
+    for i in range(0, len(rows), 1000):
+        result = session.execute(insert(StatementRow).values(rows[i : i + 1000]).on_conflict_do_nothing().returning(StatementRow.id))
+        new += len(result.all())
+    return new
+
+
+def statements_with_status(session: Session, round_: int, status: StatementStatus, limit: int | None = None) -> list[Statement]:
+    q = (
+        select(StatementRow)
+        .where(StatementRow.round == round_, StatementRow.status == status.value)
+        .order_by(StatementRow.problem_id, StatementRow.sample_index, StatementRow.id)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return [to_statement(r) for r in session.scalars(q)]
+
+
+def known_hashes(session: Session, round_: int) -> set[str]:
+    """Normalised hashes a new candidate of this round duplicates: every statement already judged."""
+    q = select(StatementRow.normalized_sha256).where(
+        StatementRow.status != StatementStatus.CANDIDATE.value,
+        (StatementRow.drop_reason.is_(None)) | (StatementRow.drop_reason.not_in([r.value for r in EXTRACTION_REASONS])),
+    )
+    return set(session.scalars(q))
+
+
+def save_decisions(session: Session, statements: Sequence[Statement]) -> None:
+    """Write status, drop reason and grade of each statement (the filter's verdicts), by primary key."""
+    if not statements:
+        return
+    session.execute(
+        update(StatementRow),
+        [
+            dict(
+                id=s.id, status=s.status.value, drop_reason=s.drop_reason.value if s.drop_reason else None,
+                drop_detail=s.drop_detail, grade=s.grade, grade_rationale=s.grade_rationale,
+            )
+            for s in statements
+        ],
+    )

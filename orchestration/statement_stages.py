@@ -1,0 +1,100 @@
+"""Autoformalize and filter, moved between the store and the stages in committed batches, so a killed
+run loses at most one batch and a rerun skips what is done."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+from db import rounds as dbrounds
+from db import statements as dbst
+from db.store import Store
+from filters.base import Filter, run_filters
+from flywheel.config import Config
+from flywheel.counts import StageCounts
+from flywheel.records import StageState, Statement, StatementStatus
+
+log = logging.getLogger(__name__)
+
+
+def run_autoformalize(store: Store, cfg: Config, generator, round_: int, limit: int | None = None,
+                      batch: int = 64, source: str | None = None) -> StageCounts:
+    from autoformalize.formalize import formalize
+
+    total = StageCounts("autoformalize")
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, "autoformalize", StageState.RUNNING)
+    remaining = limit
+    while remaining is None or remaining > 0:
+        take = batch if remaining is None else min(batch, remaining)
+        with store.session() as s:
+            problems = dbst.pending_problems(s, round_, take, source)
+        if not problems:
+            break
+        statements, counts = formalize(problems, generator, cfg.autoformalize, cfg.lean.header, round_)
+        with store.session() as s:
+            new = dbst.insert_statements(s, statements)
+        total.merge(counts)
+        total.outcomes["stored"] += new
+        if remaining is not None:
+            remaining -= len(problems)
+        log.info("autoformalize: %d problems, %d statements stored", len(problems), new)
+    total.stop()
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, "autoformalize", StageState.DONE, _plain(total))
+    return total
+
+
+def filter_steps(cfg: Config, store: Store, round_: int, generator=None, verifier=None) -> list[tuple[str, Callable]]:
+    """The filters in order, cheapest first; each closes over what it needs."""
+    from filters.dedup import dedup
+
+    steps: list[tuple[str, Filter]] = []
+    if cfg.filters.dedup:
+        def _dedup(sts: Sequence[Statement]):
+            with store.session() as s:
+                return dedup(sts, dbst.known_hashes(s, round_))
+        steps.append(("dedup", _dedup))
+    if cfg.filters.decontaminate:
+        from filters.decontaminate import BenchmarkIndex, decontaminate
+
+        index = BenchmarkIndex.bundled(cfg.filters.benchmarks, cfg.filters.ngram)
+        steps.append(("decontaminate", lambda sts: decontaminate(sts, index, cfg.filters.jaccard_threshold)))
+    if cfg.filters.compile and verifier is not None:
+        from filters.compile import compile_filter
+
+        steps.append(("compile", lambda sts: compile_filter(sts, verifier)))
+    if cfg.filters.grade and generator is not None:
+        from filters.grade import grade_filter
+
+        def _grade(sts: Sequence[Statement]):
+            with store.session() as s:
+                informal = {pid: p.informal for pid, p in dbst.problems_by_id(s, [x.problem_id for x in sts if x.problem_id]).items()}
+            return grade_filter(sts, informal, generator, cfg.filters)
+        steps.append(("grade", _grade))
+    return steps
+
+
+def run_filter(store: Store, cfg: Config, round_: int, generator=None, verifier=None, batch: int = 256) -> StageCounts:
+    total = StageCounts("filter")
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, "filter", StageState.RUNNING)
+    steps = filter_steps(cfg, store, round_, generator, verifier)
+    while True:
+        with store.session() as s:
+            todo = dbst.statements_with_status(s, round_, StatementStatus.CANDIDATE, batch)
+        if not todo:
+            break
+        counts = run_filters(todo, steps)
+        with store.session() as s:
+            dbst.save_decisions(s, todo)
+        total.merge(counts)
+    total.stop()
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, "filter", StageState.DONE, _plain(total))
+    return total
+
+
+def _plain(counts: StageCounts) -> dict:
+    return {"in": counts.seen, "kept": counts.kept, "dropped": dict(counts.dropped),
+            "outcomes": dict(counts.outcomes), "seconds": round(counts.seconds, 3)}

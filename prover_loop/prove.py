@@ -1,0 +1,147 @@
+"""One proving pass over statements: sample k proofs for each side, verify in canonical order, stop at the
+first verified side. Plain logic: a Generator and a check function in, attempts and proofs out."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping, Sequence
+
+from flywheel.config import ProverConfig
+from flywheel.hashing import sha256_json, sha256_text
+from flywheel.records import Proof, ProofAttempt, Side, Statement, VerdictStatus
+from prover_loop.extract import extract_proof
+from prover_loop.goals import goal_text
+from prover_loop.schedule import END, Group, verify_groups
+
+NO_PROOF = "no proof in the model's answer"
+
+
+@dataclass(slots=True)
+class Candidate:
+    statement: Statement
+    side: Side
+    goal: str  # the declaration proved for this side, proof `by sorry`
+    pass_: int
+    sample: int
+    proof: str | None
+    model: str | None
+    sampling: dict
+
+
+@dataclass(slots=True)
+class Result:
+    """What a pass stores for one statement: the attempts of the canonical prefix, and the proof if any."""
+
+    statement: Statement
+    side: Side | None  # the side proved, if one was
+    attempts: list[ProofAttempt]
+    proof: Proof | None
+
+
+def _requests(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
+              cfg: ProverConfig, pass_: int, samples: int) -> list[tuple[Statement, Side, str, object]]:
+    from flywheel.llm.base import GenerationRequest
+    from flywheel.prompting import proof_prompt
+
+    s = cfg.sampling
+    out = []
+    for st in statements:
+        for side in sides:
+            goal = goal_text(st, side, cfg.negation_form)
+            prompt = proof_prompt(st.header, goal.removesuffix("sorry").rstrip() + "\n", informal.get(st.problem_id or ""))
+            seed = None if s.seed is None else s.seed + 1000 * pass_
+            req = GenerationRequest(prompt=prompt, n=samples, temperature=s.temperature, top_p=s.top_p,
+                                    max_tokens=s.max_tokens, stop=list(dict.fromkeys(["```"] + list(s.stop))),
+                                    seed=seed, key=f"{st.id}:{side.value}:{pass_}")
+            out.append((st, side, goal, req))
+    return out
+
+
+def generate_groups(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
+                    cfg: ProverConfig, pass_: int, generator, samples: int) -> list[Group]:
+    """One generate call for every (statement, side); candidates interleaved S0, N0, S1, N1, ..."""
+    reqs = _requests(statements, informal, sides, cfg, pass_, samples)
+    outputs = generator.generate([r for *_, r in reqs])
+    by_statement: dict[str, list[list[Candidate]]] = {st.id: [] for st in statements}
+    model = getattr(generator, "model", None)
+    for (st, side, goal, req), completions in zip(reqs, outputs, strict=True):
+        sampling = {"temperature": req.temperature, "top_p": req.top_p, "max_tokens": req.max_tokens,
+                    "n": req.n, "seed": req.seed, "pass": pass_}
+        by_statement[st.id].append([
+            Candidate(st, side, goal, pass_, k, extract_proof(c.text), model, dict(sampling, sample=k))
+            for k, c in enumerate(completions)
+        ])
+    groups = []
+    for st in statements:
+        lanes = by_statement[st.id]
+        order = [lane[k] for k in range(max((len(x) for x in lanes), default=0)) for lane in lanes if k < len(lane)]
+        groups.append(Group(st.id, order))
+    return groups
+
+
+def render_code(header: str, goal: str, proof: str) -> str:
+    from flywheel.lean import statements as surgery
+
+    return header + surgery.render(surgery.parse_theorem(goal), proof)
+
+
+def attempt_of(c: Candidate, verdict, round_: int, header: str) -> ProofAttempt:
+    proof = c.proof if c.proof is not None else ""
+    key = sha256_text(c.statement.id, c.side.value, str(round_), c.model or "", sha256_json(c.sampling), proof)
+    if verdict is None:  # nothing to send to Lean
+        return ProofAttempt(key, c.statement.id, c.side, round_, c.model, c.sampling, proof,
+                            code_sha256=sha256_text("", ""), verdict=VerdictStatus.REJECTED, reason=NO_PROOF)
+    code = render_code(header, c.goal, proof)
+    return ProofAttempt(key, c.statement.id, c.side, round_, c.model, c.sampling, proof,
+                        code_sha256=sha256_text(header, code), verdict=verdict.status, reason=verdict.reason,
+                        messages=list(verdict.messages), time_s=verdict.time_s, cached=verdict.cached)
+
+
+def result_of(group: Group, round_: int) -> Result:
+    attempts, proof, side = [], None, None
+    for c, verdict in group.outcome():
+        a = attempt_of(c, verdict, round_, c.statement.header)
+        attempts.append(a)
+        if a.verdict is VerdictStatus.PROVED:
+            from flywheel.lean import statements as surgery
+
+            side = c.side
+            theorem = surgery.render(surgery.parse_theorem(c.goal), "").removesuffix(":=").rstrip()
+            proof = Proof(c.statement.id, c.side, a.id, round_, theorem, c.proof or "",
+                          render_code(c.statement.header, c.goal, c.proof or ""))
+    return Result(group.candidates[0].statement if group.candidates else None, side, attempts, proof)
+
+
+def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
+               cfg: ProverConfig, pass_: int, round_: int, generator, check: Callable, workers: int,
+               on_result: Callable[[Result], None], samples: int | None = None, chunk: int = 16,
+               stop: threading.Event | None = None) -> None:
+    """Generation of chunk k+1 overlaps verification of chunk k through a bounded queue."""
+    samples = cfg.samples_per_side if samples is None else samples
+    handoff: queue.Queue = queue.Queue(maxsize=max(2 * chunk, 8))
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for i in range(0, len(statements), chunk):
+                if stop is not None and stop.is_set():
+                    break
+                for g in generate_groups(statements[i:i + chunk], informal, sides, cfg, pass_, generator, samples):
+                    handoff.put(g)
+        except BaseException as e:  # surfaced in the caller's thread below
+            errors.append(e)
+        finally:
+            handoff.put(END)
+
+    def verify(c: Candidate):
+        return None if c.proof is None else check(c.statement.header, c.goal, c.proof)
+
+    producer = threading.Thread(target=produce, name="generate", daemon=True)
+    producer.start()
+    verify_groups(handoff, verify, lambda v: v is not None and v.status is VerdictStatus.PROVED, workers,
+                  lambda g: on_result(result_of(g, round_)), stop)
+    producer.join()
+    if errors:
+        raise errors[0]

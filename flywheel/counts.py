@@ -30,6 +30,11 @@ class StageCounts:
         self.dropped.update(other.dropped)
         self.outcomes.update(other.outcomes)
 
+    def as_dict(self) -> dict:
+        """For rounds.stages in the store."""
+        return {"in": self.seen, "kept": self.kept, "dropped": dict(self.dropped),
+                "outcomes": dict(self.outcomes), "seconds": round(self.seconds, 3)}
+
     def rows(self) -> list[tuple[str, object]]:
         rows: list[tuple[str, object]] = [("in", self.seen), ("kept", self.kept)]
         rows += [(f"dropped: {r}", n) for r, n in sorted(self.dropped.items())]

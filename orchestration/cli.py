@@ -15,6 +15,8 @@ from flywheel.errors import FlywheelError
 # Each module registers its own sub-commands; order is the order of `flywheel --help`.
 COMMAND_MODULES = [
     "orchestration.commands.db",
+    "orchestration.commands.stages",
+    "orchestration.commands.run",
 ]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -47,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # a run's log file may ask for more than the terminal
+        handler.setLevel(level)
     try:
         cfg = config_from_args(args)
         return int(args.func(args, cfg) or EXIT_OK)

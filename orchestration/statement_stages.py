@@ -41,7 +41,7 @@ def run_autoformalize(store: Store, cfg: Config, generator, round_: int, limit: 
         log.info("autoformalize: %d problems, %d statements stored", len(problems), new)
     total.stop()
     with store.session() as s:
-        dbrounds.set_stage(s, round_, "autoformalize", StageState.DONE, _plain(total))
+        dbrounds.set_stage(s, round_, "autoformalize", StageState.DONE, total.as_dict())
     return total
 
 
@@ -91,10 +91,6 @@ def run_filter(store: Store, cfg: Config, round_: int, generator=None, verifier=
         total.merge(counts)
     total.stop()
     with store.session() as s:
-        dbrounds.set_stage(s, round_, "filter", StageState.DONE, _plain(total))
+        dbrounds.set_stage(s, round_, "filter", StageState.DONE, total.as_dict())
     return total
 
-
-def _plain(counts: StageCounts) -> dict:
-    return {"in": counts.seen, "kept": counts.kept, "dropped": dict(counts.dropped),
-            "outcomes": dict(counts.outcomes), "seconds": round(counts.seconds, 3)}

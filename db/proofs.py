@@ -1,0 +1,78 @@
+"""Store side of proving: open statements, which units of work are done, and a pass's results."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import ProofAttemptRow, ProofRow, StatementRow
+from db.statements import to_statement
+from flywheel.records import DropReason, ProofAttempt, Side, Statement, StatementStatus
+
+
+def open_statements(session: Session, up_to_round: int, limit: int | None = None) -> list[Statement]:
+    """Kept statements with neither side proved, from this round and every earlier one."""
+    q = (
+        select(StatementRow)
+        .where(StatementRow.status == StatementStatus.KEPT.value, StatementRow.round <= up_to_round)
+        .order_by(StatementRow.round, StatementRow.problem_id, StatementRow.sample_index, StatementRow.id)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return [to_statement(r) for r in session.scalars(q)]
+
+
+def done_units(session: Session, round_: int, sides: Iterable[Side], pass_: int) -> set[str]:
+    """Statements whose pass `pass_` of this round, on these sides, is stored (a unit commits whole)."""
+    q = select(ProofAttemptRow.statement_id).distinct().where(
+        ProofAttemptRow.round == round_,
+        ProofAttemptRow.side.in_([s.value for s in sides]),
+        ProofAttemptRow.sampling["pass"].as_integer() == pass_,
+    )
+    return set(session.scalars(q))
+
+
+def seconds_spent(session: Session, round_: int, statement_ids: Sequence[str]) -> dict[str, float]:
+    q = (
+        select(ProofAttemptRow.statement_id, func.sum(ProofAttemptRow.time_s))
+        .where(ProofAttemptRow.round == round_, ProofAttemptRow.statement_id.in_(list(statement_ids)))
+        .group_by(ProofAttemptRow.statement_id)
+    )
+    return {sid: float(t or 0) for sid, t in session.execute(q)}
+
+
+def save_result(session: Session, result, round_: int) -> None:
+    """One unit in one transaction: its attempts, its proof, the statement's new status."""
+    from db.bulk import write_attempts
+
+    write_attempts(session, result.attempts)
+    if result.proof is None:
+        return
+    p = result.proof
+    attempt_id = session.scalar(select(ProofAttemptRow.id).where(ProofAttemptRow.attempt_key == p.attempt_id))
+    session.execute(
+        insert(ProofRow)
+        .values(statement_id=p.statement_id, side=p.side.value, attempt_id=attempt_id, round=p.round,
+                theorem=p.theorem, proof=p.proof, code=p.code)
+        .on_conflict_do_nothing()
+    )
+    if p.side is Side.STATEMENT:
+        values = dict(status=StatementStatus.PROVED.value)
+    elif p.side is Side.NEGATION:
+        values = dict(status=StatementStatus.DISPROVED.value)
+    else:
+        values = dict(status=StatementStatus.DROPPED.value, drop_reason=DropReason.INCONSISTENT_HYPOTHESES.value,
+                      drop_detail="its hypotheses prove False; the proof is stored with side false_hyps")
+    session.execute(update(StatementRow).where(StatementRow.id == p.statement_id).values(updated_at=func.now(), **values))
+
+
+def attempts_of(session: Session, statement_id: str) -> list[ProofAttempt]:
+    rows = session.scalars(select(ProofAttemptRow).where(ProofAttemptRow.statement_id == statement_id).order_by(ProofAttemptRow.id))
+    return [
+        ProofAttempt(r.attempt_key, r.statement_id, Side(r.side), r.round, r.model, dict(r.sampling), r.proof,
+                     r.code_sha256, r.verdict, r.reason, list(r.messages), r.time_s, r.cached)
+        for r in rows
+    ]

@@ -1,0 +1,63 @@
+"""The two physical engines of a round, chosen once: generation and Lean checking, in-process
+(`--workers 1`) or on Ray (`--workers N`, `--ray-address`)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
+
+from flywheel.config import Config
+from flywheel.errors import ConfigError
+
+
+@dataclass(slots=True)
+class Engines:
+    generator: object  # has generate(requests) and model
+    check: Callable  # check(header, goal, proof) -> Verdict
+    workers: int  # checks kept in flight
+    on_ray: bool
+
+
+@contextlib.contextmanager
+def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
+    """Yields Engines; closes REPLs, engines and actors on the way out, whatever happened."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, got {workers}")
+    if not cfg.generator.model:
+        raise ConfigError("no model: set generator.model in the config (or pass --model)")
+    with contextlib.ExitStack() as stack:
+        if workers == 1 and not ray_address:
+            from flywheel.lean.verifier import Verifier
+            from flywheel.llm.base import make_generator
+
+            generator = stack.enter_context(make_generator(cfg.generator))
+            verifier = stack.enter_context(Verifier.open(dataclasses.replace(cfg.lean, workers=1), store=store))
+            yield Engines(generator, verifier.check, 1, False)
+            return
+        from orchestration.ray_workers import RayChecker, RayGenerator, init_ray
+
+        init_ray(ray_address, workers)
+        stack.callback(_shutdown_ray, ray_address)
+        gpus = _gpus()
+        engines = max(1, gpus // max(1, cfg.generator.tensor_parallel_size)) if cfg.generator.backend == "vllm" and gpus else 1
+        per_engine_gpus = float(cfg.generator.tensor_parallel_size) if gpus else 0.0
+        generator = stack.enter_context(RayGenerator(cfg.generator, engines, per_engine_gpus))
+        # Fractional CPUs locally: Lean workers, the engine and the driver share a small machine.
+        cpus = 1.0 if ray_address else 0.5
+        checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, cache_store=store))
+        yield Engines(generator, checker.check, workers, True)
+
+
+def _gpus() -> int:
+    import ray
+
+    return int(ray.cluster_resources().get("GPU", 0))
+
+
+def _shutdown_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

@@ -1,0 +1,80 @@
+"""Hypothesis rejection and proving, moved between the store and prover_loop one unit at a time: a unit
+(statement, side set, pass) commits whole, so a killed run redoes at most the units in flight."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from db import proofs as dbproofs
+from db import rounds as dbrounds
+from db import statements as dbst
+from db.store import Store
+from flywheel.config import Config
+from flywheel.counts import StageCounts
+from flywheel.records import Side, StageState
+from prover_loop.prove import Result, prove_pass
+
+log = logging.getLogger(__name__)
+
+
+def _informal(store: Store, statements) -> dict[str, str]:
+    with store.session() as s:
+        found = dbst.problems_by_id(s, [x.problem_id for x in statements if x.problem_id])
+    return {pid: p.informal for pid, p in found.items()}
+
+
+def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[Side], passes: int, samples: int,
+               generator, check: Callable, workers: int, stop: threading.Event | None,
+               progress=None, this_round_only: bool = False) -> StageCounts:
+    counts = StageCounts(stage)
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, stage, StageState.RUNNING)
+    for pass_ in range(passes):
+        with store.session() as s:
+            todo = dbproofs.open_statements(s, round_)
+            if this_round_only:
+                todo = [t for t in todo if t.round == round_]
+            done = dbproofs.done_units(s, round_, sides, pass_)
+            spent = dbproofs.seconds_spent(s, round_, [t.id for t in todo])
+        budget = cfg.prover.wall_time_s
+        over = [t for t in todo if t.id not in done and spent.get(t.id, 0.0) >= budget]
+        counts.outcomes["budget exhausted"] += len(over)
+        todo = [t for t in todo if t.id not in done and spent.get(t.id, 0.0) < budget]
+        if not todo:
+            continue
+        counts.seen += len(todo) if pass_ == 0 else 0
+
+        def on_result(result: Result) -> None:
+            with store.session() as s:
+                dbproofs.save_result(s, result, round_)
+            counts.outcomes["attempts"] += len(result.attempts)
+            if result.side is not None:
+                counts.outcomes[f"proved: {result.side.value}"] += 1
+            if progress is not None:
+                progress(1)
+
+        prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
+                   on_result, samples=samples, stop=stop)
+        if stop is not None and stop.is_set():
+            break
+    counts.stop()
+    interrupted = stop is not None and stop.is_set()
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, stage, StageState.RUNNING if interrupted else StageState.DONE,
+                           None if interrupted else counts.as_dict())
+    return counts
+
+
+def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None) -> StageCounts:
+    """Try `hyps ⊢ False` for each open statement; a proof drops it as inconsistent_hypotheses."""
+    return _run_units(store, cfg, round_, "hypotheses", [Side.FALSE_HYPS], 1, cfg.prover.false_hyps_samples,
+                      generator, check, workers, stop, progress, this_round_only=True)
+
+
+def run_prove(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None) -> StageCounts:
+    sides = [Side.STATEMENT, Side.NEGATION] if cfg.prover.prove_negation else [Side.STATEMENT]
+    return _run_units(store, cfg, round_, "prove", sides, cfg.prover.passes, cfg.prover.samples_per_side,
+                      generator, check, workers, stop, progress)
+

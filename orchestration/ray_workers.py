@@ -1,0 +1,172 @@
+"""Ray: Lean workers and generation engines as actors. The only module that starts Ray.
+
+A Lean worker owns one REPL process (a one-process Verifier). The driver keeps the verdict cache, so a
+repeated proof never leaves it. A worker that dies is replaced and its check retried once; a check that
+still fails is recorded as crashed, never lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import threading
+from typing import Sequence
+
+from flywheel.config import GeneratorConfig, LeanConfig
+from flywheel.errors import FlywheelError
+
+log = logging.getLogger(__name__)
+
+
+def init_ray(address: str | None, workers: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs = dict(include_dashboard=False, log_to_driver=True, ignore_reinit_error=True,
+                  configure_logging=False)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        # Locally, advertise enough CPUs for the workers' fractional requests and nothing more, so Ray's
+        # own processes never starve the driver on a small machine.
+        ray.init(num_cpus=max(1, os.cpu_count() or 1), **kwargs)
+
+
+def _lean_actor_class(cpus: float):
+    import ray
+
+    @ray.remote(num_cpus=cpus, max_restarts=0)
+    class LeanWorker:
+        def __init__(self, cfg: LeanConfig):
+            from flywheel.lean.verifier import Verifier
+
+            self._verifier = Verifier.open(cfg, store=None, cache=False)
+            self._verifier.__enter__()
+
+        def check(self, header: str, goal: str, proof: str):
+            return self._verifier.check(header, goal, proof)
+
+        def stats(self) -> dict:
+            return self._verifier.stats()
+
+        def close(self) -> None:
+            self._verifier.__exit__(None, None, None)
+
+    return LeanWorker
+
+
+class RayChecker:
+    """check(header, goal, proof) from many threads, each borrowing an idle Lean worker actor."""
+
+    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0):
+        self.cfg = dataclasses.replace(cfg, workers=1)
+        self.workers = workers
+        self._cls = _lean_actor_class(cpus_per_worker)
+        self._idle: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self.replaced = 0
+
+    def __enter__(self) -> "RayChecker":
+        for _ in range(self.workers):
+            self._idle.put(self._cls.remote(self.cfg))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import ray
+
+        while not self._idle.empty():
+            ray.kill(self._idle.get_nowait())
+
+    def _replace(self, actor) -> object:
+        import ray
+
+        ray.kill(actor, no_restart=True)
+        with self._lock:
+            self.replaced += 1
+        log.warning("a Lean worker died; starting a replacement")
+        return self._cls.remote(self.cfg)
+
+    def check(self, header: str, goal: str, proof: str):
+        import ray
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        from flywheel.lean.verdicts import crashed_verdict
+
+        actor = self._idle.get()
+        try:
+            for attempt in range(2):
+                try:
+                    # The worker enforces the Lean timeout itself; this bounds a wedged actor.
+                    ref = actor.check.remote(header, goal, proof)
+                    return ray.get(ref, timeout=self.cfg.timeout_s * 3 + 60)
+                except (RayActorError, GetTimeoutError) as e:
+                    actor = self._replace(actor)
+                    if attempt == 1:
+                        return crashed_verdict(f"Lean worker lost twice: {type(e).__name__}")
+        finally:
+            self._idle.put(actor)
+
+
+def _generator_actor_class(gpus: float, cpus: float):
+    import ray
+
+    @ray.remote(num_gpus=gpus, num_cpus=cpus)
+    class GeneratorWorker:
+        def __init__(self, cfg: GeneratorConfig):
+            from flywheel.llm.base import make_generator
+
+            self._gen = make_generator(cfg).__enter__()
+            self.model = getattr(self._gen, "model", None)
+
+        def generate(self, requests):
+            return self._gen.generate(requests)
+
+        def model_name(self):
+            return self.model
+
+    return GeneratorWorker
+
+
+class RayGenerator:
+    """One engine per GPU (or one HTTP/CPU engine); requests split across engines, answers in order."""
+
+    def __init__(self, cfg: GeneratorConfig, engines: int, gpus_per_engine: float, cpus_per_engine: float = 0.25):
+        self.cfg, self.engines = cfg, max(1, engines)
+        self._cls = _generator_actor_class(gpus_per_engine, cpus_per_engine)
+        self._actors: list = []
+        self.model: str | None = cfg.model
+
+    def __enter__(self) -> "RayGenerator":
+        import ray
+
+        self._actors = [self._cls.remote(self.cfg) for _ in range(self.engines)]
+        self.model = ray.get(self._actors[0].model_name.remote()) or self.cfg.model
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import ray
+
+        for a in self._actors:
+            ray.kill(a)
+
+    def generate(self, requests: Sequence) -> list:
+        import ray
+        from ray.exceptions import RayActorError
+
+        if not requests:
+            return []
+        k = len(self._actors)
+        shares = [list(range(i, len(requests), k)) for i in range(k)]
+        refs = [a.generate.remote([requests[j] for j in idx]) for a, idx in zip(self._actors, shares) if idx]
+        try:
+            parts = ray.get(refs)
+        except RayActorError as e:
+            raise FlywheelError(f"a generation engine died: {e}") from e
+        out: list = [None] * len(requests)
+        for idx, part in zip([s for s in shares if s], parts):
+            for j, completions in zip(idx, part):
+                out[j] = completions
+        return out

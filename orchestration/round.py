@@ -1,0 +1,117 @@
+"""The round driver: stages in order, each state recorded in the store, resumable after any crash."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+
+from db import rounds as dbrounds
+from db.models import RoundRow
+from db.store import Store
+from flywheel.config import Config, to_dict
+from flywheel.counts import StageCounts
+from flywheel.errors import FlywheelError
+from flywheel.records import StageState
+
+log = logging.getLogger(__name__)
+STAGES = ("autoformalize", "filter", "hypotheses", "prove", "export")
+
+
+def plan(store: Store, rounds: int, resume: bool) -> list[int]:
+    """Which round numbers to run: the unfinished one first when resuming, then new ones."""
+    with store.session() as s:
+        latest = s.scalars(select(RoundRow).order_by(RoundRow.number.desc()).limit(1)).first()
+    unfinished = latest is not None and latest.finished_at is None
+    if unfinished and not resume:
+        raise FlywheelError(f"round {latest.number} did not finish: `flywheel run --resume` continues it")
+    if resume and not unfinished:
+        log.info("nothing to resume; starting a new round")
+    start = latest.number if unfinished else (latest.number + 1 if latest else 1)
+    return list(range(start, start + rounds))
+
+
+class StopOnSignal:
+    """First Ctrl-C (or SIGTERM): finish the work in flight, store it, stop. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._old: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        print("\nflywheel: stopping after the work in flight (Ctrl-C again to abort)", flush=True)
+        self.event.set()
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.Event, out_dir: Path) -> list[StageCounts]:
+    from orchestration import prove_stages, statement_stages
+
+    with store.session() as s:
+        dbrounds.ensure_round(s, number, to_dict(cfg) | {"db": {}})
+    done: list[StageCounts] = []
+    for stage in STAGES:
+        with store.session() as s:
+            state = dbrounds.stage_state(s, number, stage)
+        if state is StageState.DONE:
+            log.info("round %d: %s already done", number, stage)
+            continue
+        if stop.is_set():
+            break
+        log.info("round %d: %s", number, stage)
+        if stage == "autoformalize":
+            counts = statement_stages.run_autoformalize(store, cfg, engines.generator, number)
+        elif stage == "filter":
+            counts = statement_stages.run_filter(store, cfg, number, engines.generator if cfg.filters.grade else None,
+                                                 _Compile(engines.check) if cfg.filters.compile else None)
+        elif stage == "hypotheses":
+            if not cfg.prover.hypothesis_rejection:
+                continue
+            counts = prove_stages.run_hypotheses(store, cfg, number, engines.generator, engines.check, engines.workers, stop)
+        elif stage == "prove":
+            counts = prove_stages.run_prove(store, cfg, number, engines.generator, engines.check, engines.workers, stop)
+        else:
+            counts = export_round(store, number, out_dir)
+        print(counts.render(), flush=True)
+        done.append(counts)
+    if not stop.is_set():
+        with store.session() as s:
+            dbrounds.finish_round(s, number)
+    return done
+
+
+class _Compile:
+    """The compile filter's view of the engines' check function."""
+
+    def __init__(self, check):
+        self.check = check
+
+
+def export_round(store: Store, number: int, out_dir: Path) -> StageCounts:
+    from db import export as dbexport
+
+    counts = StageCounts("export")
+    with store.session() as s:
+        dbrounds.set_stage(s, number, "export", StageState.RUNNING)
+    target = out_dir / f"round-{number}"
+    manifest = dbexport.export_dataset(store, target, rounds=None)
+    counts.kept = int(manifest.get("counts", {}).get("total", 0))
+    counts.outcomes["dataset"] = str(target)
+    counts.stop()
+    with store.session() as s:
+        dbrounds.set_stage(s, number, "export", StageState.DONE, counts.as_dict())
+    return counts

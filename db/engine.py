@@ -58,7 +58,9 @@ def _normalise_url(url: str) -> str:
 def start_embedded(data_dir: Path) -> str:
     """Start (or reuse) a private PostgreSQL under data_dir; it keeps running for the next command."""
     try:
-        import pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            import pgserver
     except ImportError as e:
         raise StoreError("no FLYWHEEL_DB_URL is set and pgserver is not installed: pip install pgserver") from e
     pgdata = data_dir / "pgdata"

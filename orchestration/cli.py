@@ -15,6 +15,9 @@ from flywheel.errors import FlywheelError
 # Each module registers its own sub-commands; order is the order of `flywheel --help`.
 COMMAND_MODULES = [
     "orchestration.commands.db",
+    "orchestration.commands.ingest",
+    "orchestration.commands.sql",
+    "orchestration.commands.export",
     "orchestration.commands.stages",
     "orchestration.commands.run",
 ]

@@ -1,0 +1,37 @@
+"""The whole-proof prompt, shared by the prover and the exported datasets so that a model is trained on
+exactly what it is later asked (DeepSeek-Prover-V1.5's format)."""
+
+from __future__ import annotations
+
+INSTRUCTION = "Complete the following Lean 4 code:\n\n```lean4\n"
+
+
+def informal_comment(informal: str | None) -> str:
+    if not informal or not informal.strip():
+        return ""
+    return "/-- " + informal.strip().replace("-/", "- /") + " -/\n"
+
+
+def proof_prompt(header: str, declaration: str, informal: str | None = None) -> str:
+    """`declaration` is the theorem without its `:=`; the prompt ends with `:= by` and a newline."""
+    return f"{INSTRUCTION}{header}{informal_comment(informal)}{declaration.rstrip()} := by\n"
+
+
+def proof_completion(proof: str) -> str:
+    """What follows the prompt: the tactic block of a `by` proof, then the closing fence."""
+    body = proof.strip("\n")
+    if body.startswith("by"):
+        body = body[2:].lstrip(" ").lstrip("\n")
+        if body and not body.startswith((" ", "\t")):
+            body = "  " + body
+    else:  # a term proof after `:= by` is still valid as `exact term`
+        body = "  exact " + body.strip()
+    return body.rstrip() + "\n```"
+
+
+def chat_messages(header: str, declaration: str, proof: str, informal: str | None = None) -> list[dict]:
+    """The same pair as a conversation: the statement with `sorry` asked, the complete code answered."""
+    user = (f"Complete the following Lean 4 code:\n\n```lean4\n{header}{informal_comment(informal)}"
+            f"{declaration.rstrip()} := by\n  sorry\n```")
+    answer = f"```lean4\n{header}{informal_comment(informal)}{declaration.rstrip()} := {proof.strip()}\n```"
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]

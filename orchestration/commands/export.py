@@ -1,0 +1,33 @@
+"""`flywheel export --out DIR ...`: verified pairs as an SFT dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from flywheel.config import Config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write verified statement/proof pairs as a fine-tuning dataset")
+    p.add_argument("--out", required=True, help="output directory (train.* and manifest.json)")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    p.add_argument("--style", choices=["prompt-completion", "messages"], default="prompt-completion")
+    p.add_argument("--round", type=int, action="append", help="only this round (repeatable)")
+    p.add_argument("--side", choices=["statement", "negation", "false_hyps", "all"], default="all")
+    p.add_argument("--exclude-benchmarks", default="minif2f,proofnet",
+                   help="comma-separated benchmarks whose statements are left out ('' for none)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
+    from db.export import export_dataset
+    from db.store import Store
+
+    exclude = [b.strip() for b in args.exclude_benchmarks.split(",") if b.strip()]
+    with Store.open(cfg.db) as store:
+        manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.side, exclude)
+    print(f"wrote {manifest['counts']['total']} pairs to {args.out} "
+          f"({manifest['counts']['excluded_benchmark']} benchmark statements left out)")
+    print(json.dumps(manifest["counts"], sort_keys=True))
+    return 0

@@ -8,14 +8,29 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from flywheel.config import Config
+from flywheel.config import Config, LeanConfig
 from flywheel.errors import ConfigError
+
+
+def open_verifier(cfg: LeanConfig, store=None, cache: bool = True):
+    """A Verifier whose verdicts are cached in the store (or in memory without one)."""
+    from flywheel.lean.cache import MemoryCache
+    from flywheel.lean.verifier import Verifier
+
+    if not cache:
+        return Verifier(cfg, None)
+    if store is None:
+        return Verifier(cfg, MemoryCache())
+    from db.verdict_cache import StoreCache
+
+    return Verifier(cfg, StoreCache(store))
 
 
 @dataclass(slots=True)
 class Engines:
     generator: object  # has generate(requests) and model
     check: Callable  # check(header, goal, proof) -> Verdict
+    compile_check: Callable  # compile_check(header, statement) -> Verdict
     workers: int  # checks kept in flight
     on_ray: bool
 
@@ -29,12 +44,11 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         raise ConfigError("no model: set generator.model in the config (or pass --model)")
     with contextlib.ExitStack() as stack:
         if workers == 1 and not ray_address:
-            from flywheel.lean.verifier import Verifier
             from flywheel.llm.base import make_generator
 
             generator = stack.enter_context(make_generator(cfg.generator))
-            verifier = stack.enter_context(Verifier.open(dataclasses.replace(cfg.lean, workers=1), store=store))
-            yield Engines(generator, verifier.check, 1, False)
+            verifier = stack.enter_context(open_verifier(dataclasses.replace(cfg.lean, workers=1), store))
+            yield Engines(generator, verifier.check, verifier.compile_check, 1, False)
             return
         from orchestration.ray_workers import RayChecker, RayGenerator, init_ray
 
@@ -46,8 +60,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         generator = stack.enter_context(RayGenerator(cfg.generator, engines, per_engine_gpus))
         # Fractional CPUs locally: Lean workers, the engine and the driver share a small machine.
         cpus = 1.0 if ray_address else 0.5
-        checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, cache_store=store))
-        yield Engines(generator, checker.check, workers, True)
+        checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, cache=_driver_cache(store)))
+        yield Engines(generator, checker.check, checker.compile_check, workers, True)
 
 
 def _gpus() -> int:
@@ -61,3 +75,9 @@ def _shutdown_ray(address: str | None) -> None:
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+def _driver_cache(store):
+    from db.verdict_cache import StoreCache
+
+    return StoreCache(store) if store is not None else None

@@ -40,34 +40,37 @@ def _lean_actor_class(cpus: float):
 
     @ray.remote(num_cpus=cpus, max_restarts=0)
     class LeanWorker:
+        """Owns one REPL process; runs code the driver already scanned and looked up in the cache."""
+
         def __init__(self, cfg: LeanConfig):
             from flywheel.lean.verifier import Verifier
 
-            self._verifier = Verifier.open(cfg, store=None, cache=False)
-            self._verifier.__enter__()
+            self._verifier = Verifier(cfg, None)
 
-        def check(self, header: str, goal: str, proof: str):
-            return self._verifier.check(header, goal, proof)
+        def run(self, prepared, expect_sorry: bool):
+            return self._verifier.run_in_pool(prepared, expect_sorry)
 
         def stats(self) -> dict:
             return self._verifier.stats()
-
-        def close(self) -> None:
-            self._verifier.__exit__(None, None, None)
 
     return LeanWorker
 
 
 class RayChecker:
-    """check(header, goal, proof) from many threads, each borrowing an idle Lean worker actor."""
+    """A Verifier whose Lean part runs on worker actors, borrowed one per check by the calling thread."""
 
-    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0):
+    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0, cache=None):
+        from flywheel.lean.verifier import Verifier
+
         self.cfg = dataclasses.replace(cfg, workers=1)
         self.workers = workers
         self._cls = _lean_actor_class(cpus_per_worker)
         self._idle: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self.replaced = 0
+        self.verifier = Verifier(self.cfg, cache, backend=self._run)
+        self.check = self.verifier.check
+        self.compile_check = self.verifier.compile_check
 
     def __enter__(self) -> "RayChecker":
         for _ in range(self.workers):
@@ -89,7 +92,7 @@ class RayChecker:
         log.warning("a Lean worker died; starting a replacement")
         return self._cls.remote(self.cfg)
 
-    def check(self, header: str, goal: str, proof: str):
+    def _run(self, prepared, expect_sorry: bool):
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
@@ -100,8 +103,7 @@ class RayChecker:
             for attempt in range(2):
                 try:
                     # The worker enforces the Lean timeout itself; this bounds a wedged actor.
-                    ref = actor.check.remote(header, goal, proof)
-                    return ray.get(ref, timeout=self.cfg.timeout_s * 3 + 60)
+                    return ray.get(actor.run.remote(prepared, expect_sorry), timeout=self.cfg.timeout_s * 3 + 60)
                 except (RayActorError, GetTimeoutError) as e:
                     actor = self._replace(actor)
                     if attempt == 1:

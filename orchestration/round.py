@@ -77,7 +77,8 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
             counts = statement_stages.run_autoformalize(store, cfg, engines.generator, number)
         elif stage == "filter":
             counts = statement_stages.run_filter(store, cfg, number, engines.generator if cfg.filters.grade else None,
-                                                 _Compile(engines.check) if cfg.filters.compile else None)
+                                                 engines.compile_check if cfg.filters.compile else None,
+                                                 workers=engines.workers)
         elif stage == "hypotheses":
             if not cfg.prover.hypothesis_rejection:
                 continue
@@ -92,13 +93,6 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
         with store.session() as s:
             dbrounds.finish_round(s, number)
     return done
-
-
-class _Compile:
-    """The compile filter's view of the engines' check function."""
-
-    def __init__(self, check):
-        self.check = check
 
 
 def export_round(store: Store, number: int, out_dir: Path) -> StageCounts:

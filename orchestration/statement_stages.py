@@ -45,7 +45,7 @@ def run_autoformalize(store: Store, cfg: Config, generator, round_: int, limit: 
     return total
 
 
-def filter_steps(cfg: Config, store: Store, round_: int, generator=None, verifier=None) -> list[tuple[str, Callable]]:
+def filter_steps(cfg: Config, store: Store, round_: int, generator=None, compile_check=None, workers: int = 1) -> list[tuple[str, Callable]]:
     """The filters in order, cheapest first; each closes over what it needs."""
     from filters.dedup import dedup
 
@@ -60,10 +60,10 @@ def filter_steps(cfg: Config, store: Store, round_: int, generator=None, verifie
 
         index = BenchmarkIndex.bundled(cfg.filters.benchmarks, cfg.filters.ngram)
         steps.append(("decontaminate", lambda sts: decontaminate(sts, index, cfg.filters.jaccard_threshold)))
-    if cfg.filters.compile and verifier is not None:
+    if cfg.filters.compile and compile_check is not None:
         from filters.compile import compile_filter
 
-        steps.append(("compile", lambda sts: compile_filter(sts, verifier)))
+        steps.append(("compile", lambda sts: compile_filter(sts, compile_check, workers)))
     if cfg.filters.grade and generator is not None:
         from filters.grade import grade_filter
 
@@ -75,11 +75,12 @@ def filter_steps(cfg: Config, store: Store, round_: int, generator=None, verifie
     return steps
 
 
-def run_filter(store: Store, cfg: Config, round_: int, generator=None, verifier=None, batch: int = 256) -> StageCounts:
+def run_filter(store: Store, cfg: Config, round_: int, generator=None, compile_check=None, batch: int = 256,
+               workers: int = 1) -> StageCounts:
     total = StageCounts("filter")
     with store.session() as s:
         dbrounds.set_stage(s, round_, "filter", StageState.RUNNING)
-    steps = filter_steps(cfg, store, round_, generator, verifier)
+    steps = filter_steps(cfg, store, round_, generator, compile_check, workers)
     while True:
         with store.session() as s:
             todo = dbst.statements_with_status(s, round_, StatementStatus.CANDIDATE, batch)

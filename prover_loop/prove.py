@@ -50,7 +50,8 @@ def _requests(statements: Sequence[Statement], informal: Mapping[str, str], side
     for st in statements:
         for side in sides:
             goal = goal_text(st, side, cfg.negation_form)
-            prompt = proof_prompt(st.header, goal.removesuffix("sorry").rstrip() + "\n", informal.get(st.problem_id or ""))
+            declaration = goal.removesuffix("by sorry").rstrip().removesuffix(":=").rstrip()
+            prompt = proof_prompt(st.header, declaration, informal.get(st.problem_id or ""))
             seed = None if s.seed is None else s.seed + 1000 * pass_
             req = GenerationRequest(prompt=prompt, n=samples, temperature=s.temperature, top_p=s.top_p,
                                     max_tokens=s.max_tokens, stop=list(dict.fromkeys(["```"] + list(s.stop))),

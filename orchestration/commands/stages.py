@@ -84,11 +84,11 @@ def cmd_filter(args: argparse.Namespace, cfg: Config) -> int:
     with Store.open(cfg.db) as store, contextlib.ExitStack() as stack:
         round_ = resolve_round(store, args.round)
         generator = open_generator(cfg.grader or cfg.generator, stack) if cfg.filters.grade else None
-        verifier = None
+        compile_check = None
         if cfg.filters.compile:
-            from flywheel.lean.verifier import Verifier
+            from orchestration.engines import open_verifier
 
-            verifier = stack.enter_context(Verifier.open(cfg.lean, store=store))
-        counts = run_filter(store, cfg, round_, generator, verifier)
+            compile_check = stack.enter_context(open_verifier(cfg.lean, store)).compile_check
+        counts = run_filter(store, cfg, round_, generator, compile_check)
     print(f"round {round_}\n{counts.render()}")
     return 0

@@ -1,0 +1,115 @@
+"""The Lean REPL's JSON protocol (leanprover-community/repl): typed shapes and an incremental reader.
+
+Commands go in as one JSON object followed by a blank line. An answer is one JSON object that may span
+several lines; the blank line after it may come only before the next answer, so the reader hands an
+answer over as soon as its object is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NotRequired, TypedDict
+
+
+class Pos(TypedDict):
+    line: int
+    column: int
+
+
+class Message(TypedDict):
+    severity: str  # "error" | "warning" | "info"
+    pos: Pos
+    endPos: Pos | None
+    data: str
+
+
+class Sorry(TypedDict):
+    pos: Pos
+    endPos: Pos | None
+    goal: str
+    proofState: NotRequired[int]
+
+
+class Command(TypedDict):
+    cmd: str
+    env: NotRequired[int]
+
+
+class Answer(TypedDict, total=False):
+    env: int
+    messages: list[Message]
+    sorries: list[Sorry]
+    message: str  # the REPL's own error, e.g. "Unknown environment."
+    time: float
+
+
+class ProtocolError(Exception):
+    """The REPL printed something that is not an answer."""
+
+
+def encode(cmd: str, env: int | None = None) -> bytes:
+    request: dict = {"cmd": cmd}
+    if env is not None:
+        request["env"] = env
+    return (json.dumps(request, ensure_ascii=False) + "\n\n").encode("utf-8")
+
+
+class AnswerReader:
+    """Feed text as it arrives; take() returns each complete answer object once."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._scan = 0  # where the brace scan goes on
+        self._depth = 0
+        self._in_string = False
+        self._escape = False
+        self._start = -1
+
+    def feed(self, text: str) -> list[Answer]:
+        self._buf += text
+        out: list[Answer] = []
+        while True:
+            answer = self._next()
+            if answer is None:
+                return out
+            out.append(answer)
+
+    def pending(self) -> str:
+        return self._buf
+
+    def _next(self) -> Answer | None:
+        buf = self._buf
+        i = self._scan
+        while i < len(buf):
+            ch = buf[i]
+            if self._start < 0:
+                if ch.isspace():
+                    i += 1
+                    continue
+                if ch != "{":
+                    raise ProtocolError(f"expected a JSON object from the REPL, got {buf[i:i + 80]!r}")
+                self._start, self._depth = i, 0
+            if self._in_string:
+                if self._escape:
+                    self._escape = False
+                elif ch == "\\":
+                    self._escape = True
+                elif ch == '"':
+                    self._in_string = False
+            elif ch == '"':
+                self._in_string = True
+            elif ch == "{":
+                self._depth += 1
+            elif ch == "}":
+                self._depth -= 1
+                if self._depth == 0:
+                    raw = buf[self._start : i + 1]
+                    self._buf, self._scan, self._start = buf[i + 1 :], 0, -1
+                    try:
+                        value = json.loads(raw)
+                    except json.JSONDecodeError as e:
+                        raise ProtocolError(f"the REPL printed invalid JSON: {e}") from e
+                    return value
+            i += 1
+        self._scan = i
+        return None

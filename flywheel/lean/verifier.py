@@ -1,0 +1,144 @@
+"""The verifier: the only way a proof becomes `proved`.
+
+The code sent to Lean is built here: the header (imported once per process as env 0), the canonical
+statement rendered by us, and the model's proof body. The body is scanned before Lean sees it; the
+answer is classified; `#print axioms` is asked in the env the check produced; verdicts are cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+from flywheel.config import LeanConfig
+from flywheel.errors import UnparsableStatement
+from flywheel.hashing import sha256_text
+from flywheel.lean import soundness
+from flywheel.lean import statements as surgery
+from flywheel.lean.cache import VerdictCache
+from flywheel.lean.pool import PoolSet, ReplPool
+from flywheel.lean.repl import Fault, LeanRepl
+from flywheel.lean.toolchain_paths import repl_command, toolchain_id
+from flywheel.lean.verdicts import Verdict, classify, map_positions
+from flywheel.records import VerdictStatus
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Prepared:
+    header: str
+    name: str
+    code: str
+    key: str
+    proof_line: int  # where the proof body starts in the code (1-based line, 0-based column)
+    proof_col: int
+
+
+class Verifier:
+    def __init__(self, cfg: LeanConfig, cache: VerdictCache | None = None,
+                 backend: Callable[[Prepared, bool], Verdict] | None = None):
+        """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats.
+        backend runs prepared code in Lean; the default is this process's own REPL pool (Ray passes
+        one that sends it to a worker, so that scans and the cache stay in the driver)."""
+        self.cfg = cfg
+        self.policy = soundness.Policy.from_config(cfg)
+        self.cache = cache
+        self.toolchain = toolchain_id(cfg)
+        self._backend = backend or self.run_in_pool
+        self._argv, self._cwd = repl_command(cfg) if backend is None else ([], None)
+        self._pools = PoolSet(self._make_pool)
+        self.lookups = 0
+        self.hits = 0
+
+    def _make_pool(self, header: str) -> ReplPool:
+        def factory() -> LeanRepl:
+            return LeanRepl(self._argv, header, timeout_s=self.cfg.timeout_s,
+                            memory_limit_mb=self.cfg.memory_limit_mb, cwd=self._cwd)
+
+        return ReplPool(factory, self.cfg.workers, self.cfg.max_checks_per_process, self.cfg.rss_limit_mb)
+
+    def __enter__(self) -> "Verifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pools.close()
+
+    def stats(self) -> dict:
+        return self._pools.stats() | {"cache_lookups": self.lookups, "cache_hits": self.hits}
+
+    # building the code
+    def prepare(self, header: str, statement: str, proof: str) -> Prepared | Verdict:
+        """The exact code for Lean, or a `rejected` verdict saying why nothing is sent."""
+        header = soundness.limit_heartbeats(header, self.policy)
+        for reason in (soundness.scan_header(header, self.policy), soundness.scan_statement(statement, self.policy)):
+            if reason:
+                return Verdict(VerdictStatus.REJECTED, reason)
+        try:
+            thm = surgery.parse_theorem(statement)
+        except UnparsableStatement as e:
+            return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
+        if thm.keyword not in ("theorem", "lemma") or not thm.name:
+            thm = surgery.with_name(thm, "flywheel_" + sha256_text(statement)[:16])
+        thm = dataclasses.replace(thm, prefix="")
+        head = surgery.render(thm, None) + " "
+        code = head + proof.strip("\n")
+        line = head.count("\n") + 1
+        col = len(head) - (head.rfind("\n") + 1)
+        key = sha256_text(self.toolchain, header, code)
+        return Prepared(header, thm.name, code, key, line, col)
+
+    # checking
+    def check(self, header: str, statement: str, proof: str) -> Verdict:
+        reason = soundness.scan_proof(proof, self.policy)
+        if reason:
+            return Verdict(VerdictStatus.REJECTED, reason)
+        prepared = self.prepare(header, statement, proof)
+        if isinstance(prepared, Verdict):
+            return prepared
+        return self._run(prepared, expect_sorry=False)
+
+    def compile_check(self, header: str, statement: str) -> Verdict:
+        """The statement with its proof `sorry`: `incomplete` means it elaborates."""
+        prepared = self.prepare(header, statement, "by sorry")
+        if isinstance(prepared, Verdict):
+            return prepared
+        return self._run(prepared, expect_sorry=True)
+
+    def _run(self, p: Prepared, expect_sorry: bool) -> Verdict:
+        if self.cache is not None:
+            self.lookups += 1
+            hit = self.cache.get(p.key)
+            if hit is not None:
+                self.hits += 1
+                return dataclasses.replace(hit, cached=True, time_s=0.0)
+        verdict = self._backend(p, expect_sorry)
+        if self.cache is not None:
+            self.cache.put(p.key, self.toolchain, verdict)
+        return verdict
+
+    def run_in_pool(self, p: Prepared, expect_sorry: bool) -> Verdict:
+        """Lean's part: the code on a pooled REPL, `#print axioms` after a clean answer, the verdict."""
+        start = time.perf_counter()
+
+        def follow_up(answer) -> str | None:
+            clean = not any(m.get("severity") == "error" for m in answer.get("messages", []))
+            return f"#print axioms {p.name}" if clean and not expect_sorry else None
+
+        outcome = self._pools.get(p.header).check(p.code, follow_up)
+        elapsed = time.perf_counter() - start
+        if outcome.failure is not None:
+            status = VerdictStatus.TIMEOUT if outcome.failure.fault is Fault.TIMEOUT else VerdictStatus.CRASHED
+            return Verdict(status, str(outcome.failure), time_s=elapsed)
+        verdict = classify(outcome.answer, p.name, outcome.env_answer, self.policy, expect_sorry=expect_sorry)
+        verdict.messages = map_positions(verdict.messages, p.proof_line, p.proof_col)
+        verdict.time_s = elapsed
+        return verdict
+
+    def check_many(self, items: Sequence[tuple[str, str, str]], workers: int | None = None) -> list[Verdict]:
+        """(header, statement, proof) triples checked concurrently; verdicts in input order."""
+        workers = workers or self.cfg.workers
+        if workers <= 1:
+            return [self.check(*item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lean") as pool:
+            return list(pool.map(lambda item: self.check(*item), items))

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""TEST DOUBLE of the Lean REPL (leanprover-community/repl): speaks its protocol on stdin/stdout.
+
+Answers, in order of precedence:
+- fault markers in the command (comments, so the soundness scan lets them through):
+  `-- fake:hang`, `-- fake:die`, `-- fake:garbage`, `-- fake:grow=MB`, `-- fake:sleep=MS`,
+  `-- fake:error=TEXT`, `-- fake:axioms=A,B` (what `#print axioms` will list for this declaration),
+  `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
+- replay of real answers in ../shared/lean: kimina-match (by statement and proof) and the lean2021
+  transcripts (by exact command, printed as the raw multi-line text);
+- rules: `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
+  no messages (proved).
+Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
+FAKE_REPL_SHARED (the shared folder), FAKE_REPL_CRASH_EVERY=N (die on every Nth command).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
+_MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
+_NAME = re.compile(r"(?:theorem|lemma)\s+(\S+)")
+
+
+def _norm(text: str) -> str:
+    return "".join(text.split())  # the verifier re-renders binders: spacing differs, tokens do not
+
+
+def load_replay(shared: Path) -> tuple[dict, dict]:
+    kimina: dict[str, dict] = {}
+    exact: dict[str, str] = {}
+    root = shared / "lean"
+    for path in sorted((root / "kimina-match" / "input").glob("*.lean")):
+        text = path.read_text(encoding="utf-8")
+        out = json.loads((root / "kimina-match" / "output" / (path.stem + ".json")).read_text(encoding="utf-8"))
+        result = out["results"][0]
+        m = re.search(r"(?m)^theorem\s+\S+", text)
+        if not m:
+            continue
+        body = text[m.end():]
+        kimina[_norm(_strip_comments(body))] = {"error": result.get("error"), "response": result.get("response") or {}}
+    for path in sorted((root / "lean2021").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            exact.setdefault(row["request"]["cmd"], row["raw_response"])
+    return kimina, exact
+
+
+def _strip_comments(text: str) -> str:
+    text = re.sub(r"/-.*?-/", " ", text, flags=re.S)
+    return re.sub(r"--[^\n]*", " ", text)
+
+
+def _body_after_name(cmd: str) -> str | None:
+    m = _NAME.search(cmd)
+    return _norm(_strip_comments(cmd[m.end():])) if m else None
+
+
+class Fake:
+    def __init__(self) -> None:
+        shared = Path(os.environ.get("FAKE_REPL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+        replay = os.environ.get("FAKE_REPL_NO_REPLAY") != "1" and shared.is_dir()
+        self.kimina, self.exact = load_replay(shared) if replay else ({}, {})
+        self.envs: dict[int, dict[str, list[str]]] = {}
+        self.next_env = 0
+        self.rng = random.Random(int(os.environ.get("FAKE_REPL_SEED", "0")) + os.getpid())
+        self.latency = os.environ.get("FAKE_REPL_LATENCY_MS", "")
+        self.crash_every = int(os.environ.get("FAKE_REPL_CRASH_EVERY", "0"))
+        self.count = 0
+        self.hoard: list[bytearray] = []
+
+    def _sleep(self) -> None:
+        if not self.latency:
+            return
+        lo, _, hi = self.latency.partition("-")
+        ms = self.rng.uniform(float(lo), float(hi or lo))
+        time.sleep(ms / 1000)
+
+    def _new_env(self, parent: int | None, decls: dict[str, list[str]]) -> int:
+        env = self.next_env
+        self.next_env += 1
+        self.envs[env] = dict(self.envs.get(parent, {})) | decls
+        return env
+
+    def answer(self, req: dict) -> str | dict:
+        cmd, env = req.get("cmd", ""), req.get("env")
+        self.count += 1
+        marks = {k: (v or "").strip() for k, v in _MARK.findall(cmd)}
+        if "hang" in marks:
+            time.sleep(3600)
+        if "die" in marks or (self.crash_every and self.count % self.crash_every == 0):
+            os._exit(3)
+        if "garbage" in marks:
+            return "this is not json {{{\n"
+        if "grow" in marks:
+            self.hoard.append(bytearray(int(marks["grow"]) * 2**20))
+        if "sleep" in marks:
+            time.sleep(float(marks["sleep"]) / 1000)
+        if cmd in self.exact:
+            return self.exact[cmd]
+        if cmd.lstrip().startswith("import"):
+            return {"env": self._new_env(None, {})}
+        self._sleep()
+        if cmd.startswith("#print axioms"):
+            name = cmd.split(None, 2)[2].strip()
+            axioms = self.envs.get(env, {}).get(name)
+            if axioms is None:
+                return {"messages": [{"severity": "error", "pos": {"line": 1, "column": 14}, "endPos": None,
+                                      "data": f"unknown constant '{name}'"}], "env": self._new_env(env, {})}
+            data = (f"'{name}' depends on axioms: [{', '.join(axioms)}]" if axioms
+                    else f"'{name}' does not depend on any axioms")
+            return {"messages": [{"severity": "info", "pos": {"line": 1, "column": 0},
+                                  "endPos": {"line": 1, "column": 13}, "data": data}], "env": self._new_env(env, {})}
+        return self._check(cmd, env, marks)
+
+    def _check(self, cmd: str, env: int | None, marks: dict) -> dict:
+        name_m = _NAME.search(cmd)
+        name = name_m.group(1) if name_m else "_example"
+        body = _body_after_name(cmd)
+        replay = self.kimina.get(body) if body is not None else None
+        if replay is not None:
+            if replay["error"]:
+                time.sleep(3600)  # the real run timed out
+            resp = dict(replay["response"])
+            resp.pop("time", None)
+            msgs = resp.get("messages", [])
+            if any(m.get("severity") == "error" for m in msgs):
+                return {"messages": msgs, "env": self._new_env(env, {})}
+            return {"messages": msgs, "env": self._new_env(env, {name: list(BASE_AXIOMS)})}
+        code = re.sub(r"--[^\n]*", " ", cmd)
+        if "error" in marks:
+            return {"messages": [{"severity": "error", "pos": {"line": 2, "column": 2}, "endPos": {"line": 2, "column": 8},
+                                  "data": marks["error"] or "unsolved goals"}], "env": self._new_env(env, {})}
+        axioms = [a for a in marks.get("axioms", "").split(",") if a] or list(BASE_AXIOMS)
+        sorry_at = re.search(r"\b(sorry|admit)\b", code)
+        if sorry_at or "sorry-warning" in marks:
+            line = cmd.count("\n", 0, sorry_at.start()) + 1 if sorry_at else 1
+            warning = {"severity": "warning", "pos": {"line": 1, "column": 8}, "endPos": {"line": 1, "column": 8 + len(name)},
+                       "data": "declaration uses 'sorry'"}
+            sorries = [] if not sorry_at else [{"pos": {"line": line, "column": 2}, "endPos": {"line": line, "column": 7},
+                                               "goal": "⊢ goal", "proofState": 0}]
+            return {"sorries": sorries, "messages": [warning], "env": self._new_env(env, {name: axioms + ["sorryAx"]})}
+        if "native_decide" in code:
+            axioms = axioms + ["Lean.ofReduceBool"]
+        return {"messages": [], "env": self._new_env(env, {name: axioms})}
+
+
+def requests(stream):
+    """Commands are JSON objects separated by blank lines."""
+    buf: list[str] = []
+    for line in stream:
+        if line.strip():
+            buf.append(line)
+            continue
+        if buf:
+            yield "".join(buf)
+            buf = []
+    if buf:
+        yield "".join(buf)
+
+
+def main() -> int:
+    fake = Fake()
+    for raw in requests(sys.stdin):
+        try:
+            req = json.loads(raw)
+        except json.JSONDecodeError:
+            print(json.dumps({"message": "Could not parse JSON"}), flush=True)
+            continue
+        out = fake.answer(req)
+        sys.stdout.write((out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)) + "\n\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "orchestration.commands.ingest",
     "orchestration.commands.sql",
     "orchestration.commands.export",
+    "orchestration.commands.lean",
     "orchestration.commands.stages",
     "orchestration.commands.run",
 ]

@@ -74,3 +74,24 @@ def store(pg_url, monkeypatch):
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     yield s
     s.close()
+
+
+FAKE_REPL = REPO / "tests" / "fake_repl.py"
+HEADER = "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\n\nopen BigOperators Real Nat Topology Rat\n\n"
+
+
+@pytest.fixture()
+def fake_repl(monkeypatch, shared_data) -> str:
+    """The command of the fake REPL (a test double replaying ../shared/lean answers)."""
+    import shlex
+    import sys
+
+    monkeypatch.setenv("FAKE_REPL_SHARED", str(SHARED))
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_REPL))}"
+
+
+@pytest.fixture()
+def lean_cfg(fake_repl):
+    from flywheel.config import LeanConfig
+
+    return LeanConfig(repl=fake_repl, timeout_s=3.0, workers=2)

@@ -136,7 +136,8 @@ class Fake:
             return {"messages": msgs, "env": self._new_env(env, {name: list(BASE_AXIOMS)})}
         code = re.sub(r"--[^\n]*", " ", cmd)
         if "error" in marks:
-            return {"messages": [{"severity": "error", "pos": {"line": 2, "column": 2}, "endPos": {"line": 2, "column": 8},
+            last = cmd.count("\n") + 1  # where a failing tactic usually is: the proof's last line
+            return {"messages": [{"severity": "error", "pos": {"line": last, "column": 2}, "endPos": {"line": last, "column": 8},
                                   "data": marks["error"] or "unsolved goals"}], "env": self._new_env(env, {})}
         axioms = [a for a in marks.get("axioms", "").split(",") if a] or list(BASE_AXIOMS)
         sorry_at = re.search(r"\b(sorry|admit)\b", code)

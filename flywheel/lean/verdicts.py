@@ -37,9 +37,9 @@ def map_positions(messages: list[dict], proof_line: int, proof_col: int) -> list
         m = dict(m)
         pos = m.get("pos") or {}
         line = pos.get("line")
-        if isinstance(line, int) and line >= proof_line:
-            col = pos.get("column", 0) - (proof_col if line == proof_line else 0)
-            m["proof_pos"] = {"line": line - proof_line + 1, "column": max(col, 0)}
+        col = pos.get("column", 0)
+        if isinstance(line, int) and (line > proof_line or (line == proof_line and col >= proof_col)):
+            m["proof_pos"] = {"line": line - proof_line + 1, "column": col - proof_col if line == proof_line else col}
         out.append(m)
     return out
 

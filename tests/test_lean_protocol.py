@@ -1,0 +1,45 @@
+"""The reader hands over an answer as soon as its object is complete, however the bytes arrive."""
+
+import json
+import random
+
+import pytest
+
+from flywheel.lean.protocol import AnswerReader, ProtocolError, encode
+
+
+def _transcripts(shared_data):
+    rows = []
+    for path in sorted((shared_data.parent / "lean" / "lean2021").glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines()]
+    return rows
+
+
+def test_real_raw_answers_in_random_chunks(shared_data):
+    rows = _transcripts(shared_data)
+    assert len(rows) == 68  # 17 + 51 commands
+    # as printed: answers may span lines; the blank line comes only before the next answer
+    stream = "".join(r["raw_response"] + "\n\n" for r in rows)
+    rng = random.Random(7)
+    reader, got, i = AnswerReader(), [], 0
+    while i < len(stream):
+        step = rng.randint(1, 40)
+        got += reader.feed(stream[i : i + step])
+        i += step
+    assert got == [r["response"] for r in rows]
+
+
+def test_answer_is_complete_before_the_blank_line():
+    reader = AnswerReader()
+    assert reader.feed('{"env": 0,\n "messages":\n [{"data": "a } in \\" a string {"}]') == []
+    assert reader.feed("}") == [{"env": 0, "messages": [{"data": 'a } in " a string {'}]}]
+
+
+def test_garbage_is_a_protocol_error():
+    with pytest.raises(ProtocolError):
+        AnswerReader().feed("uncaught exception: oops\n")
+
+
+def test_encode_ends_with_a_blank_line():
+    assert encode("theorem t : True := trivial", 0) == b'{"cmd": "theorem t : True := trivial", "env": 0}\n\n'
+    assert json.loads(encode("x").decode()) == {"cmd": "x"}

@@ -1,0 +1,128 @@
+"""The verifier: the 102 real kimina-match answers map to the right verdicts, every cheat is caught
+(before Lean or by `#print axioms`), and a repeated proof costs one cache lookup."""
+
+import json
+
+import pytest
+
+from flywheel.lean.cache import MemoryCache
+from flywheel.lean.statements import parse_theorem
+from flywheel.lean.verifier import Verifier
+from flywheel.records import VerdictStatus as V
+from tests.conftest import HEADER
+
+STATEMENT = "theorem t (x : ℕ) (h : 0 < x) : 0 < x * x := by sorry"
+
+
+def _kimina(shared_data):
+    root = shared_data.parent / "lean" / "kimina-match"
+    cases = []
+    for path in sorted((root / "input").glob("*.lean")):
+        text = path.read_text()
+        at = text.index("theorem")
+        result = json.loads((root / "output" / (path.stem + ".json")).read_text())["results"][0]
+        msgs = (result["response"] or {}).get("messages", [])
+        if result["error"]:
+            expected = V.TIMEOUT
+        elif any(m["severity"] == "error" for m in msgs):
+            expected = V.FAILED
+        elif any("sorry" in m["data"] for m in msgs if m["severity"] == "warning"):
+            expected = V.INCOMPLETE
+        else:
+            expected = V.PROVED
+        cases.append((path.stem, text[:at], text[at:], parse_theorem(text[at:]).proof, expected))
+    return cases
+
+
+def test_the_102_kimina_cases(lean_cfg, shared_data):
+    cases = _kimina(shared_data)
+    assert len(cases) == 102
+    with Verifier(lean_cfg) as verifier:
+        verdicts = verifier.check_many([(h, s, p) for _, h, s, p, _ in cases])
+    got = {name: v.status for (name, *_), v in zip(cases, verdicts)}
+    assert got == {name: expected for name, *_, expected in cases}
+    assert sum(v is V.TIMEOUT for v in got.values()) == 4
+    for v in verdicts:
+        if v.status is V.PROVED:
+            assert v.axioms == ["propext", "Classical.choice", "Quot.sound"]
+
+
+@pytest.mark.parametrize(
+    "proof, status, reason",
+    [
+        ("by\n  nlinarith", V.PROVED, None),
+        ("by\n  sorry", V.REJECTED, "sorry"),
+        ("by\n  nlinarith -- fake:sorry-warning", V.INCOMPLETE, "sorry"),  # warning without a sorries entry
+        ("by\n  nlinarith -- fake:axioms=propext,sorryAx", V.REJECTED, "sorryAx"),
+        ("by\n  nlinarith -- fake:axioms=propext,Lean.ofReduceBool", V.REJECTED, "native_decide"),
+        ("by\n  nlinarith -- fake:axioms=propext,cheat", V.REJECTED, "depends on axiom cheat"),
+        ("by\n  nlinarith -- fake:error=linarith failed", V.FAILED, "linarith failed"),
+        ("by native_decide", V.REJECTED, "native_decide"),
+        ("by exact?", V.REJECTED, "search"),
+        ("by\n  nlinarith\n#print axioms t", V.REJECTED, "command after the proof"),
+        ("by\n  nlinarith\ntheorem t2 : False := sorry", V.REJECTED, "command after the proof"),
+        ("by\n  set_option debug.skipKernelTC true in\n  nlinarith", V.REJECTED, "debug"),
+        ("by\n  nlinarith -- fake:hang", V.TIMEOUT, "timeout"),
+        ("by\n  nlinarith -- fake:die", V.CRASHED, "exited"),
+        ("by\n  nlinarith -- fake:garbage", V.CRASHED, "garbage"),
+    ],
+)
+def test_cheats_and_faults(lean_cfg, proof, status, reason):
+    with Verifier(lean_cfg) as verifier:
+        verdict = verifier.check(HEADER, STATEMENT, proof)
+        assert verdict.status is status, verdict
+        if reason:
+            assert reason in verdict.reason
+        # the pool keeps working after any of them
+        assert verifier.check(HEADER, STATEMENT, "by\n  positivity").status is V.PROVED
+
+
+def test_the_statement_checked_is_ours(lean_cfg):
+    """A model's own statement is never used: only the proof body travels."""
+    with Verifier(lean_cfg) as verifier:
+        p = verifier.prepare(HEADER, STATEMENT, "by\n  positivity")
+        assert p.code.startswith("theorem t (x : ℕ) (h : 0 < x) :\n    0 < x * x := by")
+        anonymous = verifier.prepare(HEADER, "example : True := trivial", "trivial")
+        assert anonymous.name.startswith("flywheel_") and f"theorem {anonymous.name}" in anonymous.code
+        assert verifier.check(HEADER, "theorem t (h : sorry) : True := trivial", "trivial").status is V.REJECTED
+        assert verifier.check(HEADER, "theorem t (x : ℕ", "trivial").status is V.REJECTED
+        assert verifier.check("import Mathlib\naxiom cheat : False\n", STATEMENT, "by positivity").status is V.REJECTED
+
+
+def test_compile_check(lean_cfg):
+    with Verifier(lean_cfg) as verifier:
+        assert verifier.compile_check(HEADER, STATEMENT).status is V.INCOMPLETE
+        bad = verifier.compile_check(HEADER, "theorem t (x : ℕ) : x = y -- fake:error=unknown identifier 'y'\n  := by sorry")
+        assert bad.status is V.FAILED and "unknown identifier" in bad.reason
+
+
+def test_cache_makes_a_repeat_cost_a_lookup(lean_cfg):
+    cache = MemoryCache()
+    with Verifier(lean_cfg, cache) as verifier:
+        first = verifier.check(HEADER, STATEMENT, "by\n  positivity")
+        second = verifier.check(HEADER, STATEMENT, "by\n  positivity")
+        timeout = verifier.check(HEADER, STATEMENT, "by\n  positivity -- fake:hang")
+        again = verifier.check(HEADER, STATEMENT, "by\n  positivity -- fake:hang")
+        stats = verifier.stats()
+    assert first.status is V.PROVED and not first.cached
+    assert second.status is V.PROVED and second.cached
+    assert timeout.status is again.status is V.TIMEOUT and not again.cached  # transient: never cached
+    assert stats["checks"] == 3 and stats["cache_hits"] == 1
+
+
+def test_store_cache_is_shared_between_verifiers(lean_cfg, store):
+    from db.verdict_cache import StoreCache
+
+    with Verifier(lean_cfg, StoreCache(store)) as verifier:
+        assert not verifier.check(HEADER, STATEMENT, "by\n  positivity").cached
+    with Verifier(lean_cfg, StoreCache(store)) as verifier:
+        verdict = verifier.check(HEADER, STATEMENT, "by\n  positivity")
+        assert verdict.cached and verdict.status is V.PROVED and verifier.stats()["checks"] == 0
+
+
+def test_error_positions_map_to_the_proof(lean_cfg):
+    with Verifier(lean_cfg) as verifier:
+        verdict = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:error=oops")
+    # the code is "theorem t ... :\n    0 < x * x := by\n  nlinarith": the proof starts on line 2
+    assert verdict.messages[0]["pos"] == {"line": 3, "column": 2}
+    assert verdict.messages[0]["proof_pos"] == {"line": 2, "column": 2}

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
-from importlib import resources
 from typing import Sequence
 
 from filters.base import Decision, Drop
-from flywheel.errors import ConfigError
+from flywheel.benchmarks import BUNDLED, BenchmarkItem, load_benchmark
 from flywheel.records import DropReason, Statement
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-BUNDLED = ("minif2f", "proofnet")
-
-
-@dataclass(slots=True, frozen=True)
-class BenchmarkItem:
-    benchmark: str
-    name: str
-    split: str
-    normalized: str
 
 
 def ngrams(normalized: str, n: int) -> frozenset[tuple[str, ...]]:
@@ -47,17 +35,7 @@ class BenchmarkIndex:
 
     @classmethod
     def bundled(cls, names: Sequence[str] = BUNDLED, n: int = 5) -> "BenchmarkIndex":
-        from flywheel.lean.statements import normalize_statement
-
-        items = []
-        for name in names:
-            if name not in BUNDLED:
-                raise ConfigError(f"unknown benchmark {name!r} (known: {', '.join(BUNDLED)})")
-            text = resources.files("flywheel").joinpath(f"data/{name}.jsonl").read_text("utf-8")
-            for line in text.splitlines():
-                row = json.loads(line)
-                items.append(BenchmarkItem(name, row["name"], row.get("split", ""), normalize_statement(row["formal_statement"])))
-        return cls(items, n)
+        return cls([it for name in names for it in load_benchmark(name)], n)
 
     def match(self, normalized: str, threshold: float) -> tuple[BenchmarkItem, float] | None:
         """The benchmark item this statement equals or nearly equals (Jaccard ≥ threshold), if any."""

@@ -61,7 +61,6 @@ class GeneratorConfig:
     max_retries: int = 5
     request_timeout_s: float = 600.0
     device: str = "auto"  # hf back end
-    batch_size: int = 8  # hf back end
     seed: int = 0
 
 

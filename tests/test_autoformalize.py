@@ -45,7 +45,7 @@ def test_fenced_block_after_prose_and_example_keyword():
     text = "Here is the formalization:\n```lean4\nexample (a b : ℕ) (h : a = b) : b = a := by\n  omega\n```\nDone."
     result = extract_statement(text, NAME)
     assert isinstance(result, Extracted)
-    assert result.text.startswith(f"theorem {NAME} (a b : ℕ) (h : a = b) : b = a")
+    assert result.text == f"theorem {NAME} (a b : ℕ) (h : a = b) :\n    b = a := by sorry"
 
 
 def test_names_are_deterministic_identifiers():

@@ -1,0 +1,1 @@
+"""One Generator interface over vLLM (offline), OpenAI-compatible HTTP servers and transformers."""

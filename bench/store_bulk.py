@@ -1,0 +1,111 @@
+"""1,000,000 attempt rows through the bulk path against the per-row ORM path, then `flywheel status`
+and the funnel query over them. Targets: bulk >= 20,000 rows/s and >= 10x ORM; status and funnel < 0.5 s."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import time
+import uuid
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.report import table, write_section
+from db import migrate
+from db.bulk import write_attempts
+from db.models import ProofAttemptRow
+from db.store import Store
+from flywheel.config import DbConfig
+from flywheel.hashing import sha256_text
+from flywheel.records import ProofAttempt, Side, VerdictStatus
+from tests.seed import seed
+
+SERVER = os.environ.get("FLYWHEEL_BENCH_DB_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+VERDICTS = list(VerdictStatus)
+
+
+def attempts(statement_ids: list[str], start: int, n: int, round_: int = 1) -> list[ProofAttempt]:
+    out = []
+    for k in range(start, start + n):
+        sid = statement_ids[k % len(statement_ids)]
+        proof = f"by\n  nlinarith [sq_nonneg (a - {k}), sq_nonneg (b + {k})]"
+        out.append(ProofAttempt(sha256_text(sid, str(k)), sid, Side.STATEMENT if k % 2 else Side.NEGATION,
+                                round_ + k % 3, "bench-model", {"temperature": 1.0, "pass": 0, "sample": k}, proof,
+                                sha256_text(proof), VERDICTS[k % len(VERDICTS)], None,
+                                [{"severity": "error", "data": "linarith failed"}] if k % 6 == 1 else [], 1.5))
+    return out
+
+
+def orm_insert(store: Store, rows: list[ProofAttempt]) -> None:
+    """The path the bulk writer replaces: one ORM object and one INSERT per attempt."""
+    with store.session() as s:
+        for a in rows:
+            s.add(ProofAttemptRow(attempt_key=a.id, statement_id=a.statement_id, side=a.side.value, round=a.round,
+                                  model=a.model, sampling=a.sampling, proof=a.proof, code_sha256=a.code_sha256,
+                                  verdict=a.verdict.value, reason=a.reason, messages=a.messages, time_s=a.time_s,
+                                  cached=a.cached))
+            s.flush()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--orm-rows", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    name = f"flywheel_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        with Store.open(DbConfig(url=url)) as store:
+            ids = [st.id for st in seed(store, 500, rounds=(1, 2, 3))]
+            t = time.perf_counter()
+            for i in range(0, args.rows, args.batch):
+                batch = attempts(ids, 10_000_000 + i, min(args.batch, args.rows - i))
+                with store.session() as s:
+                    write_attempts(s, batch)
+            bulk_s = time.perf_counter() - t
+            orm_rows = attempts(ids, 0, args.orm_rows)
+            t = time.perf_counter()
+            orm_insert(store, orm_rows)
+            orm_s = time.perf_counter() - t
+            with store.engine.begin() as c:
+                c.execute(text("ANALYZE"))
+            from db.status import status_report
+
+            t = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                print(status_report(store))
+            status_s = time.perf_counter() - t
+            t = time.perf_counter()
+            with store.read_only() as c:
+                c.execute(text("SELECT * FROM round_funnel")).all()
+                c.execute(text("SELECT * FROM attempt_outcomes")).all()
+            funnel_s = time.perf_counter() - t
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    bulk_rate, orm_rate = args.rows / bulk_s, args.orm_rows / orm_s
+    rows = [
+        ("bulk insert (execute_values)", f"{args.rows:,} rows", f"{bulk_s:.1f} s", f"{bulk_rate:,.0f} rows/s", ">= 20,000 rows/s", "yes" if bulk_rate >= 20_000 else "NO"),
+        ("per-row ORM insert", f"{args.orm_rows:,} rows", f"{orm_s:.1f} s", f"{orm_rate:,.0f} rows/s", "", ""),
+        ("bulk / ORM", "", "", f"{bulk_rate / orm_rate:.1f}x", ">= 10x", "yes" if bulk_rate >= 10 * orm_rate else "NO"),
+        ("`flywheel status` (in-process)", f"{args.rows + args.orm_rows:,} attempts", f"{status_s * 1000:.0f} ms", "", "< 500 ms", "yes" if status_s < 0.5 else "NO"),
+        ("funnel + outcomes query", "", f"{funnel_s * 1000:.0f} ms", "", "< 500 ms", "yes" if funnel_s < 0.5 else "NO"),
+    ]
+    write_section("store_bulk", "Store: bulk attempt writes and funnel queries",
+                  table(["what", "size", "time", "rate", "target", "met"], rows) +
+                  "\n\nPostgreSQL 15 on 127.0.0.1 (the machine's own server), one connection, batches of "
+                  f"{args.batch:,}; attempts carry JSONB sampling and messages like real ones.")
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,8 @@ def status_report(store: Store) -> str:
     if rounds:
         stage_rows = []
         for number, stages, started, finished in rounds:
-            for name, entry in (stages or {}).items():
+            ordered = sorted((stages or {}).items(), key=lambda kv: (kv[1].get("started_at") or "", kv[1].get("ended_at") or ""))
+            for name, entry in ordered:
                 stage_rows.append((number, name, entry.get("state", "?"), entry.get("started_at", ""), entry.get("ended_at", "")))
             if not stages:
                 stage_rows.append((number, "-", "not started", "", ""))

@@ -6,15 +6,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import time
-import uuid
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from bench.report import table, write_section
-from db import migrate
+from bench.report import scratch_db, table, write_section
 from db.bulk import write_attempts
 from db.models import ProofAttemptRow
 from db.store import Store
@@ -23,7 +19,6 @@ from flywheel.hashing import sha256_text
 from flywheel.records import ProofAttempt, Side, VerdictStatus
 from tests.seed import seed
 
-SERVER = os.environ.get("FLYWHEEL_BENCH_DB_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 VERDICTS = list(VerdictStatus)
 
 
@@ -56,23 +51,16 @@ def main(argv=None) -> None:
     parser.add_argument("--orm-rows", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=50_000)
     args = parser.parse_args(argv)
-    name = f"flywheel_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = create_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
+    with scratch_db() as url:
         with Store.open(DbConfig(url=url)) as store:
             ids = [st.id for st in seed(store, 500, rounds=(1, 2, 3))]
-            t = time.perf_counter()
+            bulk_s = 0.0  # the writes only: making the records is the caller's work on either path
             for i in range(0, args.rows, args.batch):
                 batch = attempts(ids, 10_000_000 + i, min(args.batch, args.rows - i))
+                t = time.perf_counter()
                 with store.session() as s:
                     write_attempts(s, batch)
-            bulk_s = time.perf_counter() - t
+                bulk_s += time.perf_counter() - t
             orm_rows = attempts(ids, 0, args.orm_rows)
             t = time.perf_counter()
             orm_insert(store, orm_rows)
@@ -90,12 +78,9 @@ def main(argv=None) -> None:
                 c.execute(text("SELECT * FROM round_funnel")).all()
                 c.execute(text("SELECT * FROM attempt_outcomes")).all()
             funnel_s = time.perf_counter() - t
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     bulk_rate, orm_rate = args.rows / bulk_s, args.orm_rows / orm_s
     rows = [
-        ("bulk insert (execute_values)", f"{args.rows:,} rows", f"{bulk_s:.1f} s", f"{bulk_rate:,.0f} rows/s", ">= 20,000 rows/s", "yes" if bulk_rate >= 20_000 else "NO"),
+        ("bulk insert (COPY)", f"{args.rows:,} rows", f"{bulk_s:.1f} s", f"{bulk_rate:,.0f} rows/s", ">= 20,000 rows/s", "yes" if bulk_rate >= 20_000 else "NO"),
         ("per-row ORM insert", f"{args.orm_rows:,} rows", f"{orm_s:.1f} s", f"{orm_rate:,.0f} rows/s", "", ""),
         ("bulk / ORM", "", "", f"{bulk_rate / orm_rate:.1f}x", ">= 10x", "yes" if bulk_rate >= 10 * orm_rate else "NO"),
         ("`flywheel status` (in-process)", f"{args.rows + args.orm_rows:,} attempts", f"{status_s * 1000:.0f} ms", "", "< 500 ms", "yes" if status_s < 0.5 else "NO"),

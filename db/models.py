@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from flywheel.records import DropReason, Side, StageState, StatementStatus, VerdictStatus
+from flywheel.records import DropReason, Side, StatementStatus, VerdictStatus
 
 SHA = String(64)
 

@@ -35,10 +35,12 @@ def done_units(session: Session, round_: int, sides: Iterable[Side], pass_: int)
     return set(session.scalars(q))
 
 
-def seconds_spent(session: Session, round_: int, statement_ids: Sequence[str]) -> dict[str, float]:
+def seconds_spent(session: Session, round_: int, statement_ids: Sequence[str], sides: Sequence[Side]) -> dict[str, float]:
+    """Lean seconds spent this round on these sides of each statement (each stage has its own budget)."""
     q = (
         select(ProofAttemptRow.statement_id, func.sum(ProofAttemptRow.time_s))
-        .where(ProofAttemptRow.round == round_, ProofAttemptRow.statement_id.in_(list(statement_ids)))
+        .where(ProofAttemptRow.round == round_, ProofAttemptRow.statement_id.in_(list(statement_ids)),
+               ProofAttemptRow.side.in_([x.value for x in sides]))
         .group_by(ProofAttemptRow.statement_id)
     )
     return {sid: float(t or 0) for sid, t in session.execute(q)}

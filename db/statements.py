@@ -28,8 +28,9 @@ def to_statement(row: StatementRow) -> Statement:
 
 
 def pending_problems(session: Session, round_: int, limit: int | None = None, source: str | None = None) -> list[Problem]:
-    """Problems with no statement in this round yet, in a stable order."""
-    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id, StatementRow.round == round_))
+    """Problems never formalized (no statement in any round up to this one), in a stable order. A problem is
+    formalized once; later rounds take newly ingested problems and prove the open statements again."""
+    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id, StatementRow.round <= round_))
     q = select(ProblemRow).where(~has).order_by(ProblemRow.source, ProblemRow.external_id, ProblemRow.id)
     if source:
         q = q.where(ProblemRow.source == source)

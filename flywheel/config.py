@@ -62,6 +62,9 @@ class GeneratorConfig:
     max_retries: int = 5
     request_timeout_s: float = 600.0
     device: str = "auto"  # hf back end
+    batch_size: int = 16  # hf back end: sequences generated together
+    trust_remote_code: bool = False  # vllm and hf: run the model repository's own code
+    extra_body: dict[str, Any] = field(default_factory=dict)  # openai back end: extra request fields (top_k, ...)
     seed: int = 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Informal competition mathematics in, verified Lean 4 training data out.",
     )
     parser.add_argument("--version", action="version", version=f"flywheel {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="YAML config (sections: db, lean, generator, ...)")
+    parser.add_argument("--config", metavar="FILE", default=os.environ.get("FLYWHEEL_CONFIG") or None,
+                        help="YAML config (sections: db, lean, generator, ...); default: $FLYWHEEL_CONFIG")
     parser.add_argument("--db", metavar="URL", help="PostgreSQL URL (else FLYWHEEL_DB_URL, else embedded)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -68,3 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

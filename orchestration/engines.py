@@ -58,10 +58,20 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         engines = max(1, gpus // max(1, cfg.generator.tensor_parallel_size)) if cfg.generator.backend == "vllm" and gpus else 1
         per_engine_gpus = float(cfg.generator.tensor_parallel_size) if gpus else 0.0
         generator = stack.enter_context(RayGenerator(cfg.generator, engines, per_engine_gpus))
-        # Fractional CPUs locally: Lean workers, the engine and the driver share a small machine.
-        cpus = 1.0 if ray_address else 0.5
+        cpus = 1.0 if ray_address else local_cpus_per_worker(workers)
         checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, cache=_driver_cache(store)))
         yield Engines(generator, checker.check, checker.compile_check, workers, True)
+
+
+def local_cpus_per_worker(workers: int, cpus: int | None = None) -> float:
+    """Fractional CPUs for local Lean workers: they, the generation engine (0.25) and the driver share a
+    small machine, and every worker must fit in what local Ray advertises (the machine's CPUs), or the
+    surplus actors would wait for resources forever."""
+    import math
+    import os
+
+    cpus = cpus or os.cpu_count() or 1
+    return math.floor(min(0.5, (cpus - 0.25) / workers) * 1e4) / 1e4  # Ray's granularity, rounded down
 
 
 def _gpus() -> int:

@@ -31,16 +31,17 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
     counts = StageCounts(stage)
     with store.session() as s:
         dbrounds.set_stage(s, round_, stage, StageState.RUNNING)
+    exhausted: set[str] = set()
     for pass_ in range(passes):
         with store.session() as s:
             todo = dbproofs.open_statements(s, round_)
             if this_round_only:
                 todo = [t for t in todo if t.round == round_]
             done = dbproofs.done_units(s, round_, sides, pass_)
-            spent = dbproofs.seconds_spent(s, round_, [t.id for t in todo])
+            spent = dbproofs.seconds_spent(s, round_, [t.id for t in todo], sides)
         budget = cfg.prover.wall_time_s
-        over = [t for t in todo if t.id not in done and spent.get(t.id, 0.0) >= budget]
-        counts.outcomes["budget exhausted"] += len(over)
+        exhausted.update(t.id for t in todo if t.id not in done and spent.get(t.id, 0.0) >= budget)
+        counts.outcomes["budget exhausted"] = len(exhausted)
         todo = [t for t in todo if t.id not in done and spent.get(t.id, 0.0) < budget]
         if not todo:
             continue
@@ -55,8 +56,13 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             if progress is not None:
                 progress(1)
 
-        prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
-                   on_result, samples=samples, stop=stop)
+        bar = _progress(f"{stage} pass {pass_ + 1}/{passes}", len(todo))
+        progress = progress or bar.update
+        try:
+            prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
+                       on_result, samples=samples, stop=stop)
+        finally:
+            bar.close()
         if stop is not None and stop.is_set():
             break
     counts.stop()
@@ -65,6 +71,15 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
         dbrounds.set_stage(s, round_, stage, StageState.RUNNING if interrupted else StageState.DONE,
                            None if interrupted else counts.as_dict())
     return counts
+
+
+def _progress(label: str, total: int):
+    """A progress bar on an interactive terminal; silent in logs and CI."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="stmt", disable=not sys.stderr.isatty(), leave=False)
 
 
 def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None) -> StageCounts:

@@ -22,16 +22,21 @@ STAGES = ("autoformalize", "filter", "hypotheses", "prove", "export")
 
 
 def plan(store: Store, rounds: int, resume: bool) -> list[int]:
-    """Which round numbers to run: the unfinished one first when resuming, then new ones."""
+    """Round numbers to run. A new run starts after the latest round. `--resume` finishes the unfinished
+    round and the rest of the run it belonged to (each round records the last round of its run)."""
     with store.session() as s:
         latest = s.scalars(select(RoundRow).order_by(RoundRow.number.desc()).limit(1)).first()
     unfinished = latest is not None and latest.finished_at is None
     if unfinished and not resume:
         raise FlywheelError(f"round {latest.number} did not finish: `flywheel run --resume` continues it")
-    if resume and not unfinished:
-        log.info("nothing to resume; starting a new round")
-    start = latest.number if unfinished else (latest.number + 1 if latest else 1)
-    return list(range(start, start + rounds))
+    if not resume:
+        start = latest.number + 1 if latest else 1
+        return list(range(start, start + rounds))
+    if latest is None:
+        return []
+    until = int((latest.config or {}).get("run_until", latest.number))
+    start = latest.number if unfinished else latest.number + 1
+    return list(range(start, until + 1))
 
 
 class StopOnSignal:
@@ -58,11 +63,19 @@ class StopOnSignal:
             signal.signal(sig, old)
 
 
-def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.Event, out_dir: Path) -> list[StageCounts]:
+def begin_round(store: Store, cfg: Config, number: int, run_until: int | None = None) -> None:
+    """Record the round (with its config and the last round of its run) unless it is recorded already.
+    The driver calls this before anything slow starts, so a kill at any later moment leaves a round that
+    `--resume` finds."""
+    with store.session() as s:
+        dbrounds.ensure_round(s, number, to_dict(cfg) | {"db": {}, "run_until": run_until or number})
+
+
+def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.Event, out_dir: Path,
+              run_until: int | None = None) -> list[StageCounts]:
     from orchestration import prove_stages, statement_stages
 
-    with store.session() as s:
-        dbrounds.ensure_round(s, number, to_dict(cfg) | {"db": {}})
+    begin_round(store, cfg, number, run_until)
     done: list[StageCounts] = []
     for stage in STAGES:
         with store.session() as s:

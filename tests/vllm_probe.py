@@ -1,29 +1,81 @@
-"""Run by tests/test_llm_vllm.py in its own process (vLLM starts workers and needs a __main__ guard):
-drive our vllm back end on a model and print what came back as JSON."""
+"""Run by tests/test_llm_vllm.py in its own process (vLLM starts an engine process and needs a __main__
+guard): drive our vllm back end on a model, once, and print what came back as one JSON line."""
 
 import json
 import sys
 
+THM = "theorem foo (x : ℕ) :"
+CHAT = [{"role": "user", "content": "Prove 1 + 1 = 2"}]
+
+
+def _dump(outs):
+    return [[{"text": c.text, "finish": c.finish_reason.value, "prompt_tokens": c.prompt_tokens,
+              "completion_tokens": c.completion_tokens, "index": c.index} for c in out] for out in outs]
+
+
+def _probe(g) -> dict:
+    from vllm import SamplingParams
+
+    from flywheel.llm.base import GenerationRequest as R, chat_text
+
+    free = g.generate([R("Show that", temperature=0.0, max_tokens=24)])[0][0].text
+    raw = g._llm.generate(["Show that"], SamplingParams(temperature=0.0, max_tokens=24), use_tqdm=False)
+    stop = free[5:8]
+    calls = []
+    engine_generate = g._llm.generate
+    g._llm.generate = lambda *a, **k: calls.append(len(a[0])) or engine_generate(*a, **k)
+    batch = g.generate([
+        R(THM, n=3, max_tokens=12, seed=5),
+        R(THM, n=3, max_tokens=12, seed=5),
+        R(THM, n=3, max_tokens=12, seed=6),
+        R("Show that", temperature=0.0, max_tokens=24, stop=["@@never@@", stop]),
+        R(CHAT, n=2, max_tokens=6, seed=1),
+        R("Show that", n=2, max_tokens=20, min_tokens=20, seed=2),
+    ])
+    g._llm.generate = engine_generate
+    chat_ids = g._tokenizer.encode(chat_text(g._tokenizer, CHAT), add_special_tokens=False)
+    return {"free": free, "raw": raw[0].outputs[0].text, "stop": stop, "calls": calls,
+            "chat_prompt_tokens": len(chat_ids), "batch": _dump(batch)}
+
+
+def _engine_processes(me) -> list:
+    """Child processes but multiprocessing's resource tracker, which lives until the interpreter ends."""
+    import psutil
+
+    out = []
+    for child in me.children(recursive=True):
+        try:
+            cmd = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if "resource_tracker" not in cmd:
+            out.append((child, cmd))
+    return out
+
 
 def main(model: str) -> None:
+    import psutil
+
     from flywheel.config import GeneratorConfig
+    from flywheel.errors import GenerationError
     from flywheel.llm.base import GenerationRequest, make_generator
 
     cfg = GeneratorConfig(backend="vllm", model=model, dtype="float32", max_model_len=512,
                           gpu_memory_utilization=0.1, enforce_eager=True)
-    with make_generator(cfg) as g:
-        free = g.generate([GenerationRequest("Show that", n=1, temperature=0.0, max_tokens=24)])[0][0].text
-        stop = free[3:6] if len(free) > 6 else free[-1:]
-        batch = g.generate([
-            GenerationRequest("theorem foo (x : ℕ) :", n=3, temperature=1.0, max_tokens=12, seed=5),
-            GenerationRequest("theorem foo (x : ℕ) :", n=3, temperature=1.0, max_tokens=12, seed=5),
-            GenerationRequest("theorem foo (x : ℕ) :", n=3, temperature=1.0, max_tokens=12, seed=6),
-            GenerationRequest("Show that", n=1, temperature=0.0, max_tokens=24, stop=[stop]),
-            GenerationRequest([{"role": "user", "content": "Prove 1 + 1 = 2"}], n=2, max_tokens=6, seed=1),
-        ])
-    print("RESULT " + json.dumps({"free": free, "stop": stop, "batch": [
-        [{"text": c.text, "finish": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-          "completion_tokens": c.completion_tokens, "index": c.index} for c in out] for out in batch]}))
+    g = make_generator(cfg)
+    try:
+        g.generate([GenerationRequest("x")])
+        outside = ""
+    except GenerationError as e:
+        outside = str(e)
+    me = psutil.Process()
+    with g:
+        result = _probe(g)
+        during = _engine_processes(me)
+    psutil.wait_procs([p for p, _ in _engine_processes(me)], timeout=20)
+    result |= {"outside": outside, "children_during": len(during),
+               "children_after": [cmd for _, cmd in _engine_processes(me)]}
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,90 +1,182 @@
-"""A Lean-aware mask: comments and string/char literals blanked, so that scans and bracket matching see
-code only, at the same offsets as the original text."""
+"""A Lean 4 tokenizer, close enough to Lean's own that scans see exactly the code Lean sees.
+
+Comments (`--`, nested `/- -/`), string literals (plain and raw `r#"..."#`), char literals and
+`«guillemet»` names are recognised the way Lean's scanner does: identifiers swallow their primes
+(`h'`), so a `'` opens a char literal only at a token start. `mask` derives from the tokens a copy of
+the text, same offsets, with comments and literals blanked, for bracket matching and regex scans.
+"""
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 
-IDENT_CHAR = re.compile(r"[\w'!?₀-₉ₐ-ₜᵢ-ᵪⱼ\u2070-\u209f.]", re.UNICODE)
 OPEN_TO_CLOSE = {"(": ")", "[": "]", "{": "}", "⦃": "⦄", "⟨": "⟩", "«": "»"}
 CLOSERS = set(OPEN_TO_CLOSE.values())
+
+# Lean's isIdFirst / isIdRest: ASCII letters, `_`, and its "letter-like" ranges (Greek but λ Π Σ,
+# Coptic, Greek extended, the letter-like block with ℕ ℝ ℤ, mathematical alphanumerics).
+_LETTER_LIKE = (
+    "\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb"
+    "\u1f00-\u1ffe\u2100-\u214f\U0001d49c-\U0001d59f"
+)
+_ID_FIRST = f"A-Za-z_{_LETTER_LIKE}"
+_ID_REST = f"{_ID_FIRST}0-9'!?\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a"
+_PART = rf"(?:«[^»\n]*»|[{_ID_FIRST}][{_ID_REST}]*)"
+NAME_RE = re.compile(rf"{_PART}(?:\.{_PART})*")  # a possibly dotted identifier, as Lean reads one
+_MASTER = re.compile(
+    rf"""(?P<ws>\s+)
+    |(?P<line>--[^\n]*)
+    |(?P<block>/-)
+    |(?P<raw>r\#*")
+    |(?P<string>")
+    |(?P<char>'(?:\\(?:x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[^\n])|[^\\])')
+    |(?P<name>{_PART}(?:\.{_PART})*)
+    |(?P<number>0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+    |(?P<symbol>.)""",
+    re.X | re.S,
+)
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
+_COMMENT_EDGE = re.compile(r"/-|-/")
+
+
+class Kind(enum.Enum):
+    NAME = "name"
+    NUMBER = "number"
+    STRING = "string"
+    CHAR = "char"
+    SYMBOL = "symbol"
+    COMMENT = "comment"
+
+
+@dataclass(slots=True, frozen=True)
+class Token:
+    kind: Kind
+    start: int
+    end: int
+    text: str
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """A name's components without guillemets: `Lean.«ofReduceBool»` → ("Lean", "ofReduceBool")."""
+        return tuple(p.strip("«»") for p in re.findall(r"«[^»]*»|[^.]+", self.text))
+
+
+@dataclass(slots=True, frozen=True)
+class Lexed:
+    text: str
+    tokens: tuple[Token, ...]  # comments included, whitespace not
+    unterminated: str | None  # "comment", "string" or "name" when the text ends inside one
+    unterminated_at: int = -1
+
+
+def _block_end(text: str, start: int) -> int:
+    """End of the nested block comment opened at `start`, or -1 when it never closes."""
+    depth, j = 1, start + 2
+    while depth:
+        edge = _COMMENT_EDGE.search(text, j)
+        if edge is None:
+            return -1
+        depth += 1 if edge.group(0) == "/-" else -1
+        j = edge.end()
+    return j
+
+
+def _raw_end(text: str, start: int, hashes: int) -> int:
+    close = text.find('"' + "#" * hashes, start)
+    return -1 if close < 0 else close + 1 + hashes
+
+
+def tokenize(text: str) -> Lexed:
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        m = _MASTER.match(text, i)
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "ws":
+            i = end
+            continue
+        if kind == "block":
+            end = _block_end(text, i)
+            if end < 0:
+                return Lexed(text, tuple(tokens), "comment", i)
+        elif kind == "raw":
+            end = _raw_end(text, end, end - i - 2)
+            if end < 0:
+                return Lexed(text, tuple(tokens), "string", i)
+        elif kind == "string":
+            body = _STRING_BODY.match(text, end)
+            if body is None:
+                return Lexed(text, tuple(tokens), "string", i)
+            end = body.end()
+        elif kind == "symbol" and text[i] == "«":
+            return Lexed(text, tuple(tokens), "name", i)
+        tokens.append(Token(_KINDS[kind], i, end, text[i:end]))
+        i = end
+    return Lexed(text, tuple(tokens), None)
+
+
+_KINDS = {"line": Kind.COMMENT, "block": Kind.COMMENT, "raw": Kind.STRING, "string": Kind.STRING,
+          "char": Kind.CHAR, "name": Kind.NAME, "number": Kind.NUMBER, "symbol": Kind.SYMBOL}
+
+
+def code_tokens(lexed: Lexed) -> list[Token]:
+    return [t for t in lexed.tokens if t.kind is not Kind.COMMENT]
 
 
 @dataclass(slots=True, frozen=True)
 class Masked:
     text: str  # the original
     code: str  # same length: comments and literals replaced by spaces (newlines kept)
-    unterminated: str | None  # "comment" or "string" when the text ends inside one
+    unterminated: str | None  # "comment", "string" or "name" when the text ends inside one
+    unterminated_at: int = -1
+    comments: tuple[tuple[int, int], ...] = ()  # spans of the comments
 
 
 def _blank(segment: str) -> str:
     return "".join("\n" if ch == "\n" else " " for ch in segment)
 
 
-_SPECIAL = re.compile(r"--|/-|\"|'|«")
-_CHAR_LITERAL = re.compile(r"'(\\.[^']*|[^\\'\n])'")
-
-
 def mask(text: str) -> Masked:
+    lexed = tokenize(text)
     out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        found = _SPECIAL.search(text, i)
-        if found is None:
-            out.append(text[i:])
-            break
-        out.append(text[i : found.start()])
-        i, tok = found.start(), found.group(0)
-        if tok == "--":
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(" " * (j - i))
-            i = j
-        elif tok == "/-":
-            j, depth = i + 2, 1
-            while depth:
-                close = text.find("-/", j)
-                if close < 0:
-                    out.append(_blank(text[i:]))
-                    return Masked(text, "".join(out), "comment")
-                opening = text.find("/-", j, close)
-                if opening >= 0:
-                    depth, j = depth + 1, opening + 2
-                else:
-                    depth, j = depth - 1, close + 2
-            out.append(_blank(text[i:j]))
-            i = j
-        elif tok == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                out.append(_blank(text[i:]))
-                return Masked(text, "".join(out), "string")
-            out.append(" " + _blank(text[i + 1 : j]) + " ")
-            i = j + 1
-        elif tok == "'":
-            m = None if i > 0 and IDENT_CHAR.match(text[i - 1]) else _CHAR_LITERAL.match(text, i)
-            if m:
-                out.append(" " * (m.end() - i))
-                i = m.end()
-            else:
-                out.append(tok)
-                i += 1
-        else:  # «name»: its content may hold brackets that are not brackets
-            j = text.find("»", i)
-            j = n - 1 if j < 0 else j
-            out.append("«" + "x" * (j - i - 1) + "»")
-            i = j + 1
-    return Masked(text, "".join(out), None)
+    at = 0
+    for t in lexed.tokens:
+        out.append(text[at : t.start])
+        if t.kind in (Kind.COMMENT, Kind.STRING, Kind.CHAR):
+            out.append(_blank(t.text))
+        elif t.kind is Kind.NAME and "«" in t.text:  # a «name» may hold brackets that are not brackets
+            out.append(re.sub(r"«([^»]*)»", lambda g: "«" + "x" * len(g.group(1)) + "»", t.text))
+        else:
+            out.append(t.text)
+        at = t.end
+    if lexed.unterminated:
+        out.append(_blank(text[at:]))
+    else:
+        out.append(text[at:])
+    comments = tuple((t.start, t.end) for t in lexed.tokens if t.kind is Kind.COMMENT)
+    return Masked(text, "".join(out), lexed.unterminated, lexed.unterminated_at, comments)
+
+
+def without_comments(text: str, comments: tuple[tuple[int, int], ...], start: int, end: int) -> str:
+    """text[start:end] with the comments inside it removed (a block comment leaves one space), stripped."""
+    out, at = [], start
+    for s, e in comments:
+        if e <= start or s >= end:
+            continue
+        out.append(text[at:s].rstrip(" \t") if text.startswith("--", s) else text[at:s])
+        out.append("" if text.startswith("--", s) else " ")
+        at = e
+    out.append(text[at:end])
+    return "".join(out).strip()
 
 
 def matching(code: str, start: int) -> int:
     """Index of the bracket closing the one at `start` in masked code, or -1 when unbalanced."""
     stack = [OPEN_TO_CLOSE[code[start]]]
-    i = start + 1
-    while i < len(code):
+    for i in range(start + 1, len(code)):
         ch = code[i]
         if ch in OPEN_TO_CLOSE:
             stack.append(OPEN_TO_CLOSE[ch])
@@ -94,7 +186,6 @@ def matching(code: str, start: int) -> int:
             stack.pop()
             if not stack:
                 return i
-        i += 1
     return -1
 
 

@@ -7,8 +7,8 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable
 
 from flywheel.lean.protocol import Answer
 from flywheel.lean.repl import Fault, LeanRepl, ReplFailure

@@ -6,16 +6,21 @@ from __future__ import annotations
 import codecs
 import enum
 import os
-import resource
 import selectors
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import IO, Sequence
 
 from flywheel.errors import LeanError
 from flywheel.lean.protocol import Answer, AnswerReader, ProtocolError, encode
+
+# How often the resident memory is measured: psutil walks /proc, too slow to do on every check.
+RSS_EVERY_S = 1.0
+_STDERR_TAIL = 2000
 
 
 class Fault(str, enum.Enum):
@@ -33,13 +38,22 @@ class ReplFailure(Exception):
         return f"{self.fault.value}: {self.detail}"
 
 
-def _limit_memory(mb: int):
-    def apply() -> None:
-        if mb > 0:
-            limit = mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def capped(command: Sequence[str], memory_limit_mb: int) -> list[str]:
+    """The command under `ulimit -v`. A shell sets the cap before it execs the REPL (same pid): a
+    preexec_fn would do it in Python between fork and exec, which can deadlock when other threads
+    (the pool's) hold locks at fork time."""
+    if memory_limit_mb <= 0:
+        return list(command)
+    script = 'ulimit -v "$1" || exit 125; shift; exec "$@"'
+    return ["/bin/sh", "-c", script, "flywheel-lean-repl", str(memory_limit_mb * 1024), *command]
 
-    return apply
+
+def _executable(program: str, cwd: str | None, env: dict[str, str] | None) -> bool:
+    # Checked here because under the `ulimit` shell a missing program would only show as an exit.
+    if os.sep in program:
+        path = program if os.path.isabs(program) or cwd is None else os.path.join(cwd, program)
+        return os.path.isfile(path) and os.access(path, os.X_OK)
+    return shutil.which(program, path=(env if env is not None else os.environ).get("PATH")) is not None
 
 
 class LeanRepl:
@@ -58,54 +72,78 @@ class LeanRepl:
         self.proc: subprocess.Popen | None = None
         self.base_env: int | None = None
         self.checks = 0
+        self._stderr: IO[bytes] | None = None
         self._reader = AnswerReader()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._rss_at = 0.0
+        self._rss = 0.0
 
     # lifecycle
     def start(self) -> "LeanRepl":
+        if not self.command or not _executable(self.command[0], self.cwd, self.env):
+            what = self.command[0] if self.command else "(empty command)"
+            raise LeanError(f"cannot start the Lean REPL {' '.join(self.command)!r}: {what} not found or not executable")
+        self._reader, self.checks, self.base_env = AnswerReader(), 0, None
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        # stderr goes to a file, not a pipe: an undrained pipe would block a chatty REPL; its tail
+        # explains a death (out of memory, a panic).
+        self._stderr = tempfile.TemporaryFile(prefix="flywheel-repl-")
         try:
             self.proc = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                cwd=self.cwd, env=self.env, start_new_session=True,
-                preexec_fn=_limit_memory(self.memory_limit_mb),
+                capped(self.command, self.memory_limit_mb), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=self._stderr, cwd=self.cwd, env=self.env, start_new_session=True,
             )
         except OSError as e:
+            self._stderr.close()
             raise LeanError(f"cannot start the Lean REPL {' '.join(self.command)!r}: {e.strerror}") from e
         os.set_blocking(self.proc.stdout.fileno(), False)
         if self.header.strip():
-            answer = self._send(self.header, None, self.header_timeout_s)
-            errors = [m for m in answer.get("messages", []) if m.get("severity") == "error"]
-            if errors or "env" not in answer:
-                detail = errors[0]["data"] if errors else answer.get("message", "no env in the answer")
-                self.close()
-                raise LeanError(f"the REPL could not load the header: {detail}")
-            self.base_env = answer["env"]
+            self._load_header()
         return self
+
+    def _load_header(self) -> None:
+        """The header's answer carries the env every check builds on (an unknown env would silently
+        start from nothing in old REPLs, so the env is taken from the answer, never assumed)."""
+        try:
+            answer = self._send(self.header, None, self.header_timeout_s)
+        except ReplFailure:  # a slow or dying start is a fault of this process, not of the setup
+            self.close()
+            raise
+        errors = [m for m in answer.get("messages", []) if m.get("severity") == "error"]
+        if errors or not isinstance(answer.get("env"), int):
+            detail = errors[0].get("data") if errors else answer.get("message", "no env in the answer")
+            self.close()
+            raise LeanError(f"the REPL could not load the header: {detail}")
+        self.base_env = answer["env"]
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        proc = self.proc
+        return proc is not None and proc.poll() is None
 
     def kill(self) -> None:
-        if self.proc is None:
+        proc, self.proc = self.proc, None
+        if proc is None:
             return
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole group: `lake env` and the REPL it started
         except (ProcessLookupError, PermissionError):
             pass
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (proc.stdin, proc.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
         try:
-            self.proc.wait(timeout=5)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        self.proc = None
 
     def close(self) -> None:
         self.kill()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def __enter__(self) -> "LeanRepl":
         return self.start()
@@ -113,18 +151,42 @@ class LeanRepl:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def stderr_tail(self) -> str:
+        f = self._stderr
+        if f is None or f.closed:
+            return ""
+        try:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - _STDERR_TAIL))
+            return f.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):  # closed by another thread meanwhile
+            return ""
+
+    # health
     def rss_mb(self) -> float:
         """Resident memory of the REPL and its children (Lean may run under `lake env`)."""
-        if not self.alive:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
             return 0.0
         import psutil
 
         try:
-            p = psutil.Process(self.proc.pid)
-            procs = [p] + p.children(recursive=True)
-            return sum(x.memory_info().rss for x in procs) / 2**20
+            p = psutil.Process(proc.pid)
+            return sum(x.memory_info().rss for x in [p] + p.children(recursive=True)) / 2**20
         except psutil.Error:
             return 0.0
+
+    def worn_out(self, max_checks: int, rss_limit_mb: float) -> str | None:
+        """Why this process should be replaced before its next check, or None."""
+        if max_checks and self.checks >= max_checks:
+            return f"{self.checks} checks"
+        if rss_limit_mb:
+            now = time.monotonic()
+            if now - self._rss_at >= RSS_EVERY_S:
+                self._rss_at, self._rss = now, self.rss_mb()
+            if self._rss > rss_limit_mb:
+                return f"resident memory {self._rss:.0f} MB over {rss_limit_mb:g} MB"
+        return None
 
     # commands
     def run(self, code: str, env: int | None = None, timeout_s: float | None = None) -> Answer:
@@ -133,23 +195,34 @@ class LeanRepl:
         return self._send(code, self.base_env if env is None else env, timeout_s or self.timeout_s)
 
     def _send(self, code: str, env: int | None, timeout_s: float) -> Answer:
-        if not self.alive:
-            raise ReplFailure(Fault.DIED, "the REPL process is not running")
-        try:
-            self.proc.stdin.write(encode(code, env))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as e:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
             self.kill()
-            raise ReplFailure(Fault.DIED, f"cannot write to the REPL: {e}") from e
+            raise ReplFailure(Fault.DIED, self._died("the REPL process is not running", proc))
         try:
-            return self._read(timeout_s)
+            proc.stdin.write(encode(code, env))
+            proc.stdin.flush()
+        except (OSError, ValueError) as e:  # ValueError: the pipe was closed by a kill meanwhile
+            self.kill()
+            raise ReplFailure(Fault.DIED, self._died(f"cannot write to the REPL: {e}", proc)) from e
+        try:
+            return self._read(proc, timeout_s)
         except ReplFailure:
             self.kill()
             raise
 
-    def _read(self, timeout_s: float) -> Answer:
+    def _died(self, what: str, proc: subprocess.Popen | None) -> str:
+        code = proc.poll() if proc is not None else None
+        tail = self.stderr_tail()
+        status = f" (exit status {code})" if code is not None else ""
+        return f"{what}{status}" + (f"; stderr: {tail[-500:]}" if tail else "")
+
+    def _read(self, proc: subprocess.Popen, timeout_s: float) -> Answer:
         deadline = time.monotonic() + timeout_s
-        fd = self.proc.stdout.fileno()
+        try:
+            fd = proc.stdout.fileno()
+        except ValueError as e:
+            raise ReplFailure(Fault.DIED, "the REPL was closed") from e
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             while True:
@@ -162,9 +235,14 @@ class LeanRepl:
                     chunk = os.read(fd, 1 << 16)
                 except BlockingIOError:
                     continue
+                except OSError as e:
+                    raise ReplFailure(Fault.DIED, f"cannot read from the REPL: {e}") from e
                 if not chunk:
-                    code = self.proc.poll()
-                    raise ReplFailure(Fault.DIED, f"the REPL exited (status {code})")
+                    try:
+                        proc.wait(timeout=1)  # EOF comes just before the exit status does
+                    except subprocess.TimeoutExpired:
+                        pass
+                    raise ReplFailure(Fault.DIED, self._died("the REPL exited", proc))
                 try:
                     answers = self._reader.feed(self._decoder.decode(chunk))
                 except ProtocolError as e:

@@ -1,5 +1,11 @@
 """Statement surgery: a theorem declaration taken apart into name, binders and conclusion; its negation
-in two forms; the False-from-hypotheses goal; and the normal form that content hashes are taken of."""
+in two forms; the False-from-hypotheses goal; and the normal form that content hashes are taken of.
+
+Parsing works on the masked text (comments and literals blanked, same offsets), so a `:` inside a
+comment, a string or a bracket never splits binders from the conclusion. The pieces kept in a
+`Theorem` are the user's own text with comments removed, so that rendering them never lets a `--`
+swallow the `:=` that follows.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,15 @@ from dataclasses import dataclass, replace
 
 from flywheel.errors import UnparsableStatement
 from flywheel.hashing import sha256_text
-from flywheel.lean.lexer import OPEN_TO_CLOSE, find_top_level, mask, matching
+from flywheel.lean.lexer import CLOSERS, NAME_RE, OPEN_TO_CLOSE, Kind, find_top_level, mask, matching, tokenize, without_comments
 
 KEYWORDS = ("theorem", "lemma", "example")
-_DECL = re.compile(r"(?<![\w.'])(theorem|lemma|example)(?![\w'])")
+_DECL = re.compile(r"(?<![\w.'])(theorem|lemma|example)(?![\w'!?])")
 # ProofNet states constructions as (noncomputable) defs; they parse too, but extraction wants theorems.
-_ANY_DECL = re.compile(r"(?<![\w.'])((?:noncomputable\s+)?def|theorem|lemma|example)(?![\w'])")
-_NAME = re.compile(r"(?:«[^»]*»|[^\s(\[{⦃:«]+)(?:\.(?:«[^»]*»|[^\s(\[{⦃:.«]+))*")
+_ANY_DECL = re.compile(r"(?<![\w.'])((?:noncomputable\s+)?def|theorem|lemma|example)(?![\w'!?])")
+_MODIFIER = re.compile(r"(private|protected|noncomputable|nonrec)(?![\w'!?])")
+# Terms inside a conclusion that take their own `:=` (`let m := 3; m = 3`).
+_BINDS = re.compile(r"(?<![\w.'])(let|have|letI|haveI)(?![\w'!?])")
 # Commands that end a declaration when they start a line.
 _COMMAND = re.compile(
     r"(?m)^(?:@\[|theorem\b|lemma\b|example\b|def\b|abbrev\b|instance\b|axiom\b|structure\b|class\b|inductive\b"
@@ -22,7 +30,6 @@ _COMMAND = re.compile(
     r"|set_option\b|attribute\b|macro\b|syntax\b|elab\b|notation\b|infix\b|infixl\b|infixr\b|prefix\b|postfix\b"
     r"|macro_rules\b|elab_rules\b|import\b|#\w+)"
 )
-_TOKEN = re.compile(r"«[^»]*»|[\w'!?₀-₉ₐ-ₜᵢ-ᵪⱼ\u2070-\u209f]+(?:\.[\w'!?₀-₉ₐ-ₜᵢ-ᵪⱼ\u2070-\u209f]+)*|\S", re.UNICODE)
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,12 +53,12 @@ class Binder:
 
 @dataclass(slots=True, frozen=True)
 class Theorem:
-    keyword: str
+    keyword: str  # "theorem", "lemma", "example", or "def" / "noncomputable def" (ProofNet)
     name: str | None
     binders: tuple[Binder, ...]
     conclusion: str
-    proof: str | None = None  # everything after the top-level `:=`
-    prefix: str = ""  # doc comment and attributes before the keyword
+    proof: str | None = None  # everything after the top-level `:=`, leading spaces dropped
+    prefix: str = ""  # doc comment, attributes and modifiers before the keyword
 
 
 def _fail(what: str, text: str, at: int) -> UnparsableStatement:
@@ -60,73 +67,130 @@ def _fail(what: str, text: str, at: int) -> UnparsableStatement:
     return UnparsableStatement(f"{what} (line {line}, column {col})")
 
 
-def _parse_binder(text: str, code: str, open_at: int, close_at: int) -> Binder:
+def _skip_space(code: str, i: int) -> int:
+    while i < len(code) and code[i].isspace():
+        i += 1
+    return i
+
+
+def _check_prefix(text: str, code: str, end: int) -> None:
+    """Before the keyword only attributes and modifiers may stand: a dropped `open X in` would
+    silently change what the statement means."""
+    i = _skip_space(code, 0)
+    while i < end:
+        if code.startswith("@[", i):
+            close = matching(code, i + 1)
+            if close < 0 or close >= end:
+                raise _fail("unbalanced attribute before the declaration", text, i)
+            i = close + 1
+        elif m := _MODIFIER.match(code, i):
+            i = m.end()
+        else:
+            raise _fail("unexpected text before the declaration", text, i)
+        i = _skip_space(code, i)
+
+
+def _parse_binder(text: str, code: str, comments, open_at: int, close_at: int) -> Binder:
     bracket = text[open_at]
     inner_start, inner_end = open_at + 1, close_at
-    if bracket == "{" and text.startswith("{{", open_at) and text[close_at - 1] == "}":
+    if bracket == "{" and code.startswith("{{", open_at) and code[close_at - 1] == "}":
         bracket, inner_start, inner_end = "{{", open_at + 2, close_at - 1
     default = None
     d = find_top_level(code, ":=", inner_start, inner_end)
     if d >= 0:
-        default, inner_end = text[d + 2 : inner_end].strip(), d
+        default, inner_end = without_comments(text, comments, d + 2, inner_end), d
     c = find_top_level(code, ":", inner_start, inner_end, not_followed_by="=")
     if c < 0:
-        body = text[inner_start:inner_end].strip()
+        body = without_comments(text, comments, inner_start, inner_end)
         if bracket == "[":
             return Binder(bracket, (), body, default)
-        return Binder(bracket, tuple(body.split()), None, default)
-    names = tuple(text[inner_start:c].split())
-    return Binder(bracket, names, text[c + 1 : inner_end].strip(), default)
+        names, kind = tuple(body.split()), None
+    else:
+        names, kind = tuple(without_comments(text, comments, inner_start, c).split()), without_comments(text, comments, c + 1, inner_end)
+        if not kind:
+            raise _fail("binder without a type after ':'", text, c)
+    if (not names and bracket != "[") or len(names) > 1 and bracket == "[" or not all(_is_name(n) for n in names):
+        raise _fail("binder must be names, ':' and a type", text, open_at)
+    return Binder(bracket, names, kind, default)
+
+
+def _is_name(word: str) -> bool:
+    return word == "_" or NAME_RE.fullmatch(word) is not None
+
+
+def signature_end(text: str, code: str, start: int) -> int:
+    """Index of the `:=` that ends the signature (len(code) when there is none); brackets must balance
+    on the way and a `let`/`have` in the conclusion keeps its own `:=`."""
+    stack: list[tuple[str, int]] = []
+    pending = 0
+    i = start
+    while i < len(code):
+        ch = code[i]
+        if ch in OPEN_TO_CLOSE:
+            stack.append((OPEN_TO_CLOSE[ch], i))
+        elif ch in CLOSERS:
+            if not stack or stack[-1][0] != ch:
+                raise _fail(f"unbalanced bracket '{ch}'", text, i)
+            stack.pop()
+        elif not stack:
+            if code.startswith(":=", i):
+                if not pending:
+                    return i
+                pending -= 1
+            elif ch in "lh" and (binds := _BINDS.match(code, i)):
+                pending += 1
+                i = binds.end()
+                continue
+        i += 1
+    if stack:
+        raise _fail(f"unbalanced bracket '{code[stack[-1][1]]}' never closed", text, stack[-1][1])
+    return len(code)
 
 
 def parse_theorem(text: str) -> Theorem:
-    """Exactly one `theorem`/`lemma`/`example` declaration; UnparsableStatement says what and where."""
+    """Exactly one `theorem`/`lemma`/`example` (or `def`) declaration; UnparsableStatement says what
+    and where."""
     m = mask(text)
     if m.unterminated:
-        raise UnparsableStatement(f"unterminated {m.unterminated}")
+        raise _fail(f"unterminated {m.unterminated}", text, m.unterminated_at)
     code = m.code
-    found = list(_ANY_DECL.finditer(code))
-    if not found:
+    kw = _ANY_DECL.search(code)
+    if kw is None:
         raise UnparsableStatement("no theorem, lemma, example or def keyword")
-    kw = found[0]
+    _check_prefix(text, code, kw.start())
     keyword, i = " ".join(kw.group(1).split()), kw.end()
     name = None
     if keyword != "example":
-        nm = _NAME.match(code, len(code) - len(code[i:].lstrip()))
-        if not nm or nm.group(0) in (":",):
+        i = _skip_space(code, i)
+        nm = NAME_RE.match(code, i)
+        if not nm or i == kw.end():
             raise _fail("expected a name after " + keyword, text, i)
         name, i = text[nm.start() : nm.end()], nm.end()
     binders = []
-    while True:
-        while i < len(code) and code[i].isspace():
-            i += 1
-        if i < len(code) and code[i] in "([{⦃":
-            close = matching(code, i)
-            if close < 0:
-                raise _fail("unbalanced bracket", text, i)
-            binders.append(_parse_binder(text, code, i, close))
-            i = close + 1
-            continue
-        break
+    while (i := _skip_space(code, i)) < len(code) and code[i] in "([{⦃":
+        close = matching(code, i)
+        if close < 0:
+            raise _fail(f"unbalanced bracket '{code[i]}'", text, i)
+        binders.append(_parse_binder(text, code, m.comments, i, close))
+        i = close + 1
     if i >= len(code) or code[i] != ":" or code.startswith(":=", i):
         raise _fail("expected ':' and the conclusion after the binders", text, i)
-    assign = find_top_level(code, ":=", i + 1)
-    if find_top_level(code, ")", i + 1) >= 0 or find_top_level(code, "]", i + 1) >= 0:
-        raise _fail("unbalanced bracket", text, i)
-    conclusion = text[i + 1 : assign if assign >= 0 else len(text)].strip()
+    assign = signature_end(text, code, i + 1)
+    conclusion = without_comments(text, m.comments, i + 1, assign)
     if not conclusion:
         raise _fail("empty conclusion", text, i)
-    proof = text[assign + 2 :].lstrip(" ") if assign >= 0 else None
-    for later in found[1:]:
-        if not code[code.rfind("\n", 0, later.start()) + 1 : later.start()].strip():
-            raise _fail("a second declaration", text, later.start())
+    second = _ANY_DECL.search(code, kw.end())
+    if second:
+        raise _fail("a second declaration", text, second.start())
+    proof = text[assign + 2 :].lstrip(" ") if assign < len(code) else None
     return Theorem(keyword, name, tuple(binders), conclusion, proof, text[: kw.start()].strip())
 
 
 def find_declarations(text: str) -> list[tuple[int, int]]:
-    """Spans of the top-level theorem/lemma/example declarations, each up to the next command."""
+    """Spans of the top-level theorem/lemma/example declarations, each from its keyword up to the next
+    command that starts a line (attributes and modifiers before a keyword are not in its span)."""
     code = mask(text).code
-    starts = [mt.start() for mt in _DECL.finditer(code) if mt.start() == 0 or code[: mt.start()].rstrip(" \t").endswith("\n") or _only_modifiers_before(code, mt.start())]
+    starts = [d.start() for d in _DECL.finditer(code) if _only_modifiers_before(code, d.start())]
     spans = []
     for s in starts:
         nxt = _COMMAND.search(code, s + 1)
@@ -142,11 +206,12 @@ def _only_modifiers_before(code: str, at: int) -> bool:
 
 
 def render(thm: Theorem, proof: str | None = "sorry") -> str:
-    """`theorem NAME binders : concl := proof` (no prefix); proof "sorry" gives `:= by sorry`."""
+    """`theorem NAME binders :\\n    concl := proof`, without the prefix. The conclusion goes on its own
+    line (Mathlib's layout). proof "sorry" gives `:= by sorry`, a statement that elaborates in both
+    term and tactic readings; None or "" ends the text at `:=` for the caller to append a body."""
     head = thm.keyword if thm.name is None else f"{thm.keyword} {thm.name}"
-    parts = [head] + [b.render() for b in thm.binders]
-    decl = " ".join(parts) + f" :\n    {thm.conclusion} :="
-    if proof is None or proof == "":
+    decl = " ".join([head] + [b.render() for b in thm.binders]) + f" :\n    {thm.conclusion} :="
+    if not proof:
         return decl
     return f"{decl} {'by sorry' if proof == 'sorry' else proof}"
 
@@ -156,41 +221,51 @@ def with_name(thm: Theorem, name: str) -> Theorem:
     return replace(thm, keyword="theorem", name=name, prefix="")
 
 
+def _goal_keyword(thm: Theorem) -> str:
+    return "example" if thm.keyword == "example" else "theorem"
+
+
 def negate(thm: Theorem, form: str = "hyps") -> Theorem:
-    """`hyps`: same binders, `¬ (concl)` (DeepSeek-Prover V1). `forall`: no binders, `¬ ∀ binders, concl`."""
-    thm = replace(thm, keyword="theorem" if thm.keyword != "example" else "example", proof=None)
-    if form == "hyps":
+    """`hyps`: same binders, `¬ (concl)` (DeepSeek-Prover V1). `forall`: no binders, `¬ (∀ binders, concl)`
+    with every binder kept in its bracket (so implicit and instance binders stay what they were)."""
+    thm = replace(thm, keyword=_goal_keyword(thm), proof=None, prefix="")
+    if form == "hyps" or (form == "forall" and not thm.binders):
         return replace(thm, conclusion=f"¬ ({thm.conclusion})")
     if form == "forall":
-        if not thm.binders:
-            return replace(thm, conclusion=f"¬ ({thm.conclusion})")
         quantified = " ".join(_forall_binder(b) for b in thm.binders)
         return replace(thm, binders=(), conclusion=f"¬ (∀ {quantified}, {thm.conclusion})")
     raise ValueError(f"negation form must be 'hyps' or 'forall', got {form!r}")
 
 
 def _forall_binder(b: Binder) -> str:
-    if b.bracket == "(" and b.type is None:
+    # `∀` takes no default values: `(n : ℕ := 3)` is quantified as `(n : ℕ)`.
+    if b.type is None and b.bracket == "(":
         return " ".join(b.names)
     return b.render(with_default=False)
 
 
 def false_goal(thm: Theorem) -> Theorem:
-    """The hypotheses alone proving `False`: a statement whose hypotheses are inconsistent."""
-    keyword = "theorem" if thm.keyword != "example" else "example"
-    return replace(thm, keyword=keyword, conclusion="False", proof=None)
+    """The hypotheses alone proving `False`: provable exactly when the hypotheses are inconsistent."""
+    return replace(thm, keyword=_goal_keyword(thm), conclusion="False", proof=None, prefix="")
+
+
+def _token_text(text: str) -> str:
+    lexed = tokenize(text)
+    words = [t.text for t in lexed.tokens if t.kind is not Kind.COMMENT]
+    if lexed.unterminated:
+        words += text[lexed.unterminated_at :].split()
+    return " ".join(words)
 
 
 def normalize_statement(text: str) -> str:
-    """Comments, the keyword's kind, the theorem's name and the proof gone; tokens single-spaced."""
+    """Comments, attributes, the keyword's kind, the theorem's name and the proof gone; one space
+    between Lean tokens (so `a+b` and `a + b` agree, while string literals stay whole)."""
     try:
         thm = parse_theorem(text)
     except UnparsableStatement:
-        code = mask(text).code
-        return " ".join(_TOKEN.findall(code))
-    code = mask(render(replace(thm, keyword="theorem", name="_"), None).removesuffix(":=")).code
-    return " ".join(_TOKEN.findall(code))
+        return _token_text(text)
+    return _token_text(render(replace(thm, keyword="theorem", name="_"), None).removesuffix(":="))
 
 
 def statement_sha256(text: str, header: str = "") -> str:
-    return sha256_text(" ".join(mask(header).code.split()), normalize_statement(text))
+    return sha256_text(_token_text(header), normalize_statement(text))

@@ -1,19 +1,34 @@
-"""`flywheel lean setup` and `flywheel lean doctor`: a Lake project pinned to one Lean and one Mathlib,
-with the REPL as a dependency, built with elan. Every step says which command failed and why."""
+"""`flywheel lean setup`: a Lake project pinned to one Lean, one Mathlib and one REPL, built with elan.
+
+Each step is a function returning a StepResult; setup stops at the first failing step, and a failed
+step carries the exact command and the part of its output that says why."""
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
+import shlex
+import signal
 import subprocess
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 from flywheel.config import LeanConfig
-from flywheel.lean.toolchain_paths import project_dir, repl_binary, repl_command
+from flywheel.errors import ConfigError, LeanError
+from flywheel.lean.toolchain_paths import (
+    check_rev, elan_home, find_tool, project_dir, repl_binary, repl_command, repl_cwd, toolchain_name,
+)
 
 MATHLIB_GIT = "https://github.com/leanprover-community/mathlib4"
 REPL_GIT = "https://github.com/leanprover-community/repl"
+ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
+PROBE = "example : 1 + 1 = 2 := rfl"
+# Cloning Mathlib and fetching its cache are minutes on a good link; a stuck step must still end.
+SLOW_STEP_S = 3600.0
+# Lines of a tool's output that carry no reason: elan's Rust backtraces, blank lines.
+_NOISE = re.compile(r"^\s*(\d+:\s.*|at \S+|info: backtrace:?|)\s*$")
 
 
 @dataclass(slots=True, frozen=True)
@@ -22,123 +37,251 @@ class StepResult:
     ok: bool
     detail: str
     command: str = ""
+    required: bool = True  # doctor: a missing optional part does not make the toolchain unusable
 
 
-def lakefile(cfg: LeanConfig) -> str:
+@dataclass(slots=True)
+class SetupContext:
+    cfg: LeanConfig
+    assume_yes: bool = False  # the user allowed us to install elan
+    echo: Callable[[str], None] = field(default=lambda line: None)
+
+
+# the project's files
+def lakefile_text(cfg: LeanConfig) -> str:
+    mathlib, repl = check_rev(cfg.mathlib_rev, "mathlib_rev"), check_rev(cfg.repl_rev, "repl_rev")
+    # The REPL's package is named `REPL`; Lake wants the require name to match it.
     return (
-        'name = "flywheel_lean"\n'
-        'defaultTargets = []\n\n'
-        "[[require]]\n"
-        'name = "mathlib"\n'
-        f'git = "{MATHLIB_GIT}"\n'
-        f'rev = "{cfg.mathlib_rev}"\n\n'
-        "[[require]]\n"
-        'name = "repl"\n'
-        f'git = "{REPL_GIT}"\n'
-        f'rev = "{cfg.repl_rev}"\n'
+        'name = "flywheel_lean"\ndefaultTargets = ["Flywheel"]\n\n'
+        f'[[require]]\nname = "mathlib"\ngit = "{MATHLIB_GIT}"\nrev = "{mathlib}"\n\n'
+        f'[[require]]\nname = "REPL"\ngit = "{REPL_GIT}"\nrev = "{repl}"\n\n'
+        '[[lean_lib]]\nname = "Flywheel"\n'
     )
 
 
-def toolchain_line(cfg: LeanConfig) -> str:
-    return f"leanprover/lean4:{cfg.lean_version}\n"
+def project_files(cfg: LeanConfig) -> dict[str, str]:
+    """Relative path → content. The Flywheel library holds a probe theorem for lean-dojo."""
+    return {
+        "lean-toolchain": toolchain_name(cfg) + "\n",
+        "lakefile.toml": lakefile_text(cfg),
+        "Flywheel.lean": "import Flywheel.Probe\n",
+        "Flywheel/Probe.lean": "theorem flywheel_probe (n : Nat) : n + 0 = n := by\n  rfl\n",
+        ".gitignore": "/.lake\n",
+    }
 
 
 def write_project(cfg: LeanConfig) -> StepResult:
     root = project_dir(cfg)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "lean-toolchain").write_text(toolchain_line(cfg), encoding="utf-8")
-        (root / "lakefile.toml").write_text(lakefile(cfg), encoding="utf-8")
-    except OSError as e:
-        return StepResult("project", False, f"cannot write the Lake project in {root}: {e.strerror}")
-    return StepResult("project", True, f"{root} (Lean {cfg.lean_version}, Mathlib {cfg.mathlib_rev}, REPL {cfg.repl_rev})")
-
-
-def find_tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    elan_bin = Path.home() / ".elan" / "bin" / name
-    return str(elan_bin) if elan_bin.exists() else None
-
-
-def run_step(name: str, argv: list[str], cwd: Path | None = None, timeout_s: float = 3600) -> StepResult:
-    command = " ".join(argv)
-    env = dict(os.environ)
-    elan_bin = str(Path.home() / ".elan" / "bin")
-    env["PATH"] = env.get("PATH", "") + os.pathsep + elan_bin
+        files = project_files(cfg)
+    except ConfigError as e:
+        return StepResult("project", False, str(e))
     try:
-        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except FileNotFoundError:
-        return StepResult(name, False, f"{argv[0]} not found on PATH", command)
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Rewriting an unchanged file would make Lake think the configuration changed.
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        return StepResult("project", False, f"cannot write the Lake project in {root}: {e.strerror} ({e.filename})")
+    return StepResult("project", True, f"{root}: {toolchain_name(cfg)}, Mathlib {cfg.mathlib_rev}, REPL {cfg.repl_rev}")
+
+
+# running tools
+def reason(stdout: str, stderr: str, lines: int = 12) -> str:
+    """The lines of a failed command's output that say why: stderr first, stdout to fill up."""
+    def meaningful(text: str) -> list[str]:
+        return [x.rstrip() for x in (text or "").splitlines() if not _NOISE.match(x)]
+
+    err, out = meaningful(stderr), meaningful(stdout)
+    picked = err[-lines:]
+    if len(picked) < 3:
+        picked = out[-(lines - len(picked)):] + picked
+    return "\n".join(picked)
+
+
+def tool_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = env.get("PATH", "") + os.pathsep + str(elan_home() / "bin")
+    return env
+
+
+def run_step(name: str, argv: list[str], cwd: Path | None = None, timeout_s: float = 600.0,
+             echo: Callable[[str], None] | None = None) -> StepResult:
+    """Run one command to completion in its own process group (killed whole on timeout)."""
+    command = shlex.join(argv) + (f"   (in {cwd})" if cwd else "")
+    if echo:
+        echo(f"  ... {name}: {command}")
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=tool_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+    except FileNotFoundError as e:
+        missing = argv[0] if cwd is None or Path(cwd).is_dir() else f"the directory {cwd}"
+        return StepResult(name, False, f"{missing}: not found ({e.strerror})", command)
+    except PermissionError as e:
+        return StepResult(name, False, f"{argv[0]}: not executable ({e.strerror})", command)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return StepResult(name, False, f"no result within {timeout_s:g} s", command)
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        return StepResult(name, False, f"exit status {done.returncode}\n{tail}", command)
-    last = (done.stdout.strip().splitlines() or [""])[-1]
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return StepResult(name, False, f"no result within {timeout_s:g} s (killed)\n{reason(out, err)}".rstrip(), command)
+    if proc.returncode != 0:
+        status = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+        return StepResult(name, False, f"{status}\n{reason(out, err)}".rstrip(), command)
+    last = next((x.strip() for x in reversed(out.splitlines()) if x.strip()), "done")
     return StepResult(name, True, last[:200], command)
 
 
-def setup_steps(cfg: LeanConfig, install_elan: bool = False):
-    """Yield each step's result; the caller stops at the first failure."""
+# the steps
+def elan_install_plan(assume_root: bool | None = None) -> list[list[str]] | None:
+    """The commands that install elan here: the official installer (current elan, per user, no root)
+    when curl is there, else Debian's `elan` package through apt-get. None when neither can."""
+    if find_tool("curl"):
+        script = str(Path(tempfile.gettempdir()) / "flywheel-elan-init.sh")
+        return [["curl", "-sSfL", ELAN_INIT_URL, "-o", script], ["sh", script, "-y", "--default-toolchain", "none"]]
+    root = os.geteuid() == 0 if assume_root is None else assume_root
+    if find_tool("apt-get") and (root or find_tool("sudo")):
+        sudo = [] if root else ["sudo", "-n"]  # -n: fail rather than wait for a password nobody types
+        return [sudo + ["apt-get", "update"], sudo + ["apt-get", "install", "-y", "elan"]]
+    return None
+
+
+def find_or_install_elan(ctx: SetupContext) -> StepResult:
     elan = find_tool("elan")
-    if elan is None and install_elan:
-        yield run_step("elan", ["apt-get", "install", "-y", "elan"], timeout_s=900)
-        elan = find_tool("elan")
+    if elan:
+        return StepResult("elan", True, elan)
+    plan = elan_install_plan()
+    if not ctx.assume_yes:
+        how = " then ".join(f"`{shlex.join(c)}`" for c in plan) if plan else "see https://github.com/leanprover/elan"
+        return StepResult("elan", False, f"elan not found on PATH or in {elan_home() / 'bin'}. Install it with {how}, "
+                                         "or rerun `flywheel lean setup --yes` to let flywheel run that")
+    if plan is None:
+        return StepResult("elan", False, "elan not found, and neither curl nor apt-get is available to install it")
+    for argv in plan:
+        step = run_step("elan", argv, timeout_s=900, echo=ctx.echo)
+        if not step.ok:
+            return step
+    elan = find_tool("elan")
     if elan is None:
-        yield StepResult("elan", False, "elan not found: install it (Debian: `apt-get install elan`, or the "
-                                        "elan installer), or rerun with --install-elan")
-        return
-    yield StepResult("elan", True, elan)
-    yield write_project(cfg)
-    root = project_dir(cfg)
-    yield run_step("lean", [elan, "toolchain", "install", f"leanprover/lean4:{cfg.lean_version}"], timeout_s=1800)
-    lake = find_tool("lake") or "lake"
-    yield run_step("dependencies", [lake, "update"], cwd=root)
-    yield run_step("mathlib cache", [lake, "exe", "cache", "get"], cwd=root)
-    yield run_step("repl", [lake, "build", "repl"], cwd=root)
-    yield smoke_test(cfg)
+        return StepResult("elan", False, f"the installer ran but no elan is on PATH or in {elan_home() / 'bin'}",
+                          shlex.join(plan[-1]))
+    return StepResult("elan", True, f"installed: {elan}", shlex.join(plan[-1]))
 
 
-def smoke_test(cfg: LeanConfig, timeout_s: float = 300) -> StepResult:
-    """One real round trip through the REPL: `example : 1 + 1 = 2 := rfl` must come back clean."""
-    from flywheel.errors import LeanError
+def lake_argv(cfg: LeanConfig) -> list[str]:
+    lake = find_tool("lake")
+    if lake:
+        return [lake]
+    # elan without its proxies on PATH (some packages ship only the `elan` binary)
+    return [find_tool("elan") or "elan", "run", toolchain_name(cfg), "lake"]
+
+
+def install_toolchain(ctx: SetupContext) -> StepResult:
+    argv = [find_tool("elan") or "elan", "toolchain", "install", toolchain_name(ctx.cfg)]
+    return run_step("lean", argv, timeout_s=1800, echo=ctx.echo)
+
+
+def update_dependencies(ctx: SetupContext) -> StepResult:
+    cfg = ctx.cfg
+    return run_step("dependencies", lake_argv(cfg) + ["update"], cwd=project_dir(cfg), timeout_s=SLOW_STEP_S, echo=ctx.echo)
+
+
+def check_mathlib_toolchain(ctx: SetupContext) -> StepResult:
+    """Mathlib only builds with the Lean it names; say so now instead of in a failed build."""
+    theirs_path = project_dir(ctx.cfg) / ".lake" / "packages" / "mathlib" / "lean-toolchain"
+    ours = toolchain_name(ctx.cfg)
+    if not theirs_path.is_file():
+        return StepResult("mathlib toolchain", True, f"not checked: {theirs_path} is absent")
+    theirs = theirs_path.read_text(encoding="utf-8").strip()
+    if theirs != ours:
+        version = theirs.rsplit(":", 1)[-1]
+        return StepResult("mathlib toolchain", False, f"Mathlib {ctx.cfg.mathlib_rev} needs {theirs} but the project pins "
+                                                      f"{ours}: rerun with --lean {version}")
+    return StepResult("mathlib toolchain", True, theirs)
+
+
+def fetch_mathlib_cache(ctx: SetupContext) -> StepResult:
+    cfg = ctx.cfg
+    return run_step("mathlib cache", lake_argv(cfg) + ["exe", "cache", "get"], cwd=project_dir(cfg),
+                    timeout_s=SLOW_STEP_S, echo=ctx.echo)
+
+
+def build_repl(ctx: SetupContext) -> StepResult:
+    cfg = ctx.cfg
+    step = run_step("repl build", lake_argv(cfg) + ["build", "repl"], cwd=project_dir(cfg), timeout_s=SLOW_STEP_S, echo=ctx.echo)
+    if step.ok and not repl_binary(cfg).is_file():
+        return StepResult(step.name, False, f"the build succeeded but there is no REPL at {repl_binary(cfg)}", step.command)
+    return StepResult(step.name, True, str(repl_binary(cfg)), step.command) if step.ok else step
+
+
+def repl_roundtrip(cfg: LeanConfig, timeout_s: float = 120.0) -> StepResult:
+    """One real exchange with the REPL: PROBE must come back with an env and no error."""
     from flywheel.lean.repl import LeanRepl, ReplFailure
 
     try:
-        argv, cwd = repl_command(cfg)
-    except LeanError as e:
+        argv, cwd = repl_command(cfg), repl_cwd(cfg)
+    except (LeanError, ConfigError) as e:
         return StepResult("repl check", False, str(e))
+    command = shlex.join(argv) + (f"   (in {cwd})" if cwd else "")
     try:
-        with LeanRepl(argv, "", timeout_s=timeout_s, cwd=cwd) as repl:
-            answer = repl.run("example : 1 + 1 = 2 := rfl", env=None)
-    except (LeanError, ReplFailure) as e:
-        return StepResult("repl check", False, str(e), " ".join(argv))
-    errors = [m for m in answer.get("messages", []) if m.get("severity") == "error"]
+        with LeanRepl(argv, "", timeout_s=timeout_s, memory_limit_mb=cfg.memory_limit_mb, cwd=cwd) as repl:
+            answer = repl.run(PROBE)
+    except LeanError as e:
+        return StepResult("repl check", False, str(e), command)
+    except ReplFailure as e:
+        return StepResult("repl check", False, f"`{PROBE}` got no answer: {e}", command)
+    errors = [m.get("data", "") for m in answer.get("messages") or [] if m.get("severity") == "error"]
     if errors or "env" not in answer:
-        return StepResult("repl check", False, f"unexpected answer: {answer}", " ".join(argv))
-    return StepResult("repl check", True, "example : 1 + 1 = 2 := rfl checked", " ".join(argv))
+        what = errors[0] if errors else f"no env in the answer {answer}"
+        return StepResult("repl check", False, f"`{PROBE}` was not accepted: {what}", command)
+    return StepResult("repl check", True, f"`{PROBE}` checked", command)
 
 
-def doctor(cfg: LeanConfig) -> list[StepResult]:
-    """What is there and what is missing, without changing anything."""
-    out = []
-    for tool in ("elan", "lean", "lake"):
-        path = find_tool(tool)
-        if path is None:
-            out.append(StepResult(tool, False, "not found on PATH or in ~/.elan/bin"))
-        else:
-            out.append(run_step(tool, [path, "--version"], timeout_s=60))
-    root = project_dir(cfg)
-    tc = root / "lean-toolchain"
-    out.append(StepResult("project", tc.exists(), f"{root}: " + (tc.read_text().strip() if tc.exists() else "not set up")))
-    mathlib = root / ".lake" / "packages" / "mathlib" / ".lake" / "build"
-    out.append(StepResult("mathlib", mathlib.is_dir(), str(mathlib) if mathlib.is_dir() else "no built Mathlib (run setup)"))
-    binary = repl_binary(cfg)
-    out.append(StepResult("repl binary", binary.exists(), str(binary) if binary.exists() else f"missing: {binary}"))
-    out.append(StepResult("FLYWHEEL_LEAN_REPL", True, cfg.repl or "(not set: the built REPL is used)"))
-    out.append(StepResult("limits", True, f"timeout {cfg.timeout_s:g} s, address space {cfg.memory_limit_mb} MB, "
-                                          f"restart at {cfg.rss_limit_mb} MB resident or {cfg.max_checks_per_process} checks"))
-    out.append(smoke_test(cfg, timeout_s=min(cfg.timeout_s * 5, 600)))
-    return out
+def snapshot_git(ctx: SetupContext) -> StepResult:
+    """lean-dojo traces a git commit of the project, so the project files are committed locally;
+    only when they changed, because every new commit costs lean-dojo a new trace."""
+    root, echo = project_dir(ctx.cfg), ctx.echo
+    git = find_tool("git")
+    if git is None:
+        return StepResult("git snapshot", False, "git not found on PATH (lean-dojo needs the project as a git repository)")
+    if not (root / ".git").exists():
+        step = run_step("git snapshot", [git, "init", "-q"], cwd=root, echo=echo)
+        if not step.ok:
+            return step
+    step = run_step("git snapshot", [git, "add", "-A"], cwd=root, echo=echo)
+    if not step.ok:
+        return step
+    staged = subprocess.run([git, "diff", "--cached", "--quiet"], cwd=root, capture_output=True)
+    has_head = subprocess.run([git, "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True)
+    if staged.returncode == 0 and has_head.returncode == 0:
+        return StepResult("git snapshot", True, f"{root}: unchanged since the last commit", step.command)
+    ident = [git, "-c", "user.name=flywheel", "-c", "user.email=flywheel@localhost"]
+    step = run_step("git snapshot", ident + ["commit", "-q", "-m", "flywheel lean setup"], cwd=root, echo=echo)
+    return StepResult("git snapshot", True, f"{root} committed for lean-dojo", step.command) if step.ok else step
+
+
+def setup_steps(ctx: SetupContext) -> Iterator[StepResult]:
+    """Each step's result in order; stops after the first that failed."""
+    steps = [
+        find_or_install_elan, lambda c: write_project(c.cfg), install_toolchain, update_dependencies,
+        check_mathlib_toolchain, fetch_mathlib_cache, build_repl,
+        lambda c: repl_roundtrip(c.cfg, timeout_s=max(c.cfg.timeout_s, 120.0)), snapshot_git,
+    ]
+    for step in steps:
+        result = step(ctx)
+        yield result
+        if not result.ok:
+            return
+
+
+def setup(cfg: LeanConfig, assume_yes: bool = False, echo: Callable[[str], None] | None = None) -> list[StepResult]:
+    return list(setup_steps(SetupContext(cfg, assume_yes, echo or (lambda line: None))))
+
+
+def doctor(cfg: LeanConfig, timeout_s: float = 60.0) -> list[StepResult]:
+    """What is found and what is missing, changing nothing (see toolchain_doctor)."""
+    from flywheel.lean.toolchain_doctor import diagnose
+
+    return diagnose(cfg, timeout_s)

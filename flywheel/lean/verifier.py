@@ -20,7 +20,7 @@ from flywheel.lean import statements as surgery
 from flywheel.lean.cache import VerdictCache
 from flywheel.lean.pool import PoolSet, ReplPool
 from flywheel.lean.repl import Fault, LeanRepl
-from flywheel.lean.toolchain_paths import repl_command, toolchain_id
+from flywheel.lean.toolchain_paths import repl_command, repl_cwd, toolchain_id
 from flywheel.lean.verdicts import Verdict, classify, map_positions
 from flywheel.records import VerdictStatus
 
@@ -46,7 +46,7 @@ class Verifier:
         self.cache = cache
         self.toolchain = toolchain_id(cfg)
         self._backend = backend or self.run_in_pool
-        self._argv, self._cwd = repl_command(cfg) if backend is None else ([], None)
+        self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
         self._pools = PoolSet(self._make_pool)
         self.lookups = 0
         self.hits = 0

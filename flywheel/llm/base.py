@@ -2,61 +2,122 @@
 
 from __future__ import annotations
 
+import enum
+import math
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from flywheel.config import GeneratorConfig
-from flywheel.errors import ConfigError
+from flywheel.errors import ConfigError, GenerationError
 
-Prompt = str | list[dict]  # text, or chat messages [{"role", "content"}]
+Prompt = str | list[dict]  # text, or chat messages [{"role": ..., "content": ...}, ...]
+BACKENDS = ("vllm", "openai", "hf")
 
 
 @dataclass(slots=True)
 class GenerationRequest:
     prompt: Prompt
     n: int = 1
-    temperature: float = 1.0
+    temperature: float = 1.0  # 0: greedy
     top_p: float = 1.0
     max_tokens: int = 512
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-    key: str | None = None  # the caller's id, for logs
+    stop: list[str] = field(default_factory=list)  # cut before the first one; the stop string is not kept
+    seed: int | None = None  # the same seed gives the same n samples; None: the generator's own stream
+    key: str | None = None  # the caller's id, named in errors
+    min_tokens: int = 0  # no end-of-sequence before this many tokens (benchmarks fix lengths with it)
+
+
+class FinishReason(str, enum.Enum):
+    STOP = "stop"  # end of sequence or a stop string
+    LENGTH = "length"  # max_tokens reached
+    ABORT = "abort"  # the engine or server cut it short for another reason
+
+    @classmethod
+    def parse(cls, value: str | None) -> "FinishReason":
+        # Servers that omit the reason finished normally; tool calls and filters count as aborts.
+        if value is None or value == "eos":
+            return cls.STOP
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.ABORT
 
 
 @dataclass(slots=True)
 class Completion:
     text: str
-    finish_reason: str  # "stop" | "length" | ...
+    finish_reason: FinishReason
     prompt_tokens: int
-    completion_tokens: int
-    index: int = 0
+    completion_tokens: int  # generated tokens, the end-of-sequence or stop-string tokens included
+    index: int = 0  # which of the request's n samples
 
 
 class Generator(Protocol):
+    """A context manager: the model is loaded in __enter__ and released in __exit__."""
+
+    name: str  # the back end: vllm | openai | hf
     model: str | None
 
     def __enter__(self) -> "Generator": ...
 
     def __exit__(self, *exc) -> None: ...
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]: ...
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        """One list of exactly n completions per request, in request order."""
+        ...
+
+
+def _where(i: int, r: GenerationRequest) -> str:
+    return f"request {i}" + (f" ({r.key})" if r.key else "")
+
+
+def _check_messages(where: str, messages: list) -> None:
+    if not messages:
+        raise ConfigError(f"{where}: the chat prompt has no messages")
+    for j, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise ConfigError(f"{where}: message {j} must be a mapping with text 'role' and 'content'")
 
 
 def validate(requests: Sequence[GenerationRequest]) -> None:
+    """Refuse malformed requests before any model time is spent, naming the request and field."""
     for i, r in enumerate(requests):
-        where = f"request {i}" + (f" ({r.key})" if r.key else "")
+        where = _where(i, r)
+        if isinstance(r.prompt, list):
+            _check_messages(where, r.prompt)
+        elif not isinstance(r.prompt, str):
+            raise ConfigError(f"{where}: prompt must be text or a list of chat messages")
         if r.n < 1:
             raise ConfigError(f"{where}: n must be at least 1, got {r.n}")
         if r.max_tokens < 1:
             raise ConfigError(f"{where}: max_tokens must be at least 1, got {r.max_tokens}")
-        if not isinstance(r.prompt, (str, list)):
-            raise ConfigError(f"{where}: the prompt must be text or chat messages")
+        if not 0 <= r.min_tokens <= r.max_tokens:
+            raise ConfigError(f"{where}: min_tokens must be between 0 and max_tokens, got {r.min_tokens}")
+        if not (math.isfinite(r.temperature) and r.temperature >= 0):
+            raise ConfigError(f"{where}: temperature must be 0 or more, got {r.temperature}")
+        if not 0 < r.top_p <= 1:
+            raise ConfigError(f"{where}: top_p must be in (0, 1], got {r.top_p}")
+        if isinstance(r.stop, str) or not all(isinstance(s, str) and s for s in r.stop):
+            raise ConfigError(f"{where}: stop must be a list of non-empty strings, got {r.stop!r}")
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """The text up to the first stop string (excluded), and whether one was found."""
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def chat_text(tokenizer, messages: list[dict]) -> str:
+    """Messages rendered with the tokenizer's chat template, ready for the assistant's turn. Base models
+    have no template; they get plain `role: content` lines, which is what such models were shown."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+
+
+def require_open(loaded: object, name: str) -> None:
+    if loaded is None:
+        raise GenerationError(f"the {name} generator is used outside its `with` block")
 
 
 def make_generator(cfg: GeneratorConfig) -> Generator:
@@ -73,4 +134,4 @@ def make_generator(cfg: GeneratorConfig) -> Generator:
         from flywheel.llm.hf_backend import HFGenerator
 
         return HFGenerator(cfg)
-    raise ConfigError(f"generator.backend must be vllm, openai or hf, got {cfg.backend!r}")
+    raise ConfigError(f"generator.backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")

@@ -1,23 +1,50 @@
-"""transformers `generate`, for a CPU or a single GPU."""
+"""transformers `generate`, for a CPU or a single GPU. Sequences of requests with the same max_tokens and
+stop strings are batched (left padding); each sequence samples from its own seeded torch generator, so
+a seeded request gives the same samples whatever else shares its batch."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.llm.base import Completion, GenerationRequest, truncate_at_stop, validate
+from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, chat_text, require_open,
+                               truncate_at_stop, validate)
+from flywheel.llm.hf_sampling import RowSampler, row_seed
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(slots=True)
+class _Row:
+    """One of the n sequences of a request."""
+
+    request: int
+    sample: int
+    ids: list[int]  # the prompt's tokens
+    seed: int
 
 
 class HFGenerator:
+    name = "hf"
+
     def __init__(self, cfg: GeneratorConfig):
         if not cfg.model:
-            raise ConfigError("generator.model is not set")
+            raise ConfigError("generator.model is not set (a local path or a hub name)")
+        if cfg.dtype not in DTYPES:
+            raise ConfigError(f"generator.dtype {cfg.dtype!r}: use one of {', '.join(DTYPES)}")
+        if cfg.batch_size < 1:
+            raise ConfigError(f"generator.batch_size must be 1 or more, got {cfg.batch_size}")
         self.cfg = cfg
         self.model: str | None = cfg.model
         self._model = None
         self._tok = None
-        self._device = None
+        self._device = "cpu"
+        self._eos: list[int] = []
+        self._rng = random.Random(cfg.seed)  # seeds of unseeded requests: reproducible per run
 
     def __enter__(self) -> "HFGenerator":
         import torch
@@ -26,63 +53,107 @@ class HFGenerator:
         device = self.cfg.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.cfg.dtype)
-        if dtype is None:
-            raise ConfigError(f"generator.dtype {self.cfg.dtype!r}: use auto, float32, bfloat16 or float16")
+        elif device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"generator.device is {device!r} but torch sees no CUDA device")
+        dtype = "auto" if self.cfg.dtype == "auto" else getattr(torch, self.cfg.dtype)
+        remote = self.cfg.trust_remote_code
         try:
-            self._tok = AutoTokenizer.from_pretrained(self.cfg.model)
-            self._model = AutoModelForCausalLM.from_pretrained(self.cfg.model, dtype=dtype).to(device).eval()
-        except OSError as e:
+            self._tok = AutoTokenizer.from_pretrained(self.cfg.model, trust_remote_code=remote)
+            model = AutoModelForCausalLM.from_pretrained(self.cfg.model, dtype=dtype, trust_remote_code=remote)
+            self._model = model.to(device).eval()
+        except (OSError, ValueError, RuntimeError) as e:
             raise GenerationError(f"cannot load model {self.cfg.model!r}: {e}") from e
         self._tok.padding_side = "left"
         if self._tok.pad_token is None:
             self._tok.pad_token = self._tok.eos_token
+        eos = self._model.generation_config.eos_token_id
+        eos = eos if eos is not None else self._tok.eos_token_id
+        self._eos = [int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
         self._device = device
         return self
 
     def __exit__(self, *exc) -> None:
         self._model = None
         self._tok = None
+        if self._device.startswith("cuda"):
+            import torch
 
-    def _text(self, prompt) -> str:
-        if isinstance(prompt, str):
-            return prompt
-        if getattr(self._tok, "chat_template", None):
-            return self._tok.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        return "\n".join(f"{m['role']}: {m['content']}" for m in prompt) + "\nassistant: "
+            torch.cuda.empty_cache()
 
-    def _one(self, req: GenerationRequest) -> list[Completion]:
-        import torch
+    def _prompt_ids(self, req: GenerationRequest) -> list[int]:
+        if isinstance(req.prompt, str):
+            return self._tok(req.prompt)["input_ids"]
+        # The chat template writes its own BOS.
+        return self._tok(chat_text(self._tok, req.prompt), add_special_tokens=False)["input_ids"]
 
-        enc = self._tok(self._text(req.prompt), return_tensors="pt").to(self._device)
-        prompt_len = enc["input_ids"].shape[1]
-        gen = torch.Generator(device=self._device)
-        gen.manual_seed(req.seed if req.seed is not None else self.cfg.seed)
-        sample = req.temperature > 0
-        kwargs = dict(max_new_tokens=req.max_tokens, do_sample=sample, num_return_sequences=req.n,
-                      pad_token_id=self._tok.pad_token_id)
-        if sample:
-            kwargs.update(temperature=req.temperature, top_p=req.top_p)
-        if req.stop:
-            kwargs.update(stop_strings=list(req.stop), tokenizer=self._tok)
-        torch.manual_seed(req.seed if req.seed is not None else self.cfg.seed)
-        with torch.no_grad():
-            out = self._model.generate(**enc, **kwargs)
-        completions = []
-        for i, seq in enumerate(out):
-            new = seq[prompt_len:]
-            eos = (new == self._tok.eos_token_id).nonzero()
-            ended_eos = len(eos) > 0
-            if ended_eos:
-                new = new[: int(eos[0])]
-            text, stopped = truncate_at_stop(self._tok.decode(new, skip_special_tokens=True), req.stop)
-            count = int((new != self._tok.pad_token_id).sum()) if self._tok.pad_token_id != self._tok.eos_token_id else len(new)
-            reason = "stop" if stopped or ended_eos else ("length" if len(new) >= req.max_tokens else "stop")
-            completions.append(Completion(text, reason, prompt_len, count, i))
-        return completions
+    def _rows(self, requests: Sequence[GenerationRequest]) -> list[_Row]:
+        rows = []
+        for i, req in enumerate(requests):
+            ids = self._prompt_ids(req)
+            base = req.seed if req.seed is not None else self._rng.getrandbits(62)
+            rows += [_Row(i, k, ids, row_seed(base, k)) for k in range(req.n)]
+        return rows
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         validate(requests)
-        if self._model is None:
-            raise GenerationError("the hf generator is used outside its `with` block")
-        return [self._one(r) for r in requests]
+        require_open(self._model, self.name)
+        out: list[list[Completion | None]] = [[None] * r.n for r in requests]
+
+        def shape(row: _Row):
+            return requests[row.request].max_tokens, tuple(requests[row.request].stop)
+
+        rows = sorted(self._rows(requests), key=shape)
+        for _, same in groupby(rows, key=shape):
+            same = list(same)
+            for start in range(0, len(same), self.cfg.batch_size):
+                batch = same[start:start + self.cfg.batch_size]
+                for row, completion in zip(batch, self._batch(requests, batch)):
+                    out[row.request][row.sample] = completion
+        return out  # type: ignore[return-value]  # every slot was filled above
+
+    def _batch(self, requests: Sequence[GenerationRequest], rows: list[_Row]) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        first = requests[rows[0].request]
+        enc = self._tok.pad({"input_ids": [r.ids for r in rows]}, padding=True, return_tensors="pt").to(self._device)
+        width = enc["input_ids"].shape[1]
+        sampler = RowSampler([requests[r.request] for r in rows], [r.seed for r in rows], width, self._eos,
+                             self._device)
+        # Greedy over the sampler's one-hot scores: the sampler alone decides every token.
+        gen_cfg = GenerationConfig(max_new_tokens=first.max_tokens, do_sample=False, num_beams=1,
+                                   pad_token_id=self._tok.pad_token_id, eos_token_id=self._eos)
+        kwargs = dict(stop_strings=list(first.stop), tokenizer=self._tok) if first.stop else {}
+        try:
+            with torch.inference_mode():
+                seqs = self._model.generate(**enc, generation_config=gen_cfg,
+                                            logits_processor=LogitsProcessorList([sampler]), **kwargs)
+        except (RuntimeError, ValueError) as e:
+            keys = ", ".join(str(requests[r.request].key or r.request) for r in rows[:5])
+            raise GenerationError(f"transformers generate failed for requests {keys}: {e}") from e
+        return [self._completion(requests[r.request], r, seqs[j, width:].tolist()) for j, r in enumerate(rows)]
+
+    def _completion(self, req: GenerationRequest, row: _Row, new: list[int]) -> Completion:
+        end = next((j for j, t in enumerate(new) if t in self._eos), None)
+        body = new if end is None else new[:end]
+        text, stopped = truncate_at_stop(self._tok.decode(body, skip_special_tokens=True), req.stop)
+        if stopped:
+            count, reason = self._tokens_to_stop(body, req.stop), FinishReason.STOP
+        elif end is not None:
+            count, reason = end + 1, FinishReason.STOP
+        else:
+            # Neither end of sequence nor stop string: the row ran to max_tokens (nothing was padded).
+            count, reason = len(new), FinishReason.LENGTH
+        return Completion(text, reason, len(row.ids), count, row.sample)
+
+    def _tokens_to_stop(self, tokens: list[int], stop: Sequence[str]) -> int:
+        """The fewest leading tokens whose text holds a stop string: where generation ended (binary search,
+        since a longer prefix never loses the stop string)."""
+        lo, hi = 1, len(tokens)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if truncate_at_stop(self._tok.decode(tokens[:mid], skip_special_tokens=True), stop)[1]:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo

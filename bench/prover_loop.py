@@ -1,0 +1,122 @@
+"""The prove stage of a round with realistic latencies: the fake REPL answers each command in 50-500 ms
+and the scripted model (an OpenAI-compatible server double) in 200 ms a request. Targets: Lean-worker
+busy fraction >= 0.95 and orchestration overhead (store included) <= 2 ms per attempt; attempts/s against
+the number of workers. `--workers 1` runs in-process; more run on local Ray, as `flywheel run` does.
+
+Busy fraction = the Lean time the workers report (each check's time inside its REPL pool) divided by
+workers x the stage's wall time. Overhead per attempt = the driver's CPU time (generation hand-off,
+scheduling, soundness scans, verdicts, bulk writes to PostgreSQL) divided by the attempts stored."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench.report import scratch_db, table, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = ROOT / "tests" / "fake_repl.py"
+FAIL = "  omega -- fake:error=omega could not prove the goal\n```"
+PROVE = "  subst h\n  rfl\n```"
+SAMPLES = 4
+
+
+def respond(prompt: str, i: int) -> str:
+    """The statement side is proved by its last sample; the negation never: 2 x SAMPLES - 1 attempts each."""
+    declaration = prompt.rsplit("\n", 2)[-2]
+    return PROVE if i == SAMPLES - 1 and "¬" not in declaration else FAIL
+
+
+class Timed:
+    """Wraps the check function: sums the Lean time of every check that reached a worker."""
+
+    def __init__(self, check):
+        self._check = check
+        self._lock = threading.Lock()
+        self.lean_s = 0.0
+        self.checks = 0
+
+    def __call__(self, header: str, goal: str, proof: str):
+        verdict = self._check(header, goal, proof)
+        if not verdict.cached:
+            with self._lock:
+                self.lean_s += verdict.time_s
+                self.checks += 1
+        return verdict
+
+
+def run(workers: int, per_worker: int, server_url: str, latency: str) -> dict:
+    from db.store import Store
+    from flywheel.config import Config, DbConfig
+    from orchestration.engines import open_engines
+    from orchestration.prove_stages import run_prove
+    from tests.seed import seed
+
+    os.environ.update(FAKE_REPL_NO_REPLAY="1", FAKE_REPL_LATENCY_MS=latency)
+    cfg = Config()
+    cfg.generator.backend, cfg.generator.model, cfg.generator.base_url = "openai", "scripted", server_url
+    cfg.lean.repl = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE))}"
+    cfg.lean.timeout_s = 30.0
+    cfg.prover.samples_per_side, cfg.prover.passes = SAMPLES, 1
+    with scratch_db("flywheel_bench_prove") as url, Store.open(DbConfig(url=url)) as store:
+        cfg.db.url = url
+        seed(store, per_worker * workers)
+        with open_engines(cfg, store, workers, None) as engines:
+            timed = Timed(engines.check)
+            # Start every worker's REPL before the clock, as a long round amortises start-up.
+            threads = [threading.Thread(target=engines.check, args=(cfg.lean.header, "theorem w : True", f"by trivial -- {k}"))
+                       for k in range(workers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            counts = run_prove(store, cfg, 1, engines.generator, timed, engines.workers)
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    attempts = int(counts.outcomes["attempts"])
+    return {"workers": workers, "statements": per_worker * workers, "attempts": attempts, "checks": timed.checks,
+            "wall": wall, "rate": attempts / wall, "busy": timed.lean_s / (workers * wall),
+            "overhead_ms": cpu / attempts * 1e3, "proved": int(counts.outcomes["proved: statement"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", default="1,2,4,8", help="comma-separated worker counts")
+    ap.add_argument("--statements-per-worker", type=int, default=8)
+    ap.add_argument("--latency-ms", default="50-500", help="fake REPL latency per command")
+    ap.add_argument("--model-latency-s", type=float, default=0.2, help="the model server's time per request")
+    args = ap.parse_args()
+    from tests.doubles import OpenAIServer
+
+    rows = []
+    with OpenAIServer(respond, latency_s=args.model_latency_s) as server:
+        for w in (int(x) for x in args.workers.split(",")):
+            r = run(w, args.statements_per_worker, server.url, args.latency_ms)
+            print(r, flush=True)
+            rows.append(r)
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "NO"
+
+    body = table(
+        ["workers", "where", "statements", "attempts", "wall", "attempts/s", "Lean busy", "overhead / attempt", "met"],
+        [[r["workers"], "in-process" if r["workers"] == 1 else "local Ray", r["statements"], r["attempts"],
+          f"{r['wall']:.1f} s", f"{r['rate']:.1f}", f"{r['busy']:.3f}", f"{r['overhead_ms']:.2f} ms",
+          met(r["busy"] >= 0.95 and r["overhead_ms"] <= 2.0)] for r in rows],
+    )
+    body += (f"\n\nTargets: Lean busy >= 0.95, overhead <= 2 ms per attempt. Fake REPL latency {args.latency_ms} ms per "
+             f"command (a proof that passes also pays for `#print axioms`), model {args.model_latency_s * 1000:.0f} ms "
+             f"per request, {SAMPLES} samples per side, statement and negation in parallel; each statement is proved "
+             f"by its last statement-side sample, so {2 * SAMPLES - 1} attempts are stored for each. Worker REPLs are "
+             "started before the clock. Overhead is the driver's CPU time per stored attempt, PostgreSQL writes "
+             "included (the server's own CPU not counted).\n")
+    write_section("prover_loop", "Prover loop: Lean-worker utilisation and orchestration overhead", body)
+
+
+if __name__ == "__main__":
+    main()

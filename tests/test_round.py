@@ -1,0 +1,183 @@
+"""Whole rounds from the CLI with the scripted model (an OpenAI server double) and the fake REPL:
+serial and Ray agree; kill -9 at random points then --resume leaves the same store; budgets; crashes."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from db import migrate
+from orchestration.cli import main
+from tests.conftest import REPO
+from tests.doubles import OpenAIServer
+from tests.round_model import SAMPLE, respond
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture()
+def model_server():
+    server = OpenAIServer(respond)
+    yield server
+    server.close()
+
+
+def _config(tmp_path, server, fake_repl, **prover):
+    path = tmp_path / f"round-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump({
+        "generator": {"backend": "openai", "model": "scripted", "base_url": server.url, "max_retries": 2, "request_timeout_s": 20},
+        "lean": {"repl": fake_repl, "timeout_s": 10, "workers": 1},
+        "autoformalize": {"few_shot": 1, "samples": 1},
+        "prover": {"samples_per_side": 2, "passes": 2, "false_hyps_samples": 1} | prover,
+    }))
+    return str(path)
+
+
+@pytest.fixture()
+def fresh_db(pg_url):
+    """Another empty migrated database, for comparing two runs."""
+    made = []
+
+    def make() -> str:
+        name = f"flywheel_round_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        made.append(name)
+        return url
+
+    yield make
+    admin = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        for name in made:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def snapshot(url: str) -> dict:
+    """Everything a round stores, without times and surrogate ids."""
+    engine = create_engine(url)
+    with engine.connect() as c:
+        out = {
+            "statements": sorted(c.execute(text("SELECT id, status, coalesce(drop_reason, ''), coalesce(grade, '') FROM statements")).all()),
+            "attempts": sorted(c.execute(text("SELECT attempt_key, statement_id, side, round, verdict, proof FROM proof_attempts")).all()),
+            "proofs": sorted(c.execute(text("SELECT statement_id, side, theorem, proof FROM proofs")).all()),
+            "rounds": c.execute(text("SELECT number, finished_at IS NOT NULL FROM rounds ORDER BY 1")).all(),
+        }
+    engine.dispose()
+    return out
+
+
+def _ingest(url, monkeypatch):
+    monkeypatch.setenv("FLYWHEEL_DB_URL", url)
+    assert main(["ingest", str(SAMPLE), "--source", "sample", "--map", "informal=informal_prefix", "--map", "id=name"]) == 0
+
+
+def test_a_round_stores_every_outcome(store, pg_url, tmp_path, model_server, fake_repl, capsys, monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    cfg = _config(tmp_path, model_server, fake_repl)
+    assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 0
+    snap = snapshot(pg_url)
+    status = {}
+    for _id, st, reason, _g in snap["statements"]:
+        status[(st, reason)] = status.get((st, reason), 0) + 1
+    assert status == {("proved", ""): 5, ("disproved", ""): 5, ("kept", ""): 5, ("dropped", "inconsistent_hypotheses"): 5}
+    sides = sorted(side for _s, side, *_ in snap["proofs"])
+    assert sides == ["false_hyps"] * 5 + ["negation"] * 5 + ["statement"] * 5
+    assert len(snap["attempts"]) == 20 + 65  # hypotheses: 20; proving: 5x3 + 5x2 + 5x(2 passes x 2 sides x 2)
+    assert (tmp_path / "runs" / "round-1" / "train.jsonl").read_text().count("\n") == 15
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "inconsistent_hypotheses" in capsys.readouterr().out
+    assert main(["--config", cfg, "run", "--resume"]) == 0  # nothing left to resume
+    assert snapshot(pg_url) == snap
+    assert main(["--config", cfg, "run", "--rounds", "1"]) == 0  # round 2: open statements tried again
+    snap2 = snapshot(pg_url)
+    assert snap2["rounds"] == [(1, True), (2, True)]
+    assert sum(1 for a in snap2["attempts"] if a[3] == 2) == 5 * 2 * 2 * 2
+
+
+def test_budget_exhausted_after_the_first_pass(store, pg_url, tmp_path, model_server, fake_repl, capsys, monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    cfg = _config(tmp_path, model_server, fake_repl, wall_time_s=1e-9)
+    assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    import re
+
+    assert re.search(r"prove\n(.*\n)*?  budget exhausted\s+5", out), out
+    assert len(snapshot(pg_url)["attempts"]) == 20 + 5 * 3 + 5 * 2 + 5 * 4
+
+
+def test_repl_crashes_mid_stage_are_recorded_and_survived(store, pg_url, tmp_path, model_server, fake_repl, monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    monkeypatch.setenv("FAKE_REPL_CRASH_EVERY", "9")
+    cfg = _config(tmp_path, model_server, fake_repl)
+    assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 0
+    snap = snapshot(pg_url)
+    assert any(a[4] == "crashed" for a in snap["attempts"])
+    assert snap["rounds"] == [(1, True)]
+
+
+def _cli(args, url, env_extra=None):
+    env = dict(os.environ, FLYWHEEL_DB_URL=url, PYTHONPATH=str(REPO)) | (env_extra or {})
+    return subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_equals_an_uninterrupted_run(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
+    latency = {"FAKE_REPL_LATENCY_MS": "20-60"}
+    cfg = _config(tmp_path, model_server, fake_repl)
+    reference = fresh_db()
+    _ingest(reference, monkeypatch)
+    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference, latency).wait(300) == 0
+    expected = snapshot(reference)
+    rng = random.Random(int(os.environ.get("FLYWHEEL_TEST_SEED", "7")))
+    for point in [rng.uniform(0.5, 6.0) for _ in range(3)]:
+        url = fresh_db()
+        _ingest(url, monkeypatch)
+        proc = _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "killed")], url, latency)
+        time.sleep(point)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+        if not snapshot(url)["rounds"]:  # killed before the round was recorded: the run never began
+            assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "killed")], url, latency).wait(300) == 0
+        for _ in range(2):  # a resume finishes the round; the next one finds nothing to do
+            code = _cli(["--config", cfg, "run", "--resume", "--out", str(tmp_path / "killed")], url, latency).wait(300)
+            assert code == 0
+        assert snapshot(url) == expected, f"killed at {point:.2f} s"
+
+
+@pytest.mark.slow
+def test_serial_and_ray_store_the_same_round(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
+    cfg = _config(tmp_path, model_server, fake_repl)
+    serial, on_ray = fresh_db(), fresh_db()
+    for url, workers in ((serial, "1"), (on_ray, "3")):
+        _ingest(url, monkeypatch)
+        code = _cli(["--config", cfg, "run", "--rounds", "1", "--workers", workers, "--out", str(tmp_path / workers)],
+                    url).wait(400)
+        assert code == 0, f"--workers {workers} exited {code}"
+    assert snapshot(on_ray) == snapshot(serial)
+    assert (tmp_path / "3" / "round-1" / "train.jsonl").read_bytes() == (tmp_path / "1" / "round-1" / "train.jsonl").read_bytes()
+
+
+def test_local_lean_workers_always_fit_in_local_ray():
+    from orchestration.engines import local_cpus_per_worker
+
+    for cpus in (1, 2, 16):
+        for workers in (1, 2, 3, 7, 8, 64):
+            each = local_cpus_per_worker(workers, cpus)
+            assert 0 < each <= 0.5 and each * workers + 0.25 <= cpus, (cpus, workers, each)

@@ -75,7 +75,9 @@ class ReplPool:
     def _usable(self, repl: LeanRepl | None) -> LeanRepl:
         if repl is None or not repl.alive:
             return self._fresh(repl)
-        if repl.checks >= self.max_checks or (self.rss_limit_mb and repl.rss_mb() > self.rss_limit_mb):
+        why = repl.worn_out(self.max_checks, self.rss_limit_mb)  # memory is sampled a few times a second
+        if why is not None:
+            log.info("restarting a Lean REPL after %s", why)
             return self._fresh(repl)
         return repl
 

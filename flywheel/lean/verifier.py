@@ -8,6 +8,7 @@ answer is classified; `#print axioms` is asked in the env the check produced; ve
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
@@ -48,6 +49,7 @@ class Verifier:
         self._backend = backend or self.run_in_pool
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
         self._pools = PoolSet(self._make_pool)
+        self._head = functools.lru_cache(maxsize=8192)(self._build_head)
         self.lookups = 0
         self.hits = 0
 
@@ -70,6 +72,16 @@ class Verifier:
     # building the code
     def prepare(self, header: str, statement: str, proof: str) -> Prepared | Verdict:
         """The exact code for Lean, or a `rejected` verdict saying why nothing is sent."""
+        head = self._head(header, statement)
+        if isinstance(head, Verdict):
+            return dataclasses.replace(head)
+        header, name, text, line, col = head
+        code = text + proof.strip("\n")
+        return Prepared(header, name, code, sha256_text(self.toolchain, header, code), line, col)
+
+    def _build_head(self, header: str, statement: str) -> tuple[str, str, str, int, int] | Verdict:
+        """Everything of the code that comes before the proof: the same for every proof of a statement,
+        so it is built once (see __init__'s LRU cache)."""
         header = soundness.limit_heartbeats(header, self.policy)
         for reason in (soundness.scan_header(header, self.policy), soundness.scan_statement(statement, self.policy)):
             if reason:
@@ -82,11 +94,7 @@ class Verifier:
             thm = surgery.with_name(thm, "flywheel_" + sha256_text(statement)[:16])
         thm = dataclasses.replace(thm, prefix="")
         head = surgery.render(thm, None) + " "
-        code = head + proof.strip("\n")
-        line = head.count("\n") + 1
-        col = len(head) - (head.rfind("\n") + 1)
-        key = sha256_text(self.toolchain, header, code)
-        return Prepared(header, thm.name, code, key, line, col)
+        return header, thm.name, head, head.count("\n") + 1, len(head) - (head.rfind("\n") + 1)
 
     # checking
     def check(self, header: str, statement: str, proof: str) -> Verdict:

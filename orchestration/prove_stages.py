@@ -47,17 +47,17 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             continue
         counts.seen += len(todo) if pass_ == 0 else 0
 
-        def on_result(result: Result) -> None:
+        bar = _progress(f"{stage} pass {pass_ + 1}/{passes}", len(todo))
+        tick = progress or bar.update
+
+        def on_result(result: Result, tick=tick) -> None:
             with store.session() as s:
                 dbproofs.save_result(s, result, round_)
             counts.outcomes["attempts"] += len(result.attempts)
             if result.side is not None:
                 counts.outcomes[f"proved: {result.side.value}"] += 1
-            if progress is not None:
-                progress(1)
+            tick(1)
 
-        bar = _progress(f"{stage} pass {pass_ + 1}/{passes}", len(todo))
-        progress = progress or bar.update
         try:
             prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
                        on_result, samples=samples, stop=stop)

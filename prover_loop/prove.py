@@ -141,8 +141,47 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
 
     producer = threading.Thread(target=produce, name="generate", daemon=True)
     producer.start()
-    verify_groups(handoff, verify, lambda v: v is not None and v.status is VerdictStatus.PROVED, workers,
-                  lambda g: on_result(result_of(g, round_)), stop)
+    with _Writer(on_result, stop) as writer:
+        # Results are stored by the writer thread, so a Lean worker never waits on the database.
+        verify_groups(handoff, verify, lambda v: v is not None and v.status is VerdictStatus.PROVED, workers,
+                      lambda g: writer.put(result_of(g, round_)), writer.halt)
     producer.join()
     if errors:
         raise errors[0]
+
+
+class _Writer:
+    """Hands results to `on_result` in its own thread, in order. If storing fails, `halt` is set (no new
+    check starts) and the error is raised when the pass ends; leaving also waits for every queued result."""
+
+    def __init__(self, on_result: Callable[[Result], None], stop: threading.Event | None):
+        self._on_result = on_result
+        self._stop = stop
+        self._queue: queue.Queue = queue.Queue(maxsize=256)
+        self._error: BaseException | None = None
+        self.halt = self  # verify_groups asks halt.is_set()
+        self._thread = threading.Thread(target=self._run, name="store-results", daemon=True)
+
+    def is_set(self) -> bool:
+        return self._error is not None or (self._stop is not None and self._stop.is_set())
+
+    def put(self, result: Result) -> None:
+        self._queue.put(result)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not END:
+            if self._error is None:
+                try:
+                    self._on_result(item)
+                except BaseException as e:  # raised in the caller's thread on the way out
+                    self._error = e
+
+    def __enter__(self) -> "_Writer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._queue.put(END)
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error

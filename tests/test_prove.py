@@ -1,0 +1,79 @@
+"""prove_pass as plain logic: a scripted generator and a check function without Lean."""
+
+import threading
+import time
+
+import pytest
+
+from flywheel.config import ProverConfig
+from flywheel.lean.verdicts import Verdict
+from flywheel.records import Side, VerdictStatus
+from prover_loop.prove import NO_PROOF, prove_pass
+from tests.doubles import ScriptedGenerator
+from tests.seed import statement
+
+GOOD, BAD = "  subst h\n  rfl\n```", "  omega -- wrong\n```"
+
+
+def _script(req):
+    negation = "¬" in req.prompt.rsplit("\n", 2)[-2]
+    if "x = 3" in req.prompt:  # statement 3: nothing before the fence closes
+        return ["```"]  # an empty block
+    if negation:
+        return [BAD, BAD, GOOD] if "x = 1" in req.prompt else [BAD]
+    return [BAD, GOOD] if "x = 0" in req.prompt else [BAD]
+
+
+def _check(seen):
+    def check(header, goal, proof):
+        seen.append((goal, proof))
+        time.sleep(0.002)
+        return Verdict(VerdictStatus.PROVED if "rfl" in proof else VerdictStatus.FAILED, time_s=0.002)
+    return check
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_early_stop_stores_the_canonical_prefix(workers):
+    sts = [statement(i) for i in range(4)]
+    results, seen = [], []
+    prove_pass(sts, {}, [Side.STATEMENT, Side.NEGATION], ProverConfig(samples_per_side=3), 0, 1,
+               ScriptedGenerator(_script), _check(seen), workers, results.append)
+    by = {r.statement.id: r for r in results}
+    assert len(by) == 4
+    r0, r1, r2, r3 = (by[s.id] for s in sts)
+    assert r0.side is Side.STATEMENT and [a.side for a in r0.attempts] == [Side.STATEMENT, Side.NEGATION, Side.STATEMENT]
+    assert r0.proof is not None and r0.proof.proof.strip().endswith("rfl")
+    assert r1.side is Side.NEGATION and len(r1.attempts) == 6  # S0 N0 S1 N1 S2 N2
+    assert r2.side is None and len(r2.attempts) == 6 and {a.verdict for a in r2.attempts} == {VerdictStatus.FAILED}
+    assert r3.side is None and {a.reason for a in r3.attempts} == {NO_PROOF}
+    assert all(a.sampling["pass"] == 0 for r in results for a in r.attempts)
+
+
+def test_a_failing_store_halts_the_pass_and_raises():
+    sts = [statement(i) for i in range(40)]
+    seen, stored = [], []
+
+    def on_result(result):
+        if len(stored) == 2:
+            raise RuntimeError("the database went away")
+        stored.append(result)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        prove_pass(sts, {}, [Side.STATEMENT, Side.NEGATION], ProverConfig(samples_per_side=3), 0, 1,
+                   ScriptedGenerator(_script), _check(seen), 2, on_result, chunk=4)
+    assert len(stored) == 2
+    assert len(seen) < 40 * 6  # no check started long after the failure
+
+
+def test_stop_ends_the_pass_with_whole_results_only():
+    sts = [statement(i) for i in range(30)]
+    stop, results, seen = threading.Event(), [], []
+
+    def on_result(result):
+        results.append(result)
+        stop.set()
+
+    prove_pass(sts, {}, [Side.STATEMENT, Side.NEGATION], ProverConfig(samples_per_side=3), 0, 1,
+               ScriptedGenerator(_script), _check(seen), 2, on_result, stop=stop)
+    assert 1 <= len(results) < 30
+    assert all(r.side is not None or len(r.attempts) == 6 for r in results)

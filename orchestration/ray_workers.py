@@ -47,8 +47,11 @@ def _lean_actor_class(cpus: float):
 
             self._verifier = Verifier(cfg, None)
 
-        def run(self, prepared, expect_sorry: bool):
-            return self._verifier.run_in_pool(prepared, expect_sorry)
+        def run(self, fields: tuple, expect_sorry: bool) -> dict:
+            # Plain tuples and dicts both ways: Ray's fast serialization path, no pickled classes.
+            from flywheel.lean.verifier import Prepared
+
+            return self._verifier.run_in_pool(Prepared(*fields), expect_sorry).to_json()
 
         def stats(self) -> dict:
             return self._verifier.stats()
@@ -96,14 +99,16 @@ class RayChecker:
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
-        from flywheel.lean.verdicts import crashed_verdict
+        from flywheel.lean.verdicts import crashed_verdict, verdict_from_json
 
         actor = self._idle.get()
         try:
             for attempt in range(2):
                 try:
                     # The worker enforces the Lean timeout itself; this bounds a wedged actor.
-                    return ray.get(actor.run.remote(prepared, expect_sorry), timeout=self.cfg.timeout_s * 3 + 60)
+                    answer = ray.get(actor.run.remote(dataclasses.astuple(prepared), expect_sorry),
+                                     timeout=self.cfg.timeout_s * 3 + 60)
+                    return verdict_from_json(answer)
                 except (RayActorError, GetTimeoutError) as e:
                     actor = self._replace(actor)
                     if attempt == 1:

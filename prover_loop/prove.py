@@ -3,6 +3,7 @@ first verified side. Plain logic: a Generator and a check function in, attempts 
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from dataclasses import dataclass
@@ -82,10 +83,18 @@ def generate_groups(statements: Sequence[Statement], informal: Mapping[str, str]
     return groups
 
 
+@functools.lru_cache(maxsize=4096)
+def _goal(goal: str):
+    """A side's goal, parsed once for all its attempts (Theorem is immutable)."""
+    from flywheel.lean import statements as surgery
+
+    return surgery.parse_theorem(goal)
+
+
 def render_code(header: str, goal: str, proof: str) -> str:
     from flywheel.lean import statements as surgery
 
-    return header + surgery.render(surgery.parse_theorem(goal), proof)
+    return header + surgery.render(_goal(goal), proof)
 
 
 def attempt_of(c: Candidate, verdict, round_: int, header: str) -> ProofAttempt:
@@ -109,7 +118,7 @@ def result_of(group: Group, round_: int) -> Result:
             from flywheel.lean import statements as surgery
 
             side = c.side
-            theorem = surgery.render(surgery.parse_theorem(c.goal), "").removesuffix(":=").rstrip()
+            theorem = surgery.render(_goal(c.goal), "").removesuffix(":=").rstrip()
             proof = Proof(c.statement.id, c.side, a.id, round_, theorem, c.proof or "",
                           render_code(c.statement.header, c.goal, c.proof or ""))
     return Result(group.candidates[0].statement if group.candidates else None, side, attempts, proof)

@@ -82,7 +82,10 @@ def verify_groups(
                 if stopping or (exhausted and not active):
                     return
                 continue
-            finished, _ = wait(list(futures), timeout=0.05, return_when=FIRST_COMPLETED)
+            # With every slot busy (or nothing more to come) only a finished check can change anything, so
+            # sleep until one does; otherwise look at the generation queue again soon.
+            idle_slots = len(futures) < workers and not exhausted and not stopping
+            finished, _ = wait(list(futures), timeout=0.05 if idle_slots else None, return_when=FIRST_COMPLETED)
             for fut in finished:
                 group, i = futures.pop(fut)
                 group.in_flight -= 1

@@ -43,3 +43,22 @@ def test_garbage_is_a_protocol_error():
 def test_encode_ends_with_a_blank_line():
     assert encode("theorem t : True := trivial", 0) == b'{"cmd": "theorem t : True := trivial", "env": 0}\n\n'
     assert json.loads(encode("x").decode()) == {"cmd": "x"}
+
+
+def test_braces_quotes_and_escapes_inside_strings_in_any_split():
+    import json
+    import random
+
+    from flywheel.lean.protocol import AnswerReader
+
+    values = [{"messages": [{"data": 'unsolved goals\n⊢ {x | x ∈ S} = "}" ∧ \\ \\" {'}], "env": 3},
+              {"sorries": [{"goal": "\\\\"}], "env": 4}, {"env": 5, "messages": []}]
+    text = "".join(json.dumps(v, ensure_ascii=False) + "\n\n" for v in values)
+    rng = random.Random(0)
+    for _ in range(200):
+        reader, got, i = AnswerReader(), [], 0
+        while i < len(text):
+            step = rng.randint(1, 7)
+            got += reader.feed(text[i:i + step])
+            i += step
+        assert got == values and reader.pending().strip() == ""

@@ -8,6 +8,7 @@ answer over as soon as its object is complete.
 from __future__ import annotations
 
 import json
+import re
 from typing import NotRequired, TypedDict
 
 
@@ -54,6 +55,11 @@ def encode(cmd: str, env: int | None = None) -> bytes:
     return (json.dumps(request, ensure_ascii=False) + "\n\n").encode("utf-8")
 
 
+_NON_SPACE = re.compile(r"\S")
+_IN_STRING = re.compile(r'["\\]')
+_OUTSIDE = re.compile(r'[{}"]')
+
+
 class AnswerReader:
     """Feed text as it arrives; take() returns each complete answer object once."""
 
@@ -78,29 +84,47 @@ class AnswerReader:
         return self._buf
 
     def _next(self) -> Answer | None:
+        """Scan on from where the last feed stopped, jumping between the characters that matter (braces
+        and quotes outside strings, quotes and backslashes inside), so long answers cost little."""
         buf = self._buf
         i = self._scan
         while i < len(buf):
-            ch = buf[i]
             if self._start < 0:
-                if ch.isspace():
-                    i += 1
-                    continue
-                if ch != "{":
+                m = _NON_SPACE.search(buf, i)
+                if m is None:
+                    i = len(buf)
+                    break
+                i = m.start()
+                if buf[i] != "{":
                     raise ProtocolError(f"expected a JSON object from the REPL, got {buf[i:i + 80]!r}")
                 self._start, self._depth = i, 0
             if self._in_string:
                 if self._escape:
                     self._escape = False
-                elif ch == "\\":
+                    i += 1
+                    continue
+                m = _IN_STRING.search(buf, i)
+                if m is None:
+                    i = len(buf)
+                    break
+                i = m.start()
+                if buf[i] == "\\":
                     self._escape = True
-                elif ch == '"':
+                else:
                     self._in_string = False
-            elif ch == '"':
+                i += 1
+                continue
+            m = _OUTSIDE.search(buf, i)
+            if m is None:
+                i = len(buf)
+                break
+            i = m.start()
+            ch = buf[i]
+            if ch == '"':
                 self._in_string = True
             elif ch == "{":
                 self._depth += 1
-            elif ch == "}":
+            else:
                 self._depth -= 1
                 if self._depth == 0:
                     raw = buf[self._start : i + 1]

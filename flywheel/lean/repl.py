@@ -56,6 +56,24 @@ def _executable(program: str, cwd: str | None, env: dict[str, str] | None) -> bo
     return shutil.which(program, path=(env if env is not None else os.environ).get("PATH")) is not None
 
 
+def _proc_tree_rss(pid: int) -> int:
+    """Resident bytes of a process and its descendants from /proc (Linux): its statm, and the children
+    listed under each of its threads, without scanning the whole process table."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * page
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children", "rb") as f:
+                    todo.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or no children file on this kernel
+            continue
+    return total
+
+
 class LeanRepl:
     """`with LeanRepl(cmd, header) as repl: repl.run(code)`. After a failure the process is gone;
     `alive` says so and the owner starts a new one."""
@@ -168,7 +186,9 @@ class LeanRepl:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return 0.0
-        import psutil
+        if os.path.exists(f"/proc/{proc.pid}/task"):
+            return _proc_tree_rss(proc.pid) / 2**20
+        import psutil  # elsewhere (macOS): psutil walks the process table, a few ms a call
 
         try:
             p = psutil.Process(proc.pid)

@@ -26,6 +26,12 @@ class Verdict:
                 "axioms": self.axioms, "time_s": round(self.time_s, 4), "cached": self.cached}
 
 
+def verdict_from_json(d: dict) -> Verdict:
+    """The inverse of Verdict.to_json (how verdicts cross process boundaries as plain data)."""
+    return Verdict(VerdictStatus(d["verdict"]), d.get("reason"), list(d.get("messages") or []), d.get("axioms"),
+                   float(d.get("time_s") or 0.0), bool(d.get("cached")))
+
+
 def crashed_verdict(reason: str, time_s: float = 0.0) -> Verdict:
     return Verdict(VerdictStatus.CRASHED, reason, time_s=time_s)
 

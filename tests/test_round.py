@@ -146,19 +146,22 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(fresh_db, tmp_path, mode
     assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference, latency).wait(300) == 0
     expected = snapshot(reference)
     rng = random.Random(int(os.environ.get("FLYWHEEL_TEST_SEED", "7")))
-    for point in [rng.uniform(0.5, 6.0) for _ in range(3)]:
+    points = [(signal.SIGKILL, rng.uniform(0.5, 6.0)) for _ in range(3)] + [(signal.SIGINT, rng.uniform(3.0, 5.0))]
+    for sig, point in points:
         url = fresh_db()
         _ingest(url, monkeypatch)
         proc = _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "killed")], url, latency)
         time.sleep(point)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(60)
+        proc.send_signal(sig)
+        code = proc.wait(60)
+        if sig == signal.SIGINT:  # Ctrl-C: the work in flight is finished and stored, then exit 130
+            assert code in (130, 0), code
         if not snapshot(url)["rounds"]:  # killed before the round was recorded: the run never began
             assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "killed")], url, latency).wait(300) == 0
         for _ in range(2):  # a resume finishes the round; the next one finds nothing to do
             code = _cli(["--config", cfg, "run", "--resume", "--out", str(tmp_path / "killed")], url, latency).wait(300)
             assert code == 0
-        assert snapshot(url) == expected, f"killed at {point:.2f} s"
+        assert snapshot(url) == expected, f"{sig.name} at {point:.2f} s"
 
 
 @pytest.mark.slow

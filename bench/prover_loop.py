@@ -116,7 +116,7 @@ def run(workers: int, per_worker: int, server_url: str, latency: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="1,2,4,8", help="comma-separated worker counts")
-    ap.add_argument("--statements-per-worker", type=int, default=12)
+    ap.add_argument("--statements-per-worker", type=int, default=30)
     ap.add_argument("--latency-ms", default="50-500", help="fake REPL latency per command")
     ap.add_argument("--model-latency-s", type=float, default=0.2, help="the model server's time per request")
     args = ap.parse_args()

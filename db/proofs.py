@@ -47,28 +47,36 @@ def seconds_spent(session: Session, round_: int, statement_ids: Sequence[str], s
 
 
 def save_result(session: Session, result, round_: int) -> None:
-    """One unit in one transaction: its attempts, its proof, the statement's new status."""
+    save_results(session, [result], round_)
+
+
+def save_results(session: Session, results, round_: int) -> None:
+    """Units in the session's transaction: their attempts (one bulk write), their proofs, the statements'
+    new status."""
     from db.bulk import write_attempts
 
-    write_attempts(session, result.attempts)
-    if result.proof is None:
+    write_attempts(session, [a for r in results for a in r.attempts])
+    proofs = [r.proof for r in results if r.proof is not None]
+    if not proofs:
         return
-    p = result.proof
-    attempt_id = session.scalar(select(ProofAttemptRow.id).where(ProofAttemptRow.attempt_key == p.attempt_id))
+    keys = [p.attempt_id for p in proofs]
+    ids = dict(session.execute(select(ProofAttemptRow.attempt_key, ProofAttemptRow.id)
+                               .where(ProofAttemptRow.attempt_key.in_(keys))).all())
     session.execute(
         insert(ProofRow)
-        .values(statement_id=p.statement_id, side=p.side.value, attempt_id=attempt_id, round=p.round,
-                theorem=p.theorem, proof=p.proof, code=p.code)
+        .values([dict(statement_id=p.statement_id, side=p.side.value, attempt_id=ids.get(p.attempt_id), round=p.round,
+                      theorem=p.theorem, proof=p.proof, code=p.code) for p in proofs])
         .on_conflict_do_nothing()
     )
-    if p.side is Side.STATEMENT:
-        values = dict(status=StatementStatus.PROVED.value)
-    elif p.side is Side.NEGATION:
-        values = dict(status=StatementStatus.DISPROVED.value)
-    else:
-        values = dict(status=StatementStatus.DROPPED.value, drop_reason=DropReason.INCONSISTENT_HYPOTHESES.value,
-                      drop_detail="its hypotheses prove False; the proof is stored with side false_hyps")
-    session.execute(update(StatementRow).where(StatementRow.id == p.statement_id).values(updated_at=func.now(), **values))
+    for p in proofs:
+        if p.side is Side.STATEMENT:
+            values = dict(status=StatementStatus.PROVED.value)
+        elif p.side is Side.NEGATION:
+            values = dict(status=StatementStatus.DISPROVED.value)
+        else:
+            values = dict(status=StatementStatus.DROPPED.value, drop_reason=DropReason.INCONSISTENT_HYPOTHESES.value,
+                          drop_detail="its hypotheses prove False; the proof is stored with side false_hyps")
+        session.execute(update(StatementRow).where(StatementRow.id == p.statement_id).values(updated_at=func.now(), **values))
 
 
 def attempts_of(session: Session, statement_id: str) -> list[ProofAttempt]:

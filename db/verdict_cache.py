@@ -1,12 +1,16 @@
 """The verdict cache in the store (table verdict_cache), shared by every run against the same database.
 
 A lookup sits on the path of every check, so it is one round trip: the cache keeps its own autocommit
-connection (no BEGIN/ROLLBACK around each SELECT, no ORM), shared by the checking threads under a lock."""
+connection (no BEGIN/ROLLBACK around each SELECT, no ORM), shared by the checking threads under a lock.
+New verdicts are written in batches (every `flush_every` verdicts or `flush_s` seconds, and when the
+verifier closes); until then lookups find them in memory. A crash loses at most those pending entries,
+which are cache, not results: the attempts themselves are stored by the prover loop."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 
 from db.store import Store
 from flywheel.errors import StoreError
@@ -15,15 +19,19 @@ from flywheel.lean.verdicts import Verdict
 from flywheel.records import VerdictStatus
 
 _GET = "SELECT verdict, reason, messages, axioms, time_s FROM verdict_cache WHERE key = %s"
-_PUT = ("INSERT INTO verdict_cache (key, toolchain, verdict, reason, messages, axioms, time_s) "
-        "VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s) ON CONFLICT (key) DO NOTHING")
+_PUT = ("INSERT INTO verdict_cache (key, toolchain, verdict, reason, messages, axioms, time_s) VALUES %s "
+        "ON CONFLICT (key) DO NOTHING")
+_ROW = "(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)"
 
 
 class StoreCache:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, flush_every: int = 64, flush_s: float = 1.0):
         self.store = store
         self._lock = threading.Lock()
         self._conn = None
+        self._pending: dict[str, tuple] = {}
+        self._flushed_at = time.monotonic()
+        self.flush_every, self.flush_s = flush_every, flush_s
 
     def _connect(self):
         engine = self.store.engine
@@ -32,36 +40,60 @@ class StoreCache:
         conn.autocommit = True
         return conn
 
-    def _execute(self, sql: str, params: tuple) -> tuple | None:
-        """Run one statement (reconnecting once if the server dropped the connection); the first row."""
+    def _execute(self, sql: str, params) -> tuple | None:
+        """Run one statement under the lock (reconnecting once if the server dropped the connection);
+        the first row. params is a tuple, or a list of row tuples for _PUT."""
         import psycopg2
+        from psycopg2.extras import execute_values
 
-        with self._lock:
-            for attempt in range(2):
-                try:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = self._connect()
-                    with self._conn.cursor() as cur:
-                        cur.execute(sql, params)
-                        return cur.fetchone() if cur.description else None
-                except psycopg2.OperationalError as e:
-                    self.close_connection()
-                    if attempt == 1:
-                        raise StoreError(f"verdict cache: the database is not answering: {str(e).strip()}") from e
+        for attempt in range(2):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                with self._conn.cursor() as cur:
+                    if isinstance(params, list):
+                        execute_values(cur, sql, params, template=_ROW, page_size=1000)
+                        return None
+                    cur.execute(sql, params)
+                    return cur.fetchone() if cur.description else None
+            except psycopg2.OperationalError as e:
+                self.close_connection()
+                if attempt == 1:
+                    raise StoreError(f"verdict cache: the database is not answering: {str(e).strip()}") from e
         return None
 
     def get(self, key: str) -> Verdict | None:
-        row = self._execute(_GET, (key,))
+        with self._lock:
+            row = self._pending.get(key)
+            if row is None:
+                row = self._execute(_GET, (key,))
+            else:
+                row = row[2:]
         if row is None:
             return None
         verdict, reason, messages, axioms, time_s = row
+        if isinstance(messages, str):  # a pending row holds JSON text
+            messages, axioms = json.loads(messages), json.loads(axioms)
         return Verdict(VerdictStatus(verdict), reason, list(messages or []), list(axioms or []), time_s)
 
     def put(self, key: str, toolchain: str, verdict: Verdict) -> None:
         if verdict.status in UNCACHED:
             return
-        self._execute(_PUT, (key, toolchain, verdict.status.value, verdict.reason, json.dumps(verdict.messages),
-                             json.dumps(verdict.axioms or []), verdict.time_s))
+        with self._lock:
+            self._pending[key] = (key, toolchain, verdict.status.value, verdict.reason, json.dumps(verdict.messages),
+                                  json.dumps(verdict.axioms or []), verdict.time_s)
+            if len(self._pending) >= self.flush_every or time.monotonic() - self._flushed_at >= self.flush_s:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._pending:
+            self._execute(_PUT, list(self._pending.values()))
+            self._pending.clear()
+        self._flushed_at = time.monotonic()
 
     def close_connection(self) -> None:
         if self._conn is not None:
@@ -70,6 +102,13 @@ class StoreCache:
             except Exception:  # already gone
                 pass
             self._conn = None
+
+    def close(self) -> None:
+        """Write what is pending, then let the connection go."""
+        try:
+            self.flush()
+        finally:
+            self.close_connection()
 
     def __del__(self) -> None:
         self.close_connection()

@@ -50,17 +50,18 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
         bar = _progress(f"{stage} pass {pass_ + 1}/{passes}", len(todo))
         tick = progress or bar.update
 
-        def on_result(result: Result, tick=tick) -> None:
-            with store.session() as s:
-                dbproofs.save_result(s, result, round_)
-            counts.outcomes["attempts"] += len(result.attempts)
-            if result.side is not None:
-                counts.outcomes[f"proved: {result.side.value}"] += 1
-            tick(1)
+        def on_results(results: list[Result], tick=tick) -> None:
+            with store.session() as s:  # whole units only, several per transaction
+                dbproofs.save_results(s, results, round_)
+            for result in results:
+                counts.outcomes["attempts"] += len(result.attempts)
+                if result.side is not None:
+                    counts.outcomes[f"proved: {result.side.value}"] += 1
+            tick(len(results))
 
         try:
             prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
-                       on_result, samples=samples, stop=stop)
+                       on_results, samples=samples, stop=stop)
         finally:
             bar.close()
         if stop is not None and stop.is_set():

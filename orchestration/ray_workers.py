@@ -83,8 +83,11 @@ class RayChecker:
     def __exit__(self, *exc) -> None:
         import ray
 
-        while not self._idle.empty():
-            ray.kill(self._idle.get_nowait())
+        try:
+            self.verifier.close()  # the driver-side cache writes what is pending
+        finally:
+            while not self._idle.empty():
+                ray.kill(self._idle.get_nowait())
 
     def _replace(self, actor) -> object:
         import ray

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -126,7 +127,7 @@ def result_of(group: Group, round_: int) -> Result:
 
 def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
                cfg: ProverConfig, pass_: int, round_: int, generator, check: Callable, workers: int,
-               on_result: Callable[[Result], None], samples: int | None = None, chunk: int = 16,
+               on_results: Callable[[list[Result]], None], samples: int | None = None, chunk: int = 16,
                stop: threading.Event | None = None) -> None:
     """Generation of chunk k+1 overlaps verification of chunk k through a bounded queue."""
     samples = cfg.samples_per_side if samples is None else samples
@@ -150,7 +151,7 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
 
     producer = threading.Thread(target=produce, name="generate", daemon=True)
     producer.start()
-    with _Writer(on_result, stop) as writer:
+    with _Writer(on_results, stop) as writer:
         # Results are stored by the writer thread, so a Lean worker never waits on the database.
         verify_groups(handoff, verify, lambda v: v is not None and v.status is VerdictStatus.PROVED, workers,
                       lambda g: writer.put(result_of(g, round_)), writer.halt)
@@ -160,13 +161,17 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
 
 
 class _Writer:
-    """Hands results to `on_result` in its own thread, in order. If storing fails, `halt` is set (no new
-    check starts) and the error is raised when the pass ends; leaving also waits for every queued result."""
+    """Hands results to `on_results` from its own thread, in order, as batches: whatever has arrived while
+    the last batch was stored, after waiting up to `linger_s` for more (one transaction for several units
+    when checks finish close together). If storing fails, `halt` is set (no new check starts) and the error
+    is raised when the pass ends; leaving also waits for every queued result."""
 
-    def __init__(self, on_result: Callable[[Result], None], stop: threading.Event | None):
-        self._on_result = on_result
+    def __init__(self, on_results: Callable[[list[Result]], None], stop: threading.Event | None,
+                 linger_s: float = 0.2, most: int = 256):
+        self._on_results = on_results
         self._stop = stop
-        self._queue: queue.Queue = queue.Queue(maxsize=256)
+        self._linger_s, self._most = linger_s, most
+        self._queue: queue.Queue = queue.Queue(maxsize=4 * most)
         self._error: BaseException | None = None
         self.halt = self  # verify_groups asks halt.is_set()
         self._thread = threading.Thread(target=self._run, name="store-results", daemon=True)
@@ -177,11 +182,29 @@ class _Writer:
     def put(self, result: Result) -> None:
         self._queue.put(result)
 
+    def _batch(self, first) -> tuple[list[Result], bool]:
+        """`first` and what follows it within the linger time; True when END was met."""
+        batch, deadline = [first], time.monotonic() + self._linger_s
+        while len(batch) < self._most:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is END:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
     def _run(self) -> None:
-        while (item := self._queue.get()) is not END:
+        ended = False
+        while not ended:
+            first = self._queue.get()
+            if first is END:
+                break
+            batch, ended = self._batch(first)
             if self._error is None:
                 try:
-                    self._on_result(item)
+                    self._on_results(batch)
                 except BaseException as e:  # raised in the caller's thread on the way out
                     self._error = e
 

@@ -17,6 +17,8 @@ class VerdictCache(Protocol):
 
     def put(self, key: str, toolchain: str, verdict: Verdict) -> None: ...
 
+    def close(self) -> None: ...  # write anything pending
+
 
 class MemoryCache:
     def __init__(self) -> None:
@@ -31,3 +33,6 @@ class MemoryCache:
         if verdict.status not in UNCACHED:
             with self._lock:
                 self._data[key] = verdict
+
+    def close(self) -> None:
+        pass

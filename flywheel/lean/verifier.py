@@ -64,7 +64,14 @@ class Verifier:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._pools.close()
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._pools.close()
+        finally:
+            if self.cache is not None:
+                self.cache.close()
 
     def stats(self) -> dict:
         return self._pools.stats() | {"cache_lookups": self.lookups, "cache_hits": self.hits}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-TITLE = "# Benchmarks\n\nEach section is written by the benchmark named in it (`python -m bench.NAME`).\n"
+TITLE = "# Benchmarks\n\nEach section is written by the benchmark named in it (`python -m bench.NAME`).\n"  # a new file
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -88,11 +88,34 @@ def _insert_new(cur, attempts: list[ProofAttempt]) -> int:
     return cur.rowcount
 
 
+SMALL = 200  # up to this many rows, one INSERT round trip beats SAVEPOINT + COPY + RELEASE
+_VALUES = f"INSERT INTO proof_attempts ({_COLS}) VALUES %s ON CONFLICT (attempt_key) DO NOTHING"
+_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+
+
+def _insert_small(cur, attempts: list[ProofAttempt]) -> int:
+    """A prover loop's unit (a few attempts): one statement, replays skipped by ON CONFLICT."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    rows = [(a.id, a.statement_id, a.side.value, int(a.round), a.model, _json(a.sampling), a.proof, a.code_sha256,
+             a.verdict.value, a.reason, _json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached))
+            for a in attempts]
+    try:
+        execute_values(cur, _VALUES, rows, template=_ROW, page_size=SMALL)
+    except psycopg2.errors.ForeignKeyViolation as e:
+        raise StoreError(f"attempts name a statement that is not stored: {(e.pgerror or str(e)).strip()}") from e
+    except psycopg2.Error as e:
+        raise StoreError(f"writing {len(attempts)} attempts failed: {(e.pgerror or str(e)).strip()}") from e
+    return cur.rowcount
+
+
 def write_attempts(session: Session, attempts: Iterable[ProofAttempt]) -> int:
     """Store attempts in the session's transaction; returns how many were new (a replayed one is skipped).
 
-    Fresh attempts, the usual case, go straight into the table by COPY; only when that meets an attempt
-    already stored (a replayed round, a concurrent writer) is the batch redone through ON CONFLICT."""
+    A few attempts (a prover unit) go in one INSERT ... ON CONFLICT DO NOTHING. Larger batches go straight
+    into the table by COPY; only when that meets an attempt already stored (a replayed round, a concurrent
+    writer) is the batch redone through ON CONFLICT."""
     import psycopg2
 
     batch = _unique(attempts)
@@ -100,6 +123,8 @@ def write_attempts(session: Session, attempts: Iterable[ProofAttempt]) -> int:
         return 0
     dbapi = session.connection().connection.dbapi_connection
     with dbapi.cursor() as cur:
+        if len(batch) <= SMALL:
+            return _insert_small(cur, batch)
         cur.execute("SAVEPOINT flywheel_bulk")
         try:
             try:

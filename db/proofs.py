@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import ProofAttemptRow, ProofRow, StatementRow
+from db.models import ProofAttemptRow, StatementRow
 from db.statements import to_statement
 from flywheel.records import DropReason, ProofAttempt, Side, Statement, StatementStatus
 
@@ -59,24 +58,32 @@ def save_results(session: Session, results, round_: int) -> None:
     proofs = [r.proof for r in results if r.proof is not None]
     if not proofs:
         return
-    keys = [p.attempt_id for p in proofs]
-    ids = dict(session.execute(select(ProofAttemptRow.attempt_key, ProofAttemptRow.id)
-                               .where(ProofAttemptRow.attempt_key.in_(keys))).all())
-    session.execute(
-        insert(ProofRow)
-        .values([dict(statement_id=p.statement_id, side=p.side.value, attempt_id=ids.get(p.attempt_id), round=p.round,
-                      theorem=p.theorem, proof=p.proof, code=p.code) for p in proofs])
-        .on_conflict_do_nothing()
-    )
-    for p in proofs:
-        if p.side is Side.STATEMENT:
-            values = dict(status=StatementStatus.PROVED.value)
-        elif p.side is Side.NEGATION:
-            values = dict(status=StatementStatus.DISPROVED.value)
-        else:
-            values = dict(status=StatementStatus.DROPPED.value, drop_reason=DropReason.INCONSISTENT_HYPOTHESES.value,
-                          drop_detail="its hypotheses prove False; the proof is stored with side false_hyps")
-        session.execute(update(StatementRow).where(StatementRow.id == p.statement_id).values(updated_at=func.now(), **values))
+    from psycopg2.extras import execute_values
+
+    status = {Side.STATEMENT: (StatementStatus.PROVED.value, None, None),
+              Side.NEGATION: (StatementStatus.DISPROVED.value, None, None),
+              Side.FALSE_HYPS: (StatementStatus.DROPPED.value, DropReason.INCONSISTENT_HYPOTHESES.value,
+                                "its hypotheses prove False; the proof is stored with side false_hyps")}
+    with session.connection().connection.dbapi_connection.cursor() as cur:
+        # The proof rows point at their attempts' ids, found by attempt key in the same statement.
+        execute_values(cur, _PROOFS, [(p.attempt_id, p.statement_id, p.side.value, p.round, p.theorem, p.proof, p.code)
+                                      for p in proofs])
+        execute_values(cur, _STATUS, [(p.statement_id, *status[p.side]) for p in proofs])
+
+
+_PROOFS = """
+INSERT INTO proofs (statement_id, side, attempt_id, round, theorem, proof, code)
+SELECT v.statement_id, v.side, a.id, v.round, v.theorem, v.proof, v.code
+FROM (VALUES %s) AS v (attempt_key, statement_id, side, round, theorem, proof, code)
+JOIN proof_attempts a ON a.attempt_key = v.attempt_key
+ON CONFLICT DO NOTHING
+"""
+_STATUS = """
+UPDATE statements AS s SET status = v.status, drop_reason = coalesce(v.drop_reason, s.drop_reason),
+       drop_detail = coalesce(v.drop_detail, s.drop_detail), updated_at = now()
+FROM (VALUES %s) AS v (id, status, drop_reason, drop_detail)
+WHERE s.id = v.id
+"""
 
 
 def attempts_of(session: Session, statement_id: str) -> list[ProofAttempt]:

@@ -132,17 +132,20 @@ def main() -> None:
         return "yes" if ok else "NO"
 
     body = table(
-        ["workers", "where", "statements", "attempts", "wall", "attempts/s", "Lean busy", "overhead / attempt", "met"],
+        ["workers", "where", "statements", "attempts", "wall", "attempts/s", "Lean busy", ">= 0.95",
+         "overhead / attempt", "<= 2 ms"],
         [[r["workers"], "in-process" if r["workers"] == 1 else "local Ray", r["statements"], r["attempts"],
-          f"{r['wall']:.1f} s", f"{r['rate']:.1f}", f"{r['busy']:.3f}", f"{r['overhead_ms']:.2f} ms",
-          met(r["busy"] >= 0.95 and r["overhead_ms"] <= 2.0)] for r in rows],
+          f"{r['wall']:.1f} s", f"{r['rate']:.1f}", f"{r['busy']:.3f}", met(r["busy"] >= 0.95),
+          f"{r['overhead_ms']:.2f} ms", met(r["overhead_ms"] <= 2.0)] for r in rows],
     )
     body += (f"\n\nTargets: Lean busy >= 0.95, overhead <= 2 ms per attempt. Fake REPL latency {args.latency_ms} ms per "
              f"command (a proof that passes also pays for `#print axioms`), model {args.model_latency_s * 1000:.0f} ms "
              f"per request, {SAMPLES} samples per side, statement and negation in parallel; each statement is proved "
              f"by its last statement-side sample, so {2 * SAMPLES - 1} attempts are stored for each. Worker REPLs are "
-             "started before the clock, after an unreported warm-up run. Overhead is the driver's CPU time per stored attempt, PostgreSQL writes "
-             "included (the server's own CPU not counted).\n")
+             "started before the clock, after an unreported warm-up run. Overhead is the driver's CPU time per stored attempt: "
+             "soundness scans, cache lookups, the model client, scheduling and PostgreSQL writes (the server's own CPU "
+             "not counted); on Ray it also holds Ray's own driver threads (their idle polling and each actor call). "
+             "The model server double runs in a process of its own.\n")
     write_section("prover_loop", "Prover loop: Lean-worker utilisation and orchestration overhead", body)
 
 

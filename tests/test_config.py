@@ -75,3 +75,13 @@ def test_the_readme_example_config_loads(tmp_path):
     cfg = load_config(path, environ={})
     assert cfg.generator.backend == "vllm" and cfg.lean.workers == 4 and cfg.prover.negation_form == "hyps"
     assert cfg.filters.min_grade == "above average" and cfg.autoformalize.samples == 4
+
+
+def test_flywheel_config_names_the_file_when_no_flag_does(tmp_path, monkeypatch, capsys):
+    from orchestration.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    monkeypatch.setenv("FLYWHEEL_CONFIG", str(bad))
+    assert main(["status"]) != 0
+    assert f"{bad}: the top level must be a mapping" in capsys.readouterr().err

@@ -148,6 +148,7 @@ class RayGenerator:
         self._cls = _generator_actor_class(gpus_per_engine, cpus_per_engine)
         self._actors: list = []
         self.model: str | None = cfg.model
+        self.replaced = 0
 
     def __enter__(self) -> "RayGenerator":
         import ray
@@ -163,20 +164,30 @@ class RayGenerator:
             ray.kill(a)
 
     def generate(self, requests: Sequence) -> list:
+        """Requests dealt round-robin to the engines; an engine that died is replaced (its model loaded
+        again) and its share asked once more."""
         import ray
         from ray.exceptions import RayActorError
 
         if not requests:
             return []
         k = len(self._actors)
-        shares = [list(range(i, len(requests), k)) for i in range(k)]
-        refs = [a.generate.remote([requests[j] for j in idx]) for a, idx in zip(self._actors, shares) if idx]
-        try:
-            parts = ray.get(refs)
-        except RayActorError as e:
-            raise FlywheelError(f"a generation engine died: {e}") from e
+        shares = [(i, list(range(i, len(requests), k))) for i in range(k)]
+        shares = [(i, idx) for i, idx in shares if idx]
+        refs = {i: self._actors[i].generate.remote([requests[j] for j in idx]) for i, idx in shares}
         out: list = [None] * len(requests)
-        for idx, part in zip([s for s in shares if s], parts):
-            for j, completions in zip(idx, part):
+        for i, idx in shares:
+            try:
+                part = ray.get(refs[i])
+            except RayActorError:
+                log.warning("a generation engine died; starting a replacement and asking again")
+                ray.kill(self._actors[i], no_restart=True)
+                self._actors[i] = self._cls.remote(self.cfg)
+                self.replaced += 1
+                try:
+                    part = ray.get(self._actors[i].generate.remote([requests[j] for j in idx]))
+                except RayActorError as e:
+                    raise FlywheelError(f"a generation engine died twice on the same requests: {e}") from e
+            for j, completions in zip(idx, part, strict=True):
                 out[j] = completions
         return out

@@ -42,3 +42,22 @@ def test_a_killed_worker_is_replaced_and_the_check_retried(local_ray, lean_cfg):
         assert checker.replaced >= 2
         with Verifier(lean_cfg) as local:
             assert local.check(HEADER, STATEMENT, failing).status is got[0].status
+
+
+def test_a_killed_generation_engine_is_replaced_and_asked_again(local_ray):
+    import ray
+
+    from flywheel.config import GeneratorConfig
+    from flywheel.llm.base import GenerationRequest
+    from orchestration.ray_workers import RayGenerator
+    from tests.doubles import OpenAIServer
+
+    with OpenAIServer(lambda prompt, i: f"{prompt}:{i}", latency_s=0.0) as server:
+        cfg = GeneratorConfig(backend="openai", model="scripted", base_url=server.url, max_retries=1)
+        with RayGenerator(cfg, engines=2, gpus_per_engine=0.0, cpus_per_engine=0.1) as gen:
+            reqs = [GenerationRequest(prompt=f"p{k}", n=2, max_tokens=8) for k in range(5)]
+            first = [[c.text for c in cs] for cs in gen.generate(reqs)]
+            assert first == [[f"p{k}:0", f"p{k}:1"] for k in range(5)]
+            ray.kill(gen._actors[1], no_restart=True)
+            again = [[c.text for c in cs] for cs in gen.generate(reqs)]
+            assert again == first and gen.replaced == 1

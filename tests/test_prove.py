@@ -24,11 +24,11 @@ def _script(req):
     return [BAD, GOOD] if "x = 0" in req.prompt else [BAD]
 
 
-def _check(seen):
+def _check(seen, delay_s=0.002):
     def check(header, goal, proof):
         seen.append((goal, proof))
-        time.sleep(0.002)
-        return Verdict(VerdictStatus.PROVED if "rfl" in proof else VerdictStatus.FAILED, time_s=0.002)
+        time.sleep(delay_s)
+        return Verdict(VerdictStatus.PROVED if "rfl" in proof else VerdictStatus.FAILED, time_s=delay_s)
     return check
 
 
@@ -60,7 +60,7 @@ def test_a_failing_store_halts_the_pass_and_raises():
 
     with pytest.raises(RuntimeError, match="went away"):
         prove_pass(sts, {}, [Side.STATEMENT, Side.NEGATION], ProverConfig(samples_per_side=3), 0, 1,
-                   ScriptedGenerator(_script), _check(seen), 2, on_results, chunk=4)
+                   ScriptedGenerator(_script), _check(seen, 0.02), 2, on_results, chunk=4)
     assert 1 <= len(stored) < 40
     assert len(seen) < 40 * 6  # no check started long after the failure
 
@@ -74,6 +74,6 @@ def test_stop_ends_the_pass_with_whole_results_only():
         stop.set()
 
     prove_pass(sts, {}, [Side.STATEMENT, Side.NEGATION], ProverConfig(samples_per_side=3), 0, 1,
-               ScriptedGenerator(_script), _check(seen), 2, on_results, stop=stop)
+               ScriptedGenerator(_script), _check(seen, 0.02), 2, on_results, stop=stop)
     assert 1 <= len(results) < 30
     assert all(r.side is not None or len(r.attempts) == 6 for r in results)

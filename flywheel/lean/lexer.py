@@ -9,6 +9,7 @@ the text, same offsets, with comments and literals blanked, for bracket matching
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -139,6 +140,7 @@ def _blank(segment: str) -> str:
     return "".join("\n" if ch == "\n" else " " for ch in segment)
 
 
+@functools.lru_cache(maxsize=8192)  # Masked is immutable; statements and headers are masked again and again
 def mask(text: str) -> Masked:
     lexed = tokenize(text)
     out: list[str] = []

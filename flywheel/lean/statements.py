@@ -9,6 +9,7 @@ swallow the `:=` that follows.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -147,6 +148,7 @@ def signature_end(text: str, code: str, start: int) -> int:
     return len(code)
 
 
+@functools.lru_cache(maxsize=8192)  # Theorem is immutable; a statement is parsed for each side and stage
 def parse_theorem(text: str) -> Theorem:
     """Exactly one `theorem`/`lemma`/`example` (or `def`) declaration; UnparsableStatement says what
     and where."""

@@ -98,29 +98,20 @@ class AnswerReader:
                 if buf[i] != "{":
                     raise ProtocolError(f"expected a JSON object from the REPL, got {buf[i:i + 80]!r}")
                 self._start, self._depth = i, 0
-            if self._in_string:
-                if self._escape:
-                    self._escape = False
-                    i += 1
-                    continue
-                m = _IN_STRING.search(buf, i)
-                if m is None:
-                    i = len(buf)
-                    break
-                i = m.start()
-                if buf[i] == "\\":
-                    self._escape = True
-                else:
-                    self._in_string = False
+            if self._escape:  # the character after a backslash in a string
+                self._escape = False
                 i += 1
                 continue
-            m = _OUTSIDE.search(buf, i)
+            m = (_IN_STRING if self._in_string else _OUTSIDE).search(buf, i)
             if m is None:
                 i = len(buf)
                 break
             i = m.start()
             ch = buf[i]
-            if ch == '"':
+            if self._in_string:
+                self._escape = ch == "\\"
+                self._in_string = self._escape
+            elif ch == '"':
                 self._in_string = True
             elif ch == "{":
                 self._depth += 1

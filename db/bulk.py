@@ -1,5 +1,5 @@
-"""The one bulk path for proof attempts: COPY, idempotent on attempt_key. Every stage that writes attempts
-goes through write_attempts."""
+"""The one bulk path for proof attempts, idempotent on attempt_key: one INSERT for a prover unit's few
+attempts, COPY for large batches. Every stage that writes attempts goes through write_attempts."""
 
 from __future__ import annotations
 
@@ -32,13 +32,25 @@ def _text(value: str | None) -> str:
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
 
 
+def row(a: ProofAttempt) -> tuple:
+    """One attempt's values, in the order of COLUMNS (JSON columns as JSON text)."""
+    return (a.id, a.statement_id, a.side.value, int(a.round), a.model, _json(a.sampling), a.proof, a.code_sha256,
+            a.verdict.value, a.reason, _json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached))
+
+
+def _field(value) -> str:
+    if isinstance(value, bool):  # before int: a bool is an int
+        return "t" if value else "f"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return _text(value)
+
+
 def copy_line(a: ProofAttempt) -> str:
-    """One attempt as one line of COPY text, columns in the order of COLUMNS."""
-    return "\t".join((
-        _text(a.id), _text(a.statement_id), a.side.value, str(int(a.round)), _text(a.model),
-        _text(_json(a.sampling)), _text(a.proof), _text(a.code_sha256), a.verdict.value, _text(a.reason),
-        _text(_json(a.messages)) if a.messages else "[]", repr(float(a.time_s)), "t" if a.cached else "f",
-    )) + "\n"
+    """One attempt as one line of COPY text."""
+    return "\t".join(map(_field, row(a))) + "\n"
 
 
 class _Lines(io.TextIOBase):
@@ -95,19 +107,25 @@ _ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s)"
 
 def _insert_small(cur, attempts: list[ProofAttempt]) -> int:
     """A prover loop's unit (a few attempts): one statement, replays skipped by ON CONFLICT."""
-    import psycopg2
     from psycopg2.extras import execute_values
 
-    rows = [(a.id, a.statement_id, a.side.value, int(a.round), a.model, _json(a.sampling), a.proof, a.code_sha256,
-             a.verdict.value, a.reason, _json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached))
-            for a in attempts]
-    try:
-        execute_values(cur, _VALUES, rows, template=_ROW, page_size=SMALL)
-    except psycopg2.errors.ForeignKeyViolation as e:
-        raise StoreError(f"attempts name a statement that is not stored: {(e.pgerror or str(e)).strip()}") from e
-    except psycopg2.Error as e:
-        raise StoreError(f"writing {len(attempts)} attempts failed: {(e.pgerror or str(e)).strip()}") from e
+    execute_values(cur, _VALUES, [row(a) for a in attempts], template=_ROW, page_size=SMALL)
     return cur.rowcount
+
+
+def _copy_new(cur, attempts: list[ProofAttempt]) -> int:
+    """COPY straight into the table; if that meets a stored attempt, redo the batch through the stage."""
+    import psycopg2
+
+    cur.execute("SAVEPOINT flywheel_copy")
+    try:
+        _copy(cur, "proof_attempts", attempts)
+        new = len(attempts)
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT flywheel_copy")
+        new = _insert_new(cur, attempts)
+    cur.execute("RELEASE SAVEPOINT flywheel_copy")
+    return new
 
 
 def write_attempts(session: Session, attempts: Iterable[ProofAttempt]) -> int:
@@ -123,21 +141,11 @@ def write_attempts(session: Session, attempts: Iterable[ProofAttempt]) -> int:
         return 0
     dbapi = session.connection().connection.dbapi_connection
     with dbapi.cursor() as cur:
-        if len(batch) <= SMALL:
-            return _insert_small(cur, batch)
-        cur.execute("SAVEPOINT flywheel_bulk")
+        # On failure the error names the batch; the caller's transaction (Store.session) is rolled back whole.
         try:
-            try:
-                _copy(cur, "proof_attempts", batch)
-                new = len(batch)
-            except psycopg2.errors.UniqueViolation:
-                cur.execute("ROLLBACK TO SAVEPOINT flywheel_bulk")
-                new = _insert_new(cur, batch)
+            new = _insert_small(cur, batch) if len(batch) <= SMALL else _copy_new(cur, batch)
         except psycopg2.errors.ForeignKeyViolation as e:
-            cur.execute("ROLLBACK TO SAVEPOINT flywheel_bulk")
             raise StoreError(f"attempts name a statement that is not stored: {(e.pgerror or str(e)).strip()}") from e
         except psycopg2.Error as e:
-            cur.execute("ROLLBACK TO SAVEPOINT flywheel_bulk")
             raise StoreError(f"writing {len(batch)} attempts failed: {(e.pgerror or str(e)).strip()}") from e
-        cur.execute("RELEASE SAVEPOINT flywheel_bulk")
     return new

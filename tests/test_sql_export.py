@@ -103,3 +103,17 @@ def test_export_round_trips_through_datasets(store, tmp_path, capsys):
     assert len(rows) == 2 and [m["role"] for m in rows[0]["messages"]] == ["user", "assistant"]
     main(["export", "--out", str(tmp_path / "all"), "--exclude-benchmarks", ""])
     assert json.loads((tmp_path / "all" / "manifest.json").read_text())["counts"]["total"] == 9
+
+
+def test_bulk_writes_name_a_missing_statement_on_both_paths(store):
+    from db.bulk import SMALL
+    from tests.seed import statement
+
+    ghost = statement(424242)  # never stored
+    for n in (3, SMALL + 5):
+        rows = [attempt(ghost, Side.STATEMENT, k, VerdictStatus.FAILED, f"by\n  omega -- {k}") for k in range(n)]
+        with pytest.raises(StoreError, match="not stored"):
+            with store.session() as s:
+                write_attempts(s, rows)
+    with store.read_only() as c:
+        assert c.execute(text("SELECT count(*) FROM proof_attempts WHERE statement_id = :i"), {"i": ghost.id}).scalar() == 0

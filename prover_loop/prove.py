@@ -154,7 +154,7 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
     with _Writer(on_results, stop) as writer:
         # Results are stored by the writer thread, so a Lean worker never waits on the database.
         verify_groups(handoff, verify, lambda v: v is not None and v.status is VerdictStatus.PROVED, workers,
-                      lambda g: writer.put(result_of(g, round_)), writer.halt)
+                      lambda g: writer.put(result_of(g, round_)), writer)
     producer.join()
     if errors:
         raise errors[0]
@@ -163,8 +163,9 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
 class _Writer:
     """Hands results to `on_results` from its own thread, in order, as batches: whatever has arrived while
     the last batch was stored, after waiting up to `linger_s` for more (one transaction for several units
-    when checks finish close together). If storing fails, `halt` is set (no new check starts) and the error
-    is raised when the pass ends; leaving also waits for every queued result."""
+    when checks finish close together). It doubles as verify_groups' stop: set when the caller's stop is, or
+    once storing failed (no new check starts, and the error is raised when the pass ends). Leaving waits for
+    every queued result."""
 
     def __init__(self, on_results: Callable[[list[Result]], None], stop: threading.Event | None,
                  linger_s: float = 0.2, most: int = 256):
@@ -173,7 +174,6 @@ class _Writer:
         self._linger_s, self._most = linger_s, most
         self._queue: queue.Queue = queue.Queue(maxsize=4 * most)
         self._error: BaseException | None = None
-        self.halt = self  # verify_groups asks halt.is_set()
         self._thread = threading.Thread(target=self._run, name="store-results", daemon=True)
 
     def is_set(self) -> bool:

@@ -144,7 +144,8 @@ def main() -> None:
              f"by its last statement-side sample, so {2 * SAMPLES - 1} attempts are stored for each. Worker REPLs are "
              "started before the clock, after an unreported warm-up run. Overhead is the driver's CPU time per stored attempt: "
              "soundness scans, cache lookups, the model client, scheduling and PostgreSQL writes (the server's own CPU "
-             "not counted); on Ray it also holds Ray's own driver threads (their idle polling and each actor call). "
+             "not counted); on Ray it also holds the direct channel to each worker and Ray's own driver threads (their idle "
+             "polling). Before the direct channel (each check an actor call) Ray cost 3.80/3.35/2.84 ms at 2/4/8 workers. "
              "The model server double runs in a process of its own.\n")
     write_section("prover_loop", "Prover loop: Lean-worker utilisation and orchestration overhead", body)
 

@@ -22,6 +22,17 @@ def local_ray():
     ray.shutdown()
 
 
+def _kill(actor) -> None:
+    """ray.kill, then wait until the actor is gone (the kill itself returns at once)."""
+    import ray
+    from ray.exceptions import RayActorError
+
+    ray.kill(actor, no_restart=True)
+    with pytest.raises(RayActorError):
+        for _ in range(200):
+            ray.get(actor.__ray_ready__.remote(), timeout=30)
+
+
 def test_a_killed_worker_is_replaced_and_the_check_retried(local_ray, lean_cfg):
     import ray
 
@@ -33,9 +44,9 @@ def test_a_killed_worker_is_replaced_and_the_check_retried(local_ray, lean_cfg):
         proofs = [f"by\n  subst h₀ h₁\n  rfl -- {k}" for k in range(6)]
         assert [checker.check(HEADER, STATEMENT, p).status for p in proofs] == [VerdictStatus.PROVED] * 6
         victims = [checker._idle.get() for _ in range(2)]
-        for actor in victims:
-            ray.kill(actor, no_restart=True)
-            checker._idle.put(actor)
+        for worker in victims:
+            _kill(worker.actor)
+            checker._idle.put(worker)
         failing = "by\n  omega -- fake:error=omega failed"
         got = [checker.check(HEADER, STATEMENT, p) for p in [failing, *proofs[:3], "by\n  sorry"]]
         assert [v.status for v in got] == [VerdictStatus.FAILED, *[VerdictStatus.PROVED] * 3, VerdictStatus.REJECTED]
@@ -61,3 +72,64 @@ def test_a_killed_generation_engine_is_replaced_and_asked_again(local_ray):
             ray.kill(gen._actors[1], no_restart=True)
             again = [[c.text for c in cs] for cs in gen.generate(reqs)]
             assert again == first and gen.replaced == 1
+
+
+def test_a_worker_killed_during_a_check_is_replaced_and_the_check_answered(local_ray, lean_cfg):
+    import os
+    import signal
+    import threading
+    import time
+
+    import ray
+
+    from orchestration.ray_workers import RayChecker
+    from flywheel.records import VerdictStatus
+
+    with RayChecker(lean_cfg, 1, local_ray(1)) as checker:
+        worker = checker._idle.queue[0]
+        got = []
+        slow = "by\n  subst h₀ h₁\n  rfl -- fake:sleep=3000"
+        t = threading.Thread(target=lambda: got.append(checker.check(HEADER, STATEMENT, slow)))
+        t.start()
+        pid = ray.get(worker.actor.__ray_call__.remote(lambda self: os.getpid()))
+        time.sleep(1.0)  # the check is inside the worker now
+        os.kill(pid, signal.SIGKILL)  # the worker process alone, as when its node goes down
+        t.join(timeout=120)
+        assert [v.status for v in got] == [VerdictStatus.PROVED] and checker.replaced == 1, got
+
+
+def test_checks_go_through_ray_calls_where_the_channel_cannot_be_reached(local_ray, lean_cfg, monkeypatch, caplog):
+    from orchestration.ray_workers import RayChecker
+
+    proofs = ["by\n  subst h₀ h₁\n  rfl", "by\n  omega -- fake:error=omega failed", "by\n  sorry"]
+
+    def unreachable(self, host, port):
+        raise ConnectionRefusedError(f"{host}:{port} refused")
+
+    with RayChecker(lean_cfg, 2, local_ray(2)) as direct:
+        assert all(w.stream is not None for w in direct._idle.queue)
+        expected = [direct.check(HEADER, STATEMENT, p).to_json() for p in proofs]
+    monkeypatch.setattr(RayChecker, "_connect", unreachable)
+    with RayChecker(lean_cfg, 2, local_ray(2)) as via_ray:
+        assert all(w.stream is None for w in via_ray._idle.queue)
+        got = [via_ray.check(HEADER, STATEMENT, p).to_json() for p in proofs]
+    assert "checks go through Ray calls" in caplog.text
+    strip = lambda vs: [{k: v for k, v in d.items() if k != "time_s"} for d in vs]  # noqa: E731
+    assert strip(got) == strip(expected) and len({d["verdict"] for d in got}) == 3
+
+
+def test_the_channel_answers_only_with_the_run_token(local_ray, lean_cfg):
+    import json
+    import socket
+
+    import ray
+
+    from orchestration.ray_workers import RayChecker
+
+    with RayChecker(lean_cfg, 1, local_ray(1)) as checker:
+        host, port = ray.get(checker._idle.queue[0].actor.address.remote())
+        with socket.create_connection((host, port), timeout=30) as sock, sock.makefile("rwb") as stream:
+            stream.write(b"not-the-token\n" + json.dumps([["h", "t", "theorem t : True := trivial", "k", 1, 0], False]).encode() + b"\n")
+            stream.flush()
+            assert stream.readline() == b""  # hung up, nothing run
+        assert checker.check(HEADER, STATEMENT, "by\n  subst h₀ h₁\n  rfl").status.value == "proved"

@@ -7,8 +7,8 @@ still fails is recorded as crashed, never lost.
 Ray places the workers, starts them and watches them; the checks themselves travel on a direct channel to
 each worker (one TCP connection, a JSON line each way, guarded by a per-run token), because an actor call
 costs the driver about three times the CPU of a socket round trip (Ray's own threads included), on every
-attempt. Where the driver cannot
-reach a worker's port (a cluster that only opens Ray's own ports), that worker is called through Ray.
+attempt. Where the driver cannot reach a worker's port (a cluster that only opens Ray's own ports), the
+workers are called through Ray.
 """
 
 from __future__ import annotations
@@ -111,13 +111,12 @@ class _Worker:
 class RayChecker:
     """A Verifier whose Lean part runs on worker actors, borrowed one per check by the calling thread."""
 
-    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0, cache=None,
-                 direct: bool = True):
+    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0, cache=None):
         from flywheel.lean.verifier import Verifier
 
         self.cfg = dataclasses.replace(cfg, workers=1)
         self.workers = workers
-        self.direct = direct
+        self._direct = True  # until a worker's channel cannot be reached
         self._cls = _lean_actor_class(cpus_per_worker)
         self._token = secrets.token_hex(16)
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -154,7 +153,7 @@ class RayChecker:
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
-        if not self.direct:
+        if not self._direct:
             return _Worker(actor, None)
         try:
             host, port = ray.get(actor.address.remote(), timeout=self._wait_s)
@@ -167,7 +166,7 @@ class RayChecker:
             # The same network rules hold for the other workers: stop paying a connect timeout for each.
             log.warning("cannot reach the Lean worker's channel at %s:%s (%s); checks go through Ray calls",
                         host, port, e)
-            self.direct = False
+            self._direct = False
             return _Worker(actor, None)
 
     def _connect(self, host: str, port: int):

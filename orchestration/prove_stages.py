@@ -13,7 +13,7 @@ from db import statements as dbst
 from db.store import Store
 from flywheel.config import Config
 from flywheel.counts import StageCounts
-from flywheel.records import Side, StageState
+from flywheel.records import DropReason, Side, StageState
 from prover_loop.prove import Result, prove_pass
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,22 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             bar.close()
         if stop is not None and stop.is_set():
             break
+    _settle(counts, stage)
     counts.stop()
     interrupted = stop is not None and stop.is_set()
     with store.session() as s:
         dbrounds.set_stage(s, round_, stage, StageState.RUNNING if interrupted else StageState.DONE,
                            None if interrupted else counts.as_dict())
     return counts
+
+
+def _settle(counts: StageCounts, stage: str) -> None:
+    """In, kept, dropped for the table: hypotheses drops the statements whose hypotheses prove False;
+    prove keeps (open, for the next round) those with neither side proved."""
+    settled = sum(n for k, n in counts.outcomes.items() if k.startswith("proved: "))
+    if stage == "hypotheses":
+        counts.drop(DropReason.INCONSISTENT_HYPOTHESES, settled)
+    counts.kept = max(0, counts.seen - settled)
 
 
 def _progress(label: str, total: int):

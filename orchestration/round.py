@@ -15,7 +15,7 @@ from db.store import Store
 from flywheel.config import Config, to_dict
 from flywheel.counts import StageCounts
 from flywheel.errors import FlywheelError
-from flywheel.records import StageState
+from flywheel.records import DropReason, StageState
 
 log = logging.getLogger(__name__)
 STAGES = ("autoformalize", "filter", "hypotheses", "prove", "export")
@@ -116,7 +116,11 @@ def export_round(store: Store, number: int, out_dir: Path) -> StageCounts:
         dbrounds.set_stage(s, number, "export", StageState.RUNNING)
     target = out_dir / f"round-{number}"
     manifest = dbexport.export_dataset(store, target, rounds=None)
-    counts.kept = int(manifest.get("counts", {}).get("total", 0))
+    total = manifest["counts"]
+    counts.kept = int(total["total"])
+    if total.get("excluded_benchmark"):
+        counts.drop(DropReason.CONTAMINATED, int(total["excluded_benchmark"]))  # a benchmark problem
+    counts.seen = counts.kept + sum(counts.dropped.values())
     counts.outcomes["dataset"] = str(target)
     counts.stop()
     with store.session() as s:

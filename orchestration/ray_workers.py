@@ -38,7 +38,16 @@ def init_ray(address: str | None, workers: int) -> None:
     kwargs = dict(include_dashboard=False, log_to_driver=True, ignore_reinit_error=True,
                   configure_logging=False)
     if address:
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError) as e:
+            # Ray's cause holds a whole traceback as text: its last line says what went wrong.
+            said = str(e.__cause__ or "").strip().splitlines()
+            cause = f" ({said[-1]})" if said else ""
+            raise FlywheelError(
+                f"cannot join the Ray cluster at {address}: {e}{cause}. A cluster with token authentication "
+                "needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN, or the file ~/.ray/auth_token) here too"
+            ) from e
     else:
         # Locally, advertise enough CPUs for the workers' fractional requests and nothing more, so Ray's
         # own processes never starve the driver on a small machine.

@@ -187,6 +187,43 @@ def test_serial_and_ray_store_the_same_round(fresh_db, tmp_path, model_server, f
     assert (tmp_path / "3" / "round-1" / "train.jsonl").read_bytes() == (tmp_path / "1" / "round-1" / "train.jsonl").read_bytes()
 
 
+@pytest.mark.slow
+def test_a_round_on_a_ray_cluster_named_by_address(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
+    """`--ray-address`: the driver joins a running cluster (here one head node started with `ray start`)."""
+    import shutil
+    import socket
+    import tempfile
+
+    temp = tempfile.mkdtemp(prefix="fw-ray-", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    # Token authentication, as `ray start` enables by default; the driver joins with the same token.
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex * 2}
+    env = dict(os.environ, PYTHONPATH=str(REPO), RAY_USAGE_STATS_ENABLED="0", **auth)
+    started = subprocess.run([*ray_cli, "start", "--head", f"--port={port}", "--num-cpus=4", "--include-dashboard=false",
+                              f"--temp-dir={temp}"], env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr
+    try:
+        cfg = _config(tmp_path, model_server, fake_repl)
+        serial, cluster = fresh_db(), fresh_db()
+        for url, extra in ((serial, []), (cluster, ["--workers", "2", "--ray-address", f"127.0.0.1:{port}"])):
+            _ingest(url, monkeypatch)
+            code = _cli(["--config", cfg, "run", "--rounds", "1", *extra, "--out", str(tmp_path / url[-6:])], url, auth).wait(400)
+            assert code == 0, f"{extra} exited {code}"
+        assert snapshot(cluster) == snapshot(serial)
+        # Without the token the driver is refused, and says how to join.
+        lost = subprocess.run([sys.executable, "-m", "orchestration.cli", "--config", cfg, "run", "--rounds", "1",
+                               "--workers", "2", "--ray-address", f"127.0.0.1:{port}"], cwd=REPO, capture_output=True,
+                              text=True, timeout=300, env=dict(os.environ, FLYWHEEL_DB_URL=cluster, PYTHONPATH=str(REPO)))
+        assert lost.returncode != 0 and "cannot join the Ray cluster" in lost.stderr and "RAY_AUTH_MODE=token" in lost.stderr
+        assert "Traceback" not in lost.stderr
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
 def test_local_lean_workers_always_fit_in_local_ray():
     from orchestration.engines import local_cpus_per_worker
 

@@ -59,7 +59,10 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         per_engine_gpus = float(cfg.generator.tensor_parallel_size) if gpus else 0.0
         generator = stack.enter_context(RayGenerator(cfg.generator, engines, per_engine_gpus))
         cpus = 1.0 if ray_address else local_cpus_per_worker(workers)
-        checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, cache=_driver_cache(store)))
+        memory = cfg.lean.rss_limit_mb * 2**20
+        if not ray_address:
+            memory = local_memory_per_worker(workers, memory, _ray_memory())
+        checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, memory, cache=_driver_cache(store)))
         yield Engines(generator, checker.check, checker.compile_check, workers, True)
 
 
@@ -72,6 +75,18 @@ def local_cpus_per_worker(workers: int, cpus: int | None = None) -> float:
 
     cpus = cpus or os.cpu_count() or 1
     return math.floor(min(0.5, (cpus - 0.25) / workers) * 1e4) / 1e4  # Ray's granularity, rounded down
+
+
+def local_memory_per_worker(workers: int, wanted: int, available: int) -> int:
+    """Ray's memory resource for each local Lean worker: what a REPL may grow to (lean.rss_limit_mb), or an
+    equal share of the memory local Ray schedules, whichever is less, so that every worker is placed."""
+    return max(1, min(wanted, available // workers)) if available else wanted
+
+
+def _ray_memory() -> int:
+    import ray
+
+    return int(ray.cluster_resources().get("memory", 0))
 
 
 def _gpus() -> int:

@@ -54,10 +54,10 @@ def init_ray(address: str | None, workers: int) -> None:
         ray.init(num_cpus=max(1, os.cpu_count() or 1), **kwargs)
 
 
-def _lean_actor_class(cpus: float):
+def _lean_actor_class(cpus: float, memory: int | None):
     import ray
 
-    @ray.remote(num_cpus=cpus, max_restarts=0)
+    @ray.remote(num_cpus=cpus, memory=memory, max_restarts=0)
     class LeanWorker:
         """Owns one REPL process; runs code the driver already scanned and looked up in the cache, asked
         on its direct channel or by an actor call."""
@@ -120,13 +120,16 @@ class _Worker:
 class RayChecker:
     """A Verifier whose Lean part runs on worker actors, borrowed one per check by the calling thread."""
 
-    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0, cache=None):
+    def __init__(self, cfg: LeanConfig, workers: int, cpus_per_worker: float = 1.0, memory_per_worker: int | None = None,
+                 cache=None):
+        """memory_per_worker: Ray's memory resource (bytes) each worker holds, so that a node takes no more
+        workers than its memory allows; None asks for none."""
         from flywheel.lean.verifier import Verifier
 
         self.cfg = dataclasses.replace(cfg, workers=1)
         self.workers = workers
         self._direct = True  # until a worker's channel cannot be reached
-        self._cls = _lean_actor_class(cpus_per_worker)
+        self._cls = _lean_actor_class(cpus_per_worker, memory_per_worker)
         self._token = secrets.token_hex(16)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()

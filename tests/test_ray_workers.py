@@ -133,3 +133,24 @@ def test_the_channel_answers_only_with_the_run_token(local_ray, lean_cfg):
             stream.flush()
             assert stream.readline() == b""  # hung up, nothing run
         assert checker.check(HEADER, STATEMENT, "by\n  subst h₀ h₁\n  rfl").status.value == "proved"
+
+
+def test_each_worker_holds_its_memory_resource(local_ray, lean_cfg):
+    import ray
+
+    from orchestration.ray_workers import RayChecker
+
+    import time
+
+    def held() -> float:  # Ray's view of resources catches up within a few reports
+        total = ray.cluster_resources()["memory"]
+        for _ in range(100):
+            free = ray.available_resources().get("memory", 0)
+            if total - free in (0, 2 * 64 * 2**20):
+                break
+            time.sleep(0.1)
+        return total - free
+
+    assert held() == 0
+    with RayChecker(lean_cfg, 2, local_ray(2), memory_per_worker=64 * 2**20):
+        assert held() == 2 * 64 * 2**20

@@ -225,9 +225,15 @@ def test_a_round_on_a_ray_cluster_named_by_address(fresh_db, tmp_path, model_ser
 
 
 def test_local_lean_workers_always_fit_in_local_ray():
-    from orchestration.engines import local_cpus_per_worker
+    from orchestration.engines import local_cpus_per_worker, local_memory_per_worker
 
     for cpus in (1, 2, 16):
         for workers in (1, 2, 3, 7, 8, 64):
             each = local_cpus_per_worker(workers, cpus)
             assert 0 < each <= 0.5 and each * workers + 0.25 <= cpus, (cpus, workers, each)
+    gib, wanted = 2**30, 6 * 2**30
+    for available in (1 * gib, 16 * gib, 500 * gib):
+        for workers in (1, 2, 3, 7, 8, 64):
+            each = local_memory_per_worker(workers, wanted, available)
+            assert 0 < each <= wanted and each * workers <= available, (available, workers, each)
+    assert local_memory_per_worker(8, wanted, 500 * gib) == wanted

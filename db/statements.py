@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -27,16 +27,23 @@ def to_statement(row: StatementRow) -> Statement:
     )
 
 
+def _pending(round_: int, source: str | None):
+    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id, StatementRow.round <= round_))
+    q = select(ProblemRow).where(~has)
+    return q.where(ProblemRow.source == source) if source else q
+
+
 def pending_problems(session: Session, round_: int, limit: int | None = None, source: str | None = None) -> list[Problem]:
     """Problems never formalized (no statement in any round up to this one), in a stable order. A problem is
     formalized once; later rounds take newly ingested problems and prove the open statements again."""
-    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id, StatementRow.round <= round_))
-    q = select(ProblemRow).where(~has).order_by(ProblemRow.source, ProblemRow.external_id, ProblemRow.id)
-    if source:
-        q = q.where(ProblemRow.source == source)
+    q = _pending(round_, source).order_by(ProblemRow.source, ProblemRow.external_id, ProblemRow.id)
     if limit is not None:
         q = q.limit(limit)
     return [to_problem(r) for r in session.scalars(q)]
+
+
+def count_pending_problems(session: Session, round_: int, source: str | None = None) -> int:
+    return session.scalar(select(func.count()).select_from(_pending(round_, source).subquery()))
 
 
 def problems_by_id(session: Session, ids: Sequence[str]) -> dict[str, Problem]:
@@ -73,6 +80,11 @@ def statements_with_status(session: Session, round_: int, status: StatementStatu
     if limit is not None:
         q = q.limit(limit)
     return [to_statement(r) for r in session.scalars(q)]
+
+
+def count_with_status(session: Session, round_: int, status: StatementStatus) -> int:
+    return session.scalar(select(func.count()).select_from(StatementRow)
+                          .where(StatementRow.round == round_, StatementRow.status == status.value))
 
 
 def known_hashes(session: Session, round_: int) -> set[str]:

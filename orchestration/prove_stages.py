@@ -14,6 +14,7 @@ from db.store import Store
 from flywheel.config import Config
 from flywheel.counts import StageCounts
 from flywheel.records import DropReason, Side, StageState
+from orchestration.progress import progress_bar
 from prover_loop.prove import Result, prove_pass
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             continue
         counts.seen += len(todo) if pass_ == 0 else 0
 
-        bar = _progress(f"{stage} pass {pass_ + 1}/{passes}", len(todo))
+        bar = progress_bar(f"{stage} pass {pass_ + 1}/{passes}", len(todo), "stmt")
         tick = progress or bar.update
 
         def on_results(results: list[Result], tick=tick) -> None:
@@ -82,15 +83,6 @@ def _settle(counts: StageCounts, stage: str) -> None:
     if stage == "hypotheses":
         counts.drop(DropReason.INCONSISTENT_HYPOTHESES, settled)
     counts.kept = max(0, counts.seen - settled)
-
-
-def _progress(label: str, total: int):
-    """A progress bar on an interactive terminal; silent in logs and CI."""
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="stmt", disable=not sys.stderr.isatty(), leave=False)
 
 
 def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None) -> StageCounts:

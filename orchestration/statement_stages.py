@@ -13,18 +13,29 @@ from filters.base import Filter, run_filters
 from flywheel.config import Config
 from flywheel.counts import StageCounts
 from flywheel.records import StageState, Statement, StatementStatus
+from orchestration.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 
 def run_autoformalize(store: Store, cfg: Config, generator, round_: int, limit: int | None = None,
                       batch: int = 64, source: str | None = None) -> StageCounts:
-    from autoformalize.formalize import formalize
-
     total = StageCounts("autoformalize")
     with store.session() as s:
         dbrounds.set_stage(s, round_, "autoformalize", StageState.RUNNING)
-    remaining = limit
+        pending = dbst.count_pending_problems(s, round_, source)
+    with progress_bar("autoformalize", pending if limit is None else min(limit, pending), "problem") as bar:
+        _formalize_batches(store, cfg, generator, round_, limit, batch, source, total, bar)
+    total.stop()
+    with store.session() as s:
+        dbrounds.set_stage(s, round_, "autoformalize", StageState.DONE, total.as_dict())
+    return total
+
+
+def _formalize_batches(store: Store, cfg: Config, generator, round_: int, remaining: int | None, batch: int,
+                       source: str | None, total: StageCounts, bar) -> None:
+    from autoformalize.formalize import formalize
+
     while remaining is None or remaining > 0:
         take = batch if remaining is None else min(batch, remaining)
         with store.session() as s:
@@ -41,11 +52,8 @@ def run_autoformalize(store: Store, cfg: Config, generator, round_: int, limit: 
             break
         if remaining is not None:
             remaining -= len(problems)
+        bar.update(len(problems))
         log.info("autoformalize: %d problems, %d statements stored", len(problems), new)
-    total.stop()
-    with store.session() as s:
-        dbrounds.set_stage(s, round_, "autoformalize", StageState.DONE, total.as_dict())
-    return total
 
 
 def filter_steps(cfg: Config, store: Store, round_: int, generator=None, compile_check=None, workers: int = 1) -> list[tuple[str, Callable]]:
@@ -84,15 +92,19 @@ def run_filter(store: Store, cfg: Config, round_: int, generator=None, compile_c
     with store.session() as s:
         dbrounds.set_stage(s, round_, "filter", StageState.RUNNING)
     steps = filter_steps(cfg, store, round_, generator, compile_check, workers)
-    while True:
-        with store.session() as s:
-            todo = dbst.statements_with_status(s, round_, StatementStatus.CANDIDATE, batch)
-        if not todo:
-            break
-        counts = run_filters(todo, steps)
-        with store.session() as s:
-            dbst.save_decisions(s, todo)
-        total.merge(counts)
+    with store.session() as s:
+        candidates = dbst.count_with_status(s, round_, StatementStatus.CANDIDATE)
+    with progress_bar("filter", candidates, "stmt") as bar:
+        while True:
+            with store.session() as s:
+                todo = dbst.statements_with_status(s, round_, StatementStatus.CANDIDATE, batch)
+            if not todo:
+                break
+            counts = run_filters(todo, steps)
+            with store.session() as s:
+                dbst.save_decisions(s, todo)
+            total.merge(counts)
+            bar.update(len(todo))
     total.stop()
     with store.session() as s:
         dbrounds.set_stage(s, round_, "filter", StageState.DONE, total.as_dict())

@@ -46,7 +46,7 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
         todo = [t for t in todo if t.id not in done and spent.get(t.id, 0.0) < budget]
         if not todo:
             continue
-        counts.seen += len(todo) if pass_ == 0 else 0
+        counts.seen = max(counts.seen, len(todo))  # the first pass, or the first with work after a resume
 
         bar = progress_bar(f"{stage} pass {pass_ + 1}/{passes}", len(todo), "stmt")
         tick = progress or bar.update

@@ -208,6 +208,34 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(fresh_db, tmp_path, mode
 
 
 @pytest.mark.slow
+def test_kill_9_on_ray_then_resume_equals_a_serial_run(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
+    latency = {"FAKE_REPL_LATENCY_MS": "50-150"}
+    cfg = _config(tmp_path, model_server, fake_repl)
+    reference, url = fresh_db(), fresh_db()
+    for u in (reference, url):
+        _ingest(u, monkeypatch)
+    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference).wait(300) == 0
+    ray_run = ["--config", cfg, "run", "--workers", "2", "--out", str(tmp_path / "ray")]
+    proc = _cli([*ray_run, "--rounds", "1"], url, latency)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _attempts(url):  # kill in the middle of proving
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(60)
+    assert 0 < _attempts(url) < len(snapshot(reference)["attempts"])
+    assert _cli([*ray_run, "--resume"], url, latency).wait(400) == 0
+    assert snapshot(url) == snapshot(reference)
+
+
+def _attempts(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as c:
+        n = c.execute(text("SELECT count(*) FROM proof_attempts")).scalar_one()
+    engine.dispose()
+    return n
+
+
+@pytest.mark.slow
 def test_serial_and_ray_store_the_same_round(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
     cfg = _config(tmp_path, model_server, fake_repl)
     serial, on_ray = fresh_db(), fresh_db()

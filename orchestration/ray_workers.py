@@ -144,9 +144,12 @@ class RayChecker:
         return self.cfg.timeout_s * 3 + 60
 
     def __enter__(self) -> "RayChecker":
+        import time
+
         actors = [self._cls.remote(self.cfg, self._token) for _ in range(self.workers)]
+        deadline = time.monotonic() + self._wait_s  # one wait for all of them, not one each
         for actor in actors:
-            self._idle.put(self._open(actor))
+            self._idle.put(self._open(actor, max(0.0, deadline - time.monotonic())))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -160,15 +163,16 @@ class RayChecker:
                 _close(worker.stream)
                 ray.kill(worker.actor)
 
-    def _open(self, actor) -> _Worker:
-        """The worker with its direct channel, or without one where its port cannot be reached."""
+    def _open(self, actor, wait_s: float | None = None) -> _Worker:
+        """The worker with its direct channel, or without one where its port cannot be reached (or it has not
+        started within wait_s)."""
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
         if not self._direct:
             return _Worker(actor, None)
         try:
-            host, port = ray.get(actor.address.remote(), timeout=self._wait_s)
+            host, port = ray.get(actor.address.remote(), timeout=self._wait_s if wait_s is None else wait_s)
         except (RayActorError, GetTimeoutError) as e:  # its first check finds out again, and replaces it
             log.warning("a Lean worker did not start: %s", e)
             return _Worker(actor, None)

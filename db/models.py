@@ -62,6 +62,7 @@ class StatementRow(Base):
     round: Mapped[int] = mapped_column(Integer)
     header: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+    preamble: Mapped[str] = mapped_column(Text, server_default="")  # def/abbrev/open/variable it needs, rendered before it
     name: Mapped[str] = mapped_column(Text)
     normalized_sha256: Mapped[str] = mapped_column(SHA)
     origin_model: Mapped[str | None] = mapped_column(Text)
@@ -117,9 +118,16 @@ class ProofRow(Base):
     proof: Mapped[str] = mapped_column(Text)
     code: Mapped[str] = mapped_column(Text)  # exactly what Lean checked, header included
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The audit outside the REPL: NULL not yet, 'audited' or 'refused' (audit_reason says why).
+    audit: Mapped[str | None] = mapped_column(String(16))
+    audit_reason: Mapped[str | None] = mapped_column(Text)
+    audit_toolchain: Mapped[str | None] = mapped_column(Text)
+    audited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint(_in("side", Side), name="ck_proofs_side"),
+        CheckConstraint("audit IS NULL OR audit IN ('audited', 'refused')", name="ck_proofs_audit"),
         Index("ix_proofs_round_side", "round", "side"),
+        Index("ix_proofs_audit", "audit"),
     )
 
 

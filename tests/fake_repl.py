@@ -6,13 +6,13 @@ Answers, in order of precedence:
   `-- fake:hang`, `-- fake:die`, `-- fake:garbage`, `-- fake:grow=MB`, `-- fake:sleep=MS`,
   `-- fake:error=TEXT`, `-- fake:axioms=A,B` (what `#print axioms` will list for this declaration),
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
-- replay of real answers in ../shared/lean: kimina-match (by statement and proof) and the lean2021
+- replay of real answers in tests/data/lean: kimina-match (by statement and proof) and the lean2021
   transcripts (by exact command, printed as the raw multi-line text);
 - rules: an identifier `undefined_...` → "unknown identifier"; `sorry`/`admit` → a sorries entry and the
   warning; `#print axioms X` → what X used; otherwise
   no messages (proved).
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
-FAKE_REPL_SHARED (the shared folder), FAKE_REPL_CRASH_EVERY=N (die on every Nth command).
+FAKE_REPL_SHARED (the folder holding lean/, default tests/data), FAKE_REPL_CRASH_EVERY=N (die on every Nth command).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _body_after_name(cmd: str) -> str | None:
 
 class Fake:
     def __init__(self) -> None:
-        shared = Path(os.environ.get("FAKE_REPL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+        shared = Path(os.environ.get("FAKE_REPL_SHARED", Path(__file__).resolve().parent / "data"))
         replay = os.environ.get("FAKE_REPL_NO_REPLAY") != "1" and shared.is_dir()
         self.kimina, self.exact = load_replay(shared) if replay else ({}, {})
         self.envs: dict[int, dict[str, list[str]]] = {}

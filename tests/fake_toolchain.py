@@ -5,7 +5,7 @@ behind what the real tools would, where `flywheel lean setup` and `doctor` look 
   lean and lake doubles, or, offline, prints what elan 1.4.2 prints without network and exits 1.
 - lake: `update` clones nothing but writes .lake/packages/mathlib/lean-toolchain; `exe cache get` puts
   Mathlib.olean in place; `build repl` writes the REPL binary as a script that runs `repl`;
-  `env CMD...` runs CMD; `--version`. `fail` makes one sub-command print a message and exit 7.
+  `build lean4checker` writes lean4checker as a script that runs `checker`; `env CMD...` runs CMD; `--version`. `fail` makes one sub-command print a message and exit 7.
 - lean: `--version`.
 """
 
@@ -48,8 +48,9 @@ def fake_lean(bin_dir: Path, log: Path, version: str = "4.26.0") -> Path:
 
 
 def fake_lake(bin_dir: Path, log: Path, repl: str = "cat", mathlib_toolchain: str = "leanprover/lean4:v4.26.0",
-              fail: str | None = None, version: str = "4.26.0") -> Path:
-    """repl: the command the built REPL binary runs. fail: 'update', 'exe' or 'build' fails."""
+              fail: str | None = None, version: str = "4.26.0", checker: str = "true") -> Path:
+    """repl: the command the built REPL binary runs; checker: the command lean4checker runs.
+    fail: 'update', 'exe' or 'build' fails."""
     failing = f'if [ "$1" = "{fail}" ]; then echo "error: {fail} failed: could not resolve host" >&2; exit 7; fi\n' if fail else ""
     body = _log(log, "lake") + failing + f"""case "$1" in
   --version) echo "Lake version 5.0.0-fake (Lean version {version})" ;;
@@ -57,7 +58,13 @@ def fake_lake(bin_dir: Path, log: Path, repl: str = "cat", mathlib_toolchain: st
           echo '{{"version": "1.1.0", "packages": []}}' > lake-manifest.json ;;
   exe) mkdir -p .lake/packages/mathlib/.lake/build/lib/lean && : > .lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean
        echo "Decompressing 7000 file(s)" ;;
-  build) mkdir -p .lake/packages/REPL/.lake/build/bin
+  build) if [ "$2" = "lean4checker" ]; then
+           mkdir -p .lake/packages/lean4checker/.lake/build/bin
+           printf '#!/bin/sh\nexec %s "$@"\n' {shlex.quote(checker)} > .lake/packages/lean4checker/.lake/build/bin/lean4checker
+           chmod +x .lake/packages/lean4checker/.lake/build/bin/lean4checker
+           echo "Build completed successfully."; exit 0
+         fi
+         mkdir -p .lake/packages/REPL/.lake/build/bin
          printf '#!/bin/sh\\nexec %s\\n' {shlex.quote(repl)} > .lake/packages/REPL/.lake/build/bin/repl
          chmod +x .lake/packages/REPL/.lake/build/bin/repl
          echo "Build completed successfully." ;;

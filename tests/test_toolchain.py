@@ -78,9 +78,11 @@ def test_setup_runs_every_step_in_order_then_is_idempotent(machine, tmp_path, fa
     steps = tc.setup(cfg, echo=lines.append)
     assert [(s.name, s.ok) for s in steps] == [
         ("elan", True), ("project", True), ("lean", True), ("dependencies", True), ("mathlib toolchain", True),
-        ("mathlib cache", True), ("repl build", True), ("repl check", True), ("git snapshot", True)]
+        ("mathlib cache", True), ("repl build", True), ("lean4checker build", True), ("repl check", True),
+        ("git snapshot", True)]
     assert [c for c in calls(log) if not c.startswith("lake env")] == [
-        "elan toolchain install leanprover/lean4:v4.26.0", "lake update", "lake exe cache get", "lake build repl"]
+        "elan toolchain install leanprover/lean4:v4.26.0", "lake update", "lake exe cache get", "lake build repl",
+        "lake build lean4checker"]
     assert any(line.endswith(f"lake update   (in {tmp_path / 'p'})") for line in lines)  # progress before each step
     assert repl_command(cfg) == [str(bin_dir / "lake"), "env", str(tmp_path / "p/.lake/packages/REPL/.lake/build/bin/repl")]
     assert repl_cwd(cfg) == str(tmp_path / "p")

@@ -23,6 +23,7 @@ from flywheel.lean.toolchain_paths import (
 
 MATHLIB_GIT = "https://github.com/leanprover-community/mathlib4"
 REPL_GIT = "https://github.com/leanprover-community/repl"
+LEAN4CHECKER_GIT = "https://github.com/leanprover/lean4checker"
 ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
 PROBE = "example : 1 + 1 = 2 := rfl"
 # Cloning Mathlib and fetching its cache are minutes on a good link; a stuck step must still end.
@@ -55,8 +56,19 @@ def lakefile_text(cfg: LeanConfig) -> str:
         'name = "flywheel_lean"\ndefaultTargets = ["Flywheel"]\n\n'
         f'[[require]]\nname = "mathlib"\ngit = "{MATHLIB_GIT}"\nrev = "{mathlib}"\n\n'
         f'[[require]]\nname = "REPL"\ngit = "{REPL_GIT}"\nrev = "{repl}"\n\n'
+        f'[[require]]\nname = "lean4checker"\ngit = "{LEAN4CHECKER_GIT}"\nrev = "{lean4checker_rev(cfg)}"\n\n'
         '[[lean_lib]]\nname = "Flywheel"\n'
     )
+
+
+def lean4checker_rev(cfg: LeanConfig) -> str:
+    """lean4checker is tagged per Lean release; the tag equal to our Lean version replays what it compiles."""
+    version = toolchain_name(cfg).rsplit(":", 1)[-1]
+    return check_rev(version, "lean_version")
+
+
+def lean4checker_binary(cfg: LeanConfig) -> Path:
+    return project_dir(cfg) / ".lake" / "packages" / "lean4checker" / ".lake" / "build" / "bin" / "lean4checker"
 
 
 def project_files(cfg: LeanConfig) -> dict[str, str]:
@@ -216,6 +228,19 @@ def build_repl(ctx: SetupContext) -> StepResult:
     return StepResult(step.name, True, str(repl_binary(cfg)), step.command) if step.ok else step
 
 
+def build_lean4checker(ctx: SetupContext) -> StepResult:
+    """The kernel replay the audit needs; proving works without it, so its failure is said, not fatal."""
+    cfg = ctx.cfg
+    step = run_step("lean4checker build", lake_argv(cfg) + ["build", "lean4checker"], cwd=project_dir(cfg),
+                    timeout_s=SLOW_STEP_S, echo=ctx.echo)
+    if step.ok and not lean4checker_binary(cfg).is_file():
+        step = StepResult(step.name, False, f"the build succeeded but there is no {lean4checker_binary(cfg)}", step.command)
+    if not step.ok:
+        return StepResult(step.name, False, step.detail + "\n`flywheel lean audit` refuses every proof without it",
+                          step.command, required=False)
+    return StepResult(step.name, True, str(lean4checker_binary(cfg)), step.command)
+
+
 def repl_roundtrip(cfg: LeanConfig, timeout_s: float = 120.0) -> StepResult:
     """One real exchange with the REPL: PROBE must come back with an env and no error."""
     from flywheel.lean.repl import LeanRepl, ReplFailure
@@ -266,13 +291,13 @@ def setup_steps(ctx: SetupContext) -> Iterator[StepResult]:
     """Each step's result in order; stops after the first that failed."""
     steps = [
         find_or_install_elan, lambda c: write_project(c.cfg), install_toolchain, update_dependencies,
-        check_mathlib_toolchain, fetch_mathlib_cache, build_repl,
+        check_mathlib_toolchain, fetch_mathlib_cache, build_repl, build_lean4checker,
         lambda c: repl_roundtrip(c.cfg, timeout_s=max(c.cfg.timeout_s, 120.0)), snapshot_git,
     ]
     for step in steps:
         result = step(ctx)
         yield result
-        if not result.ok:
+        if not result.ok and result.required:
             return
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flywheel.config import LeanConfig
 from flywheel.errors import ConfigError, LeanError
-from flywheel.lean.toolchain import StepResult, project_files, repl_roundtrip, run_step
+from flywheel.lean.toolchain import StepResult, lean4checker_binary, project_files, repl_roundtrip, run_step
 from flywheel.lean.toolchain_paths import (
     elan_home, find_tool, installed_toolchain, project_dir, repl_binary, repl_command, repl_cwd, toolchain_name,
 )
@@ -115,6 +115,14 @@ def _repl(cfg: LeanConfig, needed: bool) -> list[StepResult]:
     return out
 
 
+def _lean4checker(cfg: LeanConfig) -> StepResult:
+    binary = lean4checker_binary(cfg)
+    if binary.is_file():
+        return StepResult("lean4checker", True, str(binary), required=False)
+    return StepResult("lean4checker", False, f"not built: {binary} (`flywheel lean setup` builds it); proving works, "
+                                             "but `flywheel lean audit` refuses every proof", required=False)
+
+
 def _memory(cfg: LeanConfig) -> StepResult:
     import psutil
 
@@ -157,5 +165,5 @@ def diagnose(cfg: LeanConfig, timeout_s: float = 60.0) -> list[StepResult]:
         out.append(repl_roundtrip(cfg, timeout_s))
     else:
         out.append(StepResult("repl check", False, "not run: there is no REPL command"))
-    out += [_memory(cfg), _dojo(cfg)]
+    out += [_lean4checker(cfg), _memory(cfg), _dojo(cfg)]
     return out

@@ -58,7 +58,7 @@ def cmd_setup(args: argparse.Namespace, cfg: Config) -> int:
     ctx = SetupContext(cfg.lean, assume_yes=args.yes, echo=lambda line: print(line, flush=True))
     for step in setup_steps(ctx):
         print(_line(step), flush=True)
-        if not step.ok:
+        if not step.ok and step.required:
             print(f"lean setup stopped at step '{step.name}'")
             return 1
     print(f"lean setup: done. The REPL: {' '.join(repl_command(cfg.lean))}   (in {repl_cwd(cfg.lean)})")

@@ -1,0 +1,114 @@
+"""The Lean text of the audit's modules (proofs, challenge, trusted checker) and the reading of the
+trusted module's answer. Every name in these files is chosen by us; no user text becomes a path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flywheel.hashing import sha256_text
+from flywheel.lean import soundness
+
+ROOT = "FlywheelAudit"
+# Ours, so trusted: run in the trusted module, it says whether the proved constant is a theorem whose
+# type (and universe parameters) is exactly the canonical statement's, as comparator does.
+COMPARE = """open Lean Elab Command in
+def flywheelAuditCompare (p c : Name) : CommandElabM Unit := do
+  let env ← getEnv
+  let verdict := match env.find? p, env.find? c with
+    | some (.thmInfo t), some s =>
+      if t.type == s.type && t.levelParams == s.levelParams then "same" else "differs"
+    | some _, some _ => "not-a-theorem"
+    | _, _ => "missing"
+  logInfo m!"flywheel-audit {p} {verdict}"
+"""
+_VERDICT = re.compile(r"flywheel-audit\s+(\S+)\s+(same|differs|not-a-theorem|missing)\b")
+_SCOPING = ("open", "variable", "universe", "set_option")
+
+
+@dataclass(slots=True, frozen=True)
+class Target:
+    """One proof as the audit writes it: under a fresh name, next to its statement's challenge."""
+    id: str
+    header: str
+    preamble: str
+    proof_name: str
+    challenge_name: str
+    proof_decl: str
+    challenge_decl: str
+
+
+def module_name(kind: str, *texts: str) -> str:
+    return f"{ROOT}.{kind}{sha256_text(*texts)[:24]}"
+
+
+def split_header(header: str) -> tuple[list[str], str]:
+    """The header's imports (which must open a module) and the rest (open, set_option)."""
+    imports = [line.strip() for line in header.splitlines() if line.strip().startswith("import ")]
+    rest = "\n".join(line for line in header.splitlines() if not line.strip().startswith("import "))
+    return imports, rest.strip()
+
+
+def _scoping(preamble: str) -> str:
+    # open/variable/universe do not travel through an import: a module importing the preamble restates them.
+    keep = [line for line in preamble.splitlines()
+            if line.split()[:1] and line.split()[0] in _SCOPING and not line.rstrip().endswith(" in")]
+    return "\n".join(keep)
+
+
+def _text(imports: list[str], *parts: str) -> str:
+    return "\n".join(imports) + "\n\n" + "\n\n".join(p for p in parts if p.strip()) + "\n"
+
+
+def base_module(t: Target) -> tuple[str, str] | None:
+    """The statement's preamble in a module of its own, which proofs and challenge both import: so they
+    refer to the very same constants, and the proof's code never ran where the preamble was elaborated."""
+    if not t.preamble.strip():
+        return None
+    imports, rest = split_header(t.header)
+    text = _text(imports, rest, t.preamble)
+    return module_name("Base", text), text
+
+
+def _prelude(t: Target) -> tuple[list[str], str]:
+    imports, rest = split_header(t.header)
+    base = base_module(t)
+    if base is None:
+        return imports, rest
+    return imports + [f"import {base[0]}"], rest + "\n" + _scoping(t.preamble)
+
+
+def proof_module(targets: list[Target]) -> tuple[str, str]:
+    """Many proofs, one theorem each; all targets share header and preamble."""
+    imports, rest = _prelude(targets[0])
+    text = _text(imports, rest, *(t.proof_decl for t in targets))
+    return module_name("Proof", text), text
+
+
+def challenge_module(targets: list[Target]) -> tuple[str, str]:
+    imports, rest = _prelude(targets[0])
+    text = _text(imports, rest, *(t.challenge_decl for t in targets))
+    return module_name("Challenge", text), text
+
+
+def trusted_module(header: str, modules: list[str], targets: list[Target]) -> str:
+    imports, _ = split_header(header)
+    lines = [f"#print axioms {t.proof_name}\nrun_cmd flywheelAuditCompare `{t.proof_name} `{t.challenge_name}"
+             for t in targets]
+    return _text(imports + [f"import {m}" for m in modules], COMPARE, *lines)
+
+
+def read_answer(output: str, t: Target, policy: soundness.Policy) -> tuple[str | None, str]:
+    """(None, axioms) when the trusted module positively confirmed this proof; else (what, why)."""
+    axioms = soundness.parse_axioms(output, t.proof_name)
+    if axioms is None:
+        return "unconfirmed", "no `#print axioms` answer for the theorem"
+    bad = soundness.check_axioms(axioms, policy)
+    if bad:
+        return "axioms", bad
+    verdicts = [v for name, v in _VERDICT.findall(output) if name.strip("«»") == t.proof_name]
+    if verdicts != ["same"]:
+        if "differs" in verdicts:
+            return "type", "the theorem's type differs from the canonical statement elaborated on its own"
+        return "unconfirmed", f"type comparison answered {verdicts or 'nothing'}"
+    return None, ", ".join(axioms)

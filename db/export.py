@@ -20,14 +20,14 @@ SIDES = ("statement", "negation", "false_hyps", "all")
 
 
 def _query(rounds: Sequence[int] | None, side: str):
-    where, params = ["1=1"], {}
+    where, params = ["audit IS DISTINCT FROM 'refused'"], {}
     if rounds:
         where.append("round = ANY(:rounds)")
         params["rounds"] = list(rounds)
     if side != "all":
         where.append("side = :side")
         params["side"] = side
-    sql = ("SELECT statement_id, side, round, header, theorem, proof, statement, informal FROM verified_pairs "
+    sql = ("SELECT statement_id, side, round, header, theorem, proof, statement, informal, audit FROM verified_pairs "
            f"WHERE {' AND '.join(where)} ORDER BY round, side, statement_id")
     return text(sql), params
 
@@ -53,8 +53,9 @@ def _write(records: list[dict], path: Path, fmt: str) -> None:
 
 def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style: str = "prompt-completion",
                    rounds: Sequence[int] | None = None, side: str = "all",
-                   exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet")) -> dict:
-    """Write train.{jsonl,parquet} and manifest.json into out_dir; returns the manifest."""
+                   exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False) -> dict:
+    """Write train.{jsonl,parquet} and manifest.json into out_dir; returns the manifest. Refused proofs are never
+    written; proofs not audited yet only with include_unaudited."""
     from flywheel.lean.statements import normalize_statement
 
     if fmt not in FORMATS or style not in STYLES or side not in SIDES:
@@ -63,8 +64,11 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
     query, params = _query(rounds, side)
     with store.read_only() as conn:
         rows = conn.execute(query, params).all()
-    kept, excluded = [], 0
+    kept, excluded, unaudited = [], 0, 0
     for row in rows:
+        if row.audit is None and not include_unaudited:
+            unaudited += 1
+            continue
         if banned and normalize_statement(row.statement) in banned:
             excluded += 1
             continue
@@ -81,9 +85,9 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
     manifest = {
         "format": fmt, "style": style,
         "filters": {"rounds": sorted(rounds) if rounds else "all", "side": side,
-                    "exclude_benchmarks": sorted(exclude_benchmarks)},
-        "counts": {"total": len(kept), "excluded_benchmark": excluded, "by_side": dict(sorted(by_side.items())),
-                   "by_round": dict(sorted(by_round.items()))},
+                    "exclude_benchmarks": sorted(exclude_benchmarks), "include_unaudited": include_unaudited},
+        "counts": {"total": len(kept), "excluded_benchmark": excluded, "excluded_unaudited": unaudited,
+                   "by_side": dict(sorted(by_side.items())), "by_round": dict(sorted(by_round.items()))},
         "files": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

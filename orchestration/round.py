@@ -18,7 +18,7 @@ from flywheel.errors import FlywheelError
 from flywheel.records import DropReason, StageState
 
 log = logging.getLogger(__name__)
-STAGES = ("autoformalize", "filter", "hypotheses", "prove", "export")
+STAGES = ("autoformalize", "filter", "hypotheses", "prove", "audit", "export")
 
 
 def plan(store: Store, rounds: int, resume: bool) -> list[int]:
@@ -98,6 +98,8 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
             counts = prove_stages.run_hypotheses(store, cfg, number, engines.generator, engines.check, engines.workers, stop)
         elif stage == "prove":
             counts = prove_stages.run_prove(store, cfg, number, engines.generator, engines.check, engines.workers, stop)
+        elif stage == "audit":
+            counts = audit_round(store, cfg, number, engines.workers, stop)
         else:
             counts = export_round(store, number, out_dir)
         print(counts.render(), flush=True)
@@ -106,6 +108,19 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
         with store.session() as s:
             dbrounds.finish_round(s, number)
     return done
+
+
+def audit_round(store: Store, cfg: Config, number: int, workers: int, stop: threading.Event) -> StageCounts:
+    """Every proof not audited yet (this round's and any an earlier run left), before export reads them."""
+    from orchestration.audit_stage import run_audit
+
+    with store.session() as s:
+        dbrounds.set_stage(s, number, "audit", StageState.RUNNING)
+    counts = run_audit(store, cfg, workers=workers, stop=stop)
+    if not stop.is_set():
+        with store.session() as s:
+            dbrounds.set_stage(s, number, "audit", StageState.DONE, counts.as_dict())
+    return counts
 
 
 def export_round(store: Store, number: int, out_dir: Path) -> StageCounts:
@@ -120,6 +135,8 @@ def export_round(store: Store, number: int, out_dir: Path) -> StageCounts:
     counts.kept = int(total["total"])
     if total.get("excluded_benchmark"):
         counts.drop(DropReason.CONTAMINATED, int(total["excluded_benchmark"]))  # a benchmark problem
+    if total.get("excluded_unaudited"):
+        counts.drop("not audited", int(total["excluded_unaudited"]))
     counts.seen = counts.kept + sum(counts.dropped.values())
     counts.outcomes["dataset"] = str(target)
     counts.stop()

@@ -70,6 +70,12 @@ def lean(args: list[str]) -> int:
                 print(f"{file}:{line_no}:0: error: unknown module prefix '{module}'")
                 return 1
             decls |= json.loads(olean.read_text())["decls"]
+    first = next((m.start() for m in _BLOCK.finditer(text)), len(text))
+    unknown = _UNKNOWN.search(re.sub(r"--[^\n]*", " ", text[:first]))  # in a preamble
+    if unknown:
+        messages.append(f"{file}:{text.count(chr(10), 0, unknown.start()) + 1}:0: error: "
+                        f"unknown identifier '{unknown.group()}'")
+        failed = True
     local: dict[str, dict] = {}
     for m in _BLOCK.finditer(text):
         end = next((n.start() for n in _BLOCK.finditer(text, m.start() + 1)), len(text))

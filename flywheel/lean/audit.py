@@ -71,6 +71,7 @@ class Outcome:
     detail: str = ""
     output: str = ""
     timed_out: bool = False
+    culprits: set[int] = dataclasses.field(default_factory=set)  # which members the errors point at
 
 
 def audit_toolchain(cfg: LeanConfig) -> str:
@@ -163,7 +164,8 @@ Accept = Callable[[list[mods.Target]], tuple[str, Outcome, Refusal]]
 
 def bisect(targets: list[mods.Target], accept: Accept) -> tuple[list[tuple[str, list[mods.Target]]], list[AuditResult]]:
     """Modules that passed (name, members), and a refusal for each target that failed alone: a failing
-    module is split in halves, so one bad proof costs its good neighbours nothing."""
+    module is split, so one bad proof costs its good neighbours nothing. Where the errors point at some
+    members, those are tried alone and the rest together (2 + k compiles for k bad ones); else in halves."""
     if not targets:
         return [], []
     name, outcome, refusal = accept(targets)
@@ -172,10 +174,16 @@ def bisect(targets: list[mods.Target], accept: Accept) -> tuple[list[tuple[str, 
     if len(targets) == 1:
         why = Refusal.TIMEOUT if outcome.timed_out else refusal
         return [], [AuditResult(targets[0].id, AuditStatus.REFUSED, why, outcome.detail)]
-    half = len(targets) // 2
-    good_a, bad_a = bisect(targets[:half], accept)
-    good_b, bad_b = bisect(targets[half:], accept)
-    return good_a + good_b, bad_a + bad_b
+    if outcome.culprits and len(outcome.culprits) < len(targets):
+        parts = [[t for i, t in enumerate(targets) if i not in outcome.culprits]]
+        parts += [[targets[i]] for i in sorted(outcome.culprits)]
+    else:
+        parts = [targets[:len(targets) // 2], targets[len(targets) // 2:]]
+    good, bad = [], []
+    for part in parts:
+        g, b = bisect(part, accept)
+        good, bad = good + g, bad + b
+    return good, bad
 
 
 def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Policy) -> list[AuditResult]:
@@ -191,6 +199,7 @@ def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Pol
         name, text = mods.proof_module(group)
         outcome = ws.compile(name, text, len(group))
         if not outcome.ok:
+            outcome.culprits = mods.culprits(text, group, outcome.output)
             return name, outcome, Refusal.COMPILE
         return name, ws.replay(name, len(group)), Refusal.KERNEL
 

@@ -23,6 +23,7 @@ def flywheelAuditCompare (p c : Name) : CommandElabM Unit := do
   logInfo m!"flywheel-audit {p} {verdict}"
 """
 _VERDICT = re.compile(r"flywheel-audit\s+(\S+)\s+(same|differs|not-a-theorem|missing)\b")
+_ERROR = re.compile(r"\.lean:(\d+):\d+: error")
 _SCOPING = ("open", "variable", "universe", "set_option")
 
 
@@ -89,6 +90,16 @@ def challenge_module(targets: list[Target]) -> tuple[str, str]:
     imports, rest = _prelude(targets[0])
     text = _text(imports, rest, *(t.challenge_decl for t in targets))
     return module_name("Challenge", text), text
+
+
+def culprits(text: str, targets: list[Target], output: str) -> set[int]:
+    """Indices of the targets whose declarations the compiler's errors point into (file:line:col: error)."""
+    starts, at = [], 0
+    for t in targets:
+        at = text.index(t.proof_decl, at)
+        starts.append(text.count("\n", 0, at) + 1)
+    lines = [int(m.group(1)) for m in _ERROR.finditer(output)]
+    return {max(i for i, s in enumerate(starts) if s <= line) for line in lines if line >= starts[0]}
 
 
 def trusted_module(header: str, modules: list[str], targets: list[Target]) -> str:

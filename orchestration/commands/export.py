@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--side", choices=["statement", "negation", "false_hyps", "all"], default="all")
     p.add_argument("--exclude-benchmarks", default="minif2f,proofnet",
                    help="comma-separated benchmarks whose statements are left out ('' for none)")
+    p.add_argument("--include-unaudited", action="store_true",
+                   help="also proofs `flywheel lean audit` has not checked yet (refused ones never)")
     p.set_defaults(func=cmd_export)
 
 
@@ -26,8 +28,10 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
 
     exclude = [b.strip() for b in args.exclude_benchmarks.split(",") if b.strip()]
     with Store.open(cfg.db) as store:
-        manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.side, exclude)
+        manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.side, exclude,
+                                  args.include_unaudited)
     print(f"wrote {manifest['counts']['total']} pairs to {args.out} "
-          f"({manifest['counts']['excluded_benchmark']} benchmark statements left out)")
+          f"({manifest['counts']['excluded_benchmark']} benchmark statements left out, "
+          f"{manifest['counts']['excluded_unaudited']} proofs not audited yet)")
     print(json.dumps(manifest["counts"], sort_keys=True))
     return 0

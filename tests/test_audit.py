@@ -1,0 +1,162 @@
+"""The audit outside the REPL, end to end through the fake `lean`/`lean4checker` doubles and the fake REPL:
+each refusal class, bisection, a toolchain without lean4checker, the CLI, the round stage and the export."""
+
+import json
+import re
+
+import pytest
+from sqlalchemy import text
+
+from flywheel.config import LeanConfig
+from flywheel.lean.audit import AuditInput, AuditStatus, Refusal, audit
+from orchestration.cli import main
+from tests.fake_lean_audit import install
+
+HEADER = "import Mathlib\nopen Real\n"
+
+
+@pytest.fixture()
+def audit_cfg(tmp_path, monkeypatch):
+    """A Lake project with lean4checker built, fake `lean` and `lake` on PATH; the CLI finds it too."""
+    project = tmp_path / "lean"
+    project.mkdir()
+    install(tmp_path / "bin", project, tmp_path / "tools.log")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("FLYWHEEL_LEAN__PROJECT_DIR", str(project))
+    return LeanConfig(project_dir=str(project), timeout_s=5.0)
+
+
+def good(i: int, proof: str = "by\n  omega") -> AuditInput:
+    return AuditInput(f"p{i}", HEADER, "", f"theorem s{i} (x : ℕ) (h : x = {i}) : x + 1 = {i + 1}", proof)
+
+
+def by_id(results):
+    return {r.id: r for r in results}
+
+
+@pytest.mark.parametrize("proof, refusal, says", [
+    ("by\n  omega -- fake:compile-error=unsolved goals", Refusal.COMPILE, "unsolved goals"),
+    ("by\n  omega -- fake:kernel-reject", Refusal.KERNEL, "(kernel) declaration type mismatch"),
+    ("by\n  omega -- fake:type-mismatch", Refusal.TYPE, "differs from the canonical statement"),
+    ("by\n  omega -- fake:module-axioms=propext,Lean.ofReduceBool", Refusal.AXIOMS, "native_decide"),
+    ("by\n  omega -- fake:module-axioms=propext,my_axiom", Refusal.AXIOMS, "depends on axiom my_axiom"),
+    ("by\n  native_decide", Refusal.GUARD, "native_decide"),
+])
+def test_each_refusal_class_refuses_only_its_proof(audit_cfg, proof, refusal, says):
+    proofs = [good(i) for i in range(5)] + [good(9, proof)]
+    results = by_id(audit(proofs, audit_cfg))
+    bad = results.pop("p9")
+    assert (bad.status, bad.refusal) == (AuditStatus.REFUSED, refusal) and says in bad.reason
+    assert all(r.status is AuditStatus.AUDITED and r.refusal is None for r in results.values())
+    assert all(r.detail == "propext, Classical.choice, Quot.sound" for r in results.values())
+
+
+def test_a_statement_that_does_not_elaborate_alone_is_refused(audit_cfg):
+    # The preamble module compiles; the statement refers to a name it does not define.
+    proofs = [good(1), AuditInput("p2", HEADER, "def f : ℕ := 1", "theorem s2 : f = 1", "by\n  rfl"),
+              AuditInput("p3", HEADER, "def g : ℕ := undefined_thing", "theorem s3 : g = 1", "by\n  rfl")]
+    results = by_id(audit(proofs, audit_cfg))
+    assert results["p1"].status is AuditStatus.AUDITED and results["p2"].status is AuditStatus.AUDITED
+    assert results["p3"].refusal is Refusal.STATEMENT and "preamble does not compile" in results["p3"].reason
+
+
+def test_bisection_keeps_every_good_proof_and_costs_log_compiles(audit_cfg, tmp_path):
+    proofs = [good(i) for i in range(16)]
+    proofs[5] = good(5, "by\n  omega -- fake:compile-error=type mismatch")
+    proofs[11] = good(11, "by\n  omega -- fake:compile-error=unknown tactic")
+    results = audit(proofs, audit_cfg, per_module=16)
+    assert [r.id for r in results] == [p.id for p in proofs]  # input order
+    refused = {r.id: r.reason for r in results if r.status is AuditStatus.REFUSED}
+    assert set(refused) == {"p5", "p11"} and "type mismatch" in refused["p5"] and "unknown tactic" in refused["p11"]
+    compiles = [c for c in (tmp_path / "tools.log").read_text().splitlines() if c.startswith("lake env lean ")]
+    proof_modules = [c for c in compiles if "/FlywheelAudit/Proof" in c]
+    assert len(proof_modules) == 4  # all; the rest; each bad one alone (its error pointed at it)
+
+
+def test_errors_that_point_nowhere_fall_back_to_halves(audit_cfg):
+    proofs = [good(i) for i in range(8)]
+    proofs[6] = AuditInput("p6", HEADER, "", "theorem s6 : 1 = 1", "by\n  rfl -- fake:kernel-reject")
+    results = by_id(audit(proofs, audit_cfg))
+    assert results.pop("p6").refusal is Refusal.KERNEL
+    assert {r.status for r in results.values()} == {AuditStatus.AUDITED}
+
+
+def test_a_hanging_module_times_out_and_is_killed(audit_cfg):
+    audit_cfg.timeout_s = 0.5
+    results = by_id(audit([good(1), good(2, "by\n  omega -- fake:hang")], audit_cfg, import_s=1.0))
+    assert results["p1"].status is AuditStatus.AUDITED
+    assert results["p2"].refusal is Refusal.TIMEOUT and "killed" in results["p2"].reason
+
+
+def test_without_lean4checker_nothing_is_audited_and_doctor_says_why(audit_cfg, capsys):
+    from flywheel.lean.toolchain import lean4checker_binary
+
+    lean4checker_binary(audit_cfg).unlink()
+    results = audit([good(1), good(2)], audit_cfg)
+    assert all(r.refusal is Refusal.TOOLCHAIN and "lean4checker not built" in r.reason for r in results)
+    from flywheel.lean.toolchain_doctor import _lean4checker
+
+    row = _lean4checker(audit_cfg)
+    assert not row.ok and not row.required and "refuses every proof" in row.detail
+
+
+def _seed_proofs(store, bad_proof: str):
+    """Four stored pairs (seed's), one of whose proofs the REPL passed but the audit must refuse."""
+    from tests.seed import seed
+
+    seed(store, 4)
+    with store.session() as s:
+        first = s.execute(text("SELECT statement_id FROM proofs ORDER BY statement_id LIMIT 1")).scalar_one()
+        s.execute(text("UPDATE proofs SET proof = :p WHERE statement_id = :i"), {"p": bad_proof, "i": first})
+    return first
+
+
+def _audits(store):
+    with store.read_only() as c:
+        return {r.statement_id: (r.audit, r.audit_reason, r.audit_toolchain is not None, r.audited_at is not None)
+                for r in c.execute(text("SELECT * FROM proofs"))}
+
+
+@pytest.mark.postgres
+def test_cli_audit_stores_verdicts_and_export_writes_only_audited(store, audit_cfg, tmp_path, capsys):
+    bad = _seed_proofs(store, "by\n  omega -- fake:kernel-reject")
+    assert main(["export", "--out", str(tmp_path / "before")]) == 0
+    manifest = json.loads((tmp_path / "before" / "manifest.json").read_text())
+    assert manifest["counts"]["total"] == 0 and manifest["counts"]["excluded_unaudited"] == 4
+    assert main(["export", "--out", str(tmp_path / "unaudited"), "--include-unaudited"]) == 0
+    assert json.loads((tmp_path / "unaudited" / "manifest.json").read_text())["counts"]["total"] == 4
+    capsys.readouterr()
+    assert main(["lean", "audit"]) == 1  # some were refused
+    out = capsys.readouterr().out
+    assert re.search(r"dropped: kernel\s+1\n", out) and re.search(r"kept\s+3\n", out)
+    audits = _audits(store)
+    assert audits.pop(bad)[:2] == ("refused", audits_reason(store, bad))
+    assert all(a == ("audited", None, True, True) for a in audits.values())
+    for flags in ([], ["--include-unaudited"]):
+        out_dir = tmp_path / f"after{len(flags)}"
+        assert main(["export", "--out", str(out_dir), *flags]) == 0
+        rows = (out_dir / "train.jsonl").read_text().splitlines()
+        assert len(rows) == 3 and not any("fake:kernel-reject" in r for r in rows)  # refused never leaves
+    assert main(["lean", "audit"]) == 0 and re.search(r"in\s+0\n", capsys.readouterr().out)  # nothing left
+    with store.session() as s:  # a guard change: --recheck looks again at what was audited
+        s.execute(text("UPDATE proofs SET audit = 'audited', audit_reason = NULL WHERE statement_id = :i"), {"i": bad})
+    assert main(["lean", "audit", "--round", "1", "--recheck"]) == 1
+    assert _audits(store)[bad][0] == "refused"
+
+
+def audits_reason(store, statement_id):
+    with store.read_only() as c:
+        reason = c.execute(text("SELECT audit_reason FROM proofs WHERE statement_id = :i"), {"i": statement_id}).scalar()
+    assert reason.startswith("kernel: ") and "declaration type mismatch" in reason
+    return reason
+
+
+@pytest.mark.postgres
+def test_cli_audit_without_lean4checker_refuses_everything(store, audit_cfg, capsys):
+    from flywheel.lean.toolchain import lean4checker_binary
+
+    _seed_proofs(store, "by\n  omega")
+    lean4checker_binary(audit_cfg).unlink()
+    assert main(["lean", "audit"]) == 1
+    assert "lean4checker not built" in capsys.readouterr().out
+    assert {a[0] for a in _audits(store).values()} == {"refused"}

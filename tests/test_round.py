@@ -23,6 +23,19 @@ from tests.round_model import SAMPLE, respond
 pytestmark = pytest.mark.postgres
 
 
+@pytest.fixture(autouse=True)
+def audit_toolchain(tmp_path, monkeypatch):
+    """The audit stage's fake `lean`, `lake` and lean4checker, found through PATH and FLYWHEEL_LEAN__PROJECT_DIR
+    by in-process and subprocess runs alike."""
+    from tests.fake_lean_audit import install
+
+    project = tmp_path / "lean-project"
+    project.mkdir()
+    install(tmp_path / "audit-bin", project, tmp_path / "audit-tools.log")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'audit-bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FLYWHEEL_LEAN__PROJECT_DIR", str(project))
+
+
 @pytest.fixture()
 def model_server():
     server = OpenAIServer(respond)
@@ -106,6 +119,7 @@ def test_a_round_stores_every_outcome(store, pg_url, tmp_path, model_server, fak
     table = {k: (v["counts"]["in"], v["counts"]["kept"], v["counts"]["dropped"]) for k, v in stages.items()}
     assert table["hypotheses"] == (20, 15, {"inconsistent_hypotheses": 5})
     assert table["prove"] == (15, 5, {})  # kept: open for the next round
+    assert table["audit"] == (15, 15, {})  # every proof the REPL passed, audited outside it
     assert table["export"] == (15, 15, {})
     outcomes = stages["prove"]["counts"]["outcomes"]
     assert (outcomes["proved: statement"], outcomes["proved: negation"]) == (5, 5)

@@ -80,13 +80,14 @@ def test_bulk_attempts_are_idempotent(store):
 
 
 def test_export_round_trips_through_datasets(store, tmp_path, capsys):
+    """Formats and filters; the seeded proofs are not audited (tests/test_audit.py covers that gate)."""
     import datasets
 
     minif2f = "theorem mathd_algebra_478 (b h v : ℝ) (h₀ : 0 < b ∧ 0 < h ∧ 0 < v) (h₁ : v = 1 / 3 * (b * h))\n    (h₂ : b = 30) (h₃ : h = 13 / 2) : v = 65 := by sorry"
     seed(store, 4, rounds=(1, 2), extra_texts=[minif2f])
     for fmt in ("jsonl", "parquet"):
         out = tmp_path / fmt
-        assert main(["export", "--out", str(out), "--format", fmt]) == 0
+        assert main(["export", "--out", str(out), "--format", fmt, "--include-unaudited"]) == 0
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["counts"]["total"] == 8 and manifest["counts"]["excluded_benchmark"] == 1
         assert manifest["counts"]["by_side"] == {"negation": 4, "statement": 4}
@@ -96,12 +97,12 @@ def test_export_round_trips_through_datasets(store, tmp_path, capsys):
         assert row["prompt"].startswith("Complete the following Lean 4 code:") and row["prompt"].endswith(":= by\n")
         assert "/-- Problem" in row["prompt"] and row["completion"].endswith("```")
     again = tmp_path / "again"
-    main(["export", "--out", str(again), "--format", "jsonl"])
+    main(["export", "--out", str(again), "--format", "jsonl", "--include-unaudited"])
     assert (again / "train.jsonl").read_bytes() == (tmp_path / "jsonl" / "train.jsonl").read_bytes()
-    main(["export", "--out", str(tmp_path / "msgs"), "--style", "messages", "--round", "2", "--side", "statement"])
+    main(["export", "--out", str(tmp_path / "msgs"), "--style", "messages", "--round", "2", "--side", "statement", "--include-unaudited"])
     rows = [json.loads(x) for x in (tmp_path / "msgs" / "train.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and [m["role"] for m in rows[0]["messages"]] == ["user", "assistant"]
-    main(["export", "--out", str(tmp_path / "all"), "--exclude-benchmarks", ""])
+    main(["export", "--out", str(tmp_path / "all"), "--exclude-benchmarks", "", "--include-unaudited"])
     assert json.loads((tmp_path / "all" / "manifest.json").read_text())["counts"]["total"] == 9
 
 

@@ -81,7 +81,8 @@ def test_the_statement_checked_is_ours(lean_cfg):
     """A model's own statement is never used: only the proof body travels."""
     with Verifier(lean_cfg) as verifier:
         p = verifier.prepare(HEADER, STATEMENT, "by\n  positivity")
-        assert p.code.startswith("theorem t (x : ℕ) (h : 0 < x) :\n    0 < x * x := by")
+        assert p.code == "theorem t (x : ℕ) (h : 0 < x) :\n    0 < x * x := (by\n  positivity\n)"
+        assert (p.proof_line, p.proof_col) == (2, 18)  # the proof's first character, after the parenthesis
         anonymous = verifier.prepare(HEADER, "example : True := trivial", "trivial")
         assert anonymous.name.startswith("flywheel_") and f"theorem {anonymous.name}" in anonymous.code
         assert verifier.check(HEADER, "theorem t (h : sorry) : True := trivial", "trivial").status is V.REJECTED

@@ -61,15 +61,25 @@ class Token:
     @property
     def parts(self) -> tuple[str, ...]:
         """A name's components without guillemets: `Lean.«ofReduceBool»` → ("Lean", "ofReduceBool")."""
-        return tuple(p.strip("«»") for p in re.findall(r"«[^»]*»|[^.]+", self.text))
+        return tuple(p[1:-1] if p.startswith("«") else p for p in _COMPONENT.findall(self.text))
+
+    @property
+    def name(self) -> str:
+        """The name Lean resolves: `«debug».skipKernelTC` and `debug.«skipKernelTC»` are `debug.skipKernelTC`."""
+        return ".".join(self.parts)
+
+
+_COMPONENT = re.compile(r"«[^»]*»|[^.«]+")
 
 
 @dataclass(slots=True, frozen=True)
 class Lexed:
     text: str
-    tokens: tuple[Token, ...]  # comments included, whitespace not
+    tokens: tuple[Token, ...]  # comments included, whitespace not; the code inside strings is in `nested`
     unterminated: str | None  # "comment", "string" or "name" when the text ends inside one
     unterminated_at: int = -1
+    nested: tuple[Token, ...] = ()  # tokens of the `{code}` parts of string literals, which Lean may elaborate
+    ambiguous_at: int = -1  # a string literal whose end depends on whether Lean reads it as interpolated
 
 
 def _block_end(text: str, start: int) -> int:
@@ -89,34 +99,104 @@ def _raw_end(text: str, start: int, hashes: int) -> int:
     return -1 if close < 0 else close + 1 + hashes
 
 
-def tokenize(text: str) -> Lexed:
-    tokens: list[Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        m = _MASTER.match(text, i)
-        kind = m.lastgroup
-        end = m.end()
-        if kind == "ws":
+class _Unterminated(Exception):
+    def __init__(self, what: str, at: int):
+        self.what, self.at = what, at
+
+
+class _Scanner:
+    """Lean's tokens from `text`. String literals are read twice: as plain strings (they end at the first
+    unescaped quote) and as interpolated ones (`s!"…{code}…"`, `throwError "…{code}…"`: a `{` opens code
+    that runs to its matching `}`, quotes inside included). Which reading Lean takes depends on the
+    syntax around the literal, so the code parts are always scanned, and a literal whose two readings
+    end in different places is reported as ambiguous."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens: list[Token] = []
+        self.nested: list[Token] = []
+        self.ambiguous_at = -1
+
+    def run(self, i: int, out: list[Token], until_brace: bool) -> int:
+        """Tokens from i into `out`; with until_brace, stop after the `}` that closes an interpolation."""
+        text, n, depth = self.text, len(self.text), 0
+        while i < n:
+            m = _MASTER.match(text, i)
+            kind = m.lastgroup
+            end = m.end()
+            if kind == "ws":
+                i = end
+                continue
+            if kind == "block":
+                end = _block_end(text, i)
+                if end < 0:
+                    raise _Unterminated("comment", i)
+            elif kind == "raw":
+                end = _raw_end(text, end, end - i - 2)
+                if end < 0:
+                    raise _Unterminated("string", i)
+            elif kind == "string":
+                end = self.string_end(i)
+            elif kind == "symbol" and text[i] == "«":
+                raise _Unterminated("name", i)
+            elif kind == "symbol" and until_brace:
+                if text[i] == "{":
+                    depth += 1
+                elif text[i] == "}":
+                    if depth == 0:
+                        return end
+                    depth -= 1
+            out.append(Token(_KINDS[kind], i, end, text[i:end]))
             i = end
-            continue
-        if kind == "block":
-            end = _block_end(text, i)
-            if end < 0:
-                return Lexed(text, tuple(tokens), "comment", i)
-        elif kind == "raw":
-            end = _raw_end(text, end, end - i - 2)
-            if end < 0:
-                return Lexed(text, tuple(tokens), "string", i)
-        elif kind == "string":
-            body = _STRING_BODY.match(text, end)
-            if body is None:
-                return Lexed(text, tuple(tokens), "string", i)
-            end = body.end()
-        elif kind == "symbol" and text[i] == "«":
-            return Lexed(text, tuple(tokens), "name", i)
-        tokens.append(Token(_KINDS[kind], i, end, text[i:end]))
-        i = end
-    return Lexed(text, tuple(tokens), None)
+        if until_brace:
+            raise _Unterminated("string", i)
+        return i
+
+    def string_end(self, start: int) -> int:
+        text = self.text
+        plain = _STRING_BODY.match(text, start + 1)
+        nested = len(self.nested)
+        try:
+            end = self._interpolated_end(start)
+        except _Unterminated:
+            if plain is None:
+                raise
+            # Read as interpolated, the literal never ends: Lean, if it read it so, would stop with a
+            # parse error. Read plainly it is text, so no code hides in it.
+            del self.nested[nested:]
+            return plain.end()
+        if plain is None or plain.end() != end:
+            self.ambiguous_at = start if self.ambiguous_at < 0 else self.ambiguous_at
+        return end
+
+    def _interpolated_end(self, start: int) -> int:
+        text = self.text
+        i = start + 1
+        while True:
+            m = _INTERPOLATED.search(text, i)
+            if m is None:
+                raise _Unterminated("string", start)
+            ch = m.group(0)
+            if ch == '"':
+                end = m.end()
+                break
+            if ch.startswith("\\"):
+                i = m.end()
+                continue
+            i = self.run(m.end(), self.nested, until_brace=True)
+        return end
+
+
+_INTERPOLATED = re.compile(r'\\.|[{"]', re.S)
+
+
+def tokenize(text: str) -> Lexed:
+    scanner = _Scanner(text)
+    try:
+        scanner.run(0, scanner.tokens, until_brace=False)
+    except _Unterminated as e:
+        return Lexed(text, tuple(scanner.tokens), e.what, e.at, tuple(scanner.nested), scanner.ambiguous_at)
+    return Lexed(text, tuple(scanner.tokens), None, -1, tuple(scanner.nested), scanner.ambiguous_at)
 
 
 _KINDS = {"line": Kind.COMMENT, "block": Kind.COMMENT, "raw": Kind.STRING, "string": Kind.STRING,

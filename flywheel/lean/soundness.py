@@ -1,16 +1,27 @@
-"""The soundness guard: what a proof may not contain (checked before Lean sees it) and which axioms a
-proved theorem may rest on (checked after, with `#print axioms`). Comments and string literals are
-masked first, so they neither trigger a ban nor hide anything."""
+"""The soundness guard: what a proof, a statement, its preamble and a header may contain (checked on
+Lean's tokens before Lean sees them) and which axioms a proved theorem may rest on (checked after, with
+`#print axioms`).
+
+Scans read tokens, never masked text: names are compared as Lean resolves them (`«debug».skipKernelTC`
+is `debug.skipKernelTC`), the `{code}` parts of string literals are scanned as the code they may be,
+comments are ignored. Options are allowlisted, never denylisted. What keeps commands out of a proof is
+the way the verifier builds the code (the proof goes inside parentheses, see `wrap_proof`), so a
+command there is a parse error in Lean; the keyword list below only gives an earlier, clearer reason.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
 
-from flywheel.lean.lexer import mask
+from flywheel.lean.lexer import OPEN_TO_CLOSE, Kind, Token, tokenize
 
 ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
+# Bumped whenever a rule changes, so that cached verdicts of a laxer guard are never reused.
+GUARD_VERSION = 2
 
 
 @dataclass(slots=True, frozen=True)
@@ -18,161 +29,398 @@ class Policy:
     allow_native_decide: bool = False
     max_heartbeats: int = 400000
     allowed_axioms: tuple[str, ...] = ALLOWED_AXIOMS
+    max_rec_depth: int = 10000
 
     @classmethod
     def from_config(cls, cfg) -> "Policy":
-        return cls(cfg.allow_native_decide, cfg.max_heartbeats, tuple(cfg.allowed_axioms))
+        return cls(cfg.allow_native_decide, cfg.max_heartbeats, tuple(cfg.allowed_axioms), cfg.max_rec_depth)
+
+    def limit(self, option: str) -> int | None:
+        field = LIMITED_OPTIONS.get(option)
+        return None if field is None else getattr(self, field)
+
+    def fingerprint(self) -> str:
+        """What a verdict depends on besides the code: this policy, the allowlists and the guard's version."""
+        rules = {"version": GUARD_VERSION, "policy": asdict(self), "limited": LIMITED_OPTIONS,
+                 "free": sorted(FREE_OPTIONS), "free_prefixes": FREE_OPTION_PREFIXES}
+        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 
-def _word(w: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w.'«]){re.escape(w)}(?![\w'!?»])")
+# Options: only these may be set, wherever and however the name is spelled.
+LIMITED_OPTIONS = {"maxHeartbeats": "max_heartbeats", "synthInstance.maxHeartbeats": "max_heartbeats",
+                   "maxRecDepth": "max_rec_depth"}
+FREE_OPTION_PREFIXES = ("pp.", "linter.", "trace.")
+FREE_OPTIONS = frozenset({"checkBinderAnnotations", "autoImplicit", "relaxedAutoImplicit"})
 
-
-# Each entry: the pattern in masked code, and the reason given. Why each is banned:
-BANNED: list[tuple[re.Pattern, str]] = [
-    (_word("sorry"), "sorry"),
-    (_word("admit"), "admit"),
-    (_word("sorryAx"), "sorryAx"),
-    # search tactics: some REPL versions accepted a goal they left open (DeepSeek-Prover-V2's apply? bug)
-    (re.compile(r"(?<![\w.'])(apply|exact|rw|refine|observe|rw_search)\?"), "proof search tactic (apply?/exact?/rw?)"),
-    (_word("library_search"), "proof search tactic (library_search)"),
-    (_word("hint"), "proof search tactic (hint)"),
+# A name any of whose components is one of these is refused (the reason names it).
+BANNED_COMPONENTS = {
+    "sorry": "sorry", "admit": "admit", "sorryAx": "sorryAx",
     # everything that reaches the compiler or the elaborator instead of the kernel
-    (_word("implemented_by"), "implemented_by"),
-    (_word("extern"), "extern"),
-    (_word("unsafe"), "unsafe"),
-    (re.compile(r"(?<![\w'])(Lean\.)?(ofReduceBool|reduceBool|trustCompiler)(?![\w'])"), "Lean.ofReduceBool / trustCompiler"),
-    (re.compile(r"(?<![\w.'])(run_tac|run_cmd|run_elab|run_meta|by_elab)(?![\w'])"), "metaprogram in the proof"),
-    (re.compile(r"(?<![\w'])(Lean\.(Elab|Meta|Environment|Compiler)|addDecl|modifyEnv)(?![\w'])"), "metaprogram in the proof"),
-    (_word("axiom"), "new axiom"),
-    (_word("opaque"), "opaque constant"),
-    (re.compile(r"@\["), "attribute in the proof"),
-]
-NATIVE: list[tuple[re.Pattern, str]] = [
-    (_word("native_decide"), "native_decide"),
-    (re.compile(r"(?<![\w'])decide\s*\+\s*native(?![\w'])|(?<![\w'])native\s*:=\s*true"), "decide +native"),
-]
-# A command keyword in a proof body means something runs after (or beside) the theorem.
-COMMANDS = re.compile(
-    r"(?<![\w.'])(theorem|lemma|def|abbrev|example|instance|structure|class|inductive|mutual|namespace"
-    r"|section|universe|variable|attribute|macro|macro_rules|syntax|elab|elab_rules|notation|infix|infixl"
-    r"|infixr|prefix|postfix|import|initialize|builtin_initialize|deriving|export|noncomputable|private"
-    r"|protected|partial|end)(?![\w'!?])|(?<![\w])#[a-zA-Z_]+"
-)
-_OPEN = re.compile(r"(?<![\w.'])open\b[^\n]*?\bin\b|(?<![\w.'])open\b")
-_SET_OPTION = re.compile(r"(?<![\w.'])set_option\s+([\w.]+)\s+(\S+)")
-_GUILLEMET = re.compile(r"«([^»]*)»")
+    "implemented_by": "implemented_by", "extern": "extern", "unsafe": "unsafe",
+    "ofReduceBool": "Lean.ofReduceBool / trustCompiler", "reduceBool": "Lean.ofReduceBool / trustCompiler",
+    "trustCompiler": "Lean.ofReduceBool / trustCompiler",
+    "run_tac": "metaprogram in the proof", "run_cmd": "metaprogram in the proof", "run_elab": "metaprogram in the proof",
+    "run_meta": "metaprogram in the proof", "by_elab": "metaprogram in the proof", "Elab": "metaprogram in the proof",
+    "Compiler": "metaprogram in the proof", "Environment": "metaprogram in the proof", "addDecl": "metaprogram in the proof",
+    "addAndCompile": "metaprogram in the proof", "modifyEnv": "metaprogram in the proof", "setEnv": "metaprogram in the proof",
+    "unsafeIO": "metaprogram in the proof", "unsafeBaseIO": "metaprogram in the proof", "unsafeEIO": "metaprogram in the proof",
+    "MetaM": "metaprogram in the proof", "TacticM": "metaprogram in the proof", "TermElabM": "metaprogram in the proof",
+    "CommandElabM": "metaprogram in the proof", "CoreM": "metaprogram in the proof",
+    "axiom": "new axiom", "opaque": "opaque constant",
+    # search tactics: some REPL versions accepted a goal they left open (DeepSeek-Prover-V2's apply? bug)
+    "apply?": "proof search tactic (apply?/exact?/rw?)", "exact?": "proof search tactic (apply?/exact?/rw?)",
+    "rw?": "proof search tactic (apply?/exact?/rw?)", "refine?": "proof search tactic (apply?/exact?/rw?)",
+    "observe?": "proof search tactic (apply?/exact?/rw?)", "rw_search": "proof search tactic (apply?/exact?/rw?)",
+    "library_search": "proof search tactic (library_search)",
+}
+# `hint` is a search tactic, and also a fine hypothesis name: refused only where a tactic starts.
+TACTIC_ONLY = {"hint": "proof search tactic (hint)"}
+_TACTIC_START_AFTER = {"by", ";", "·", ".", "try", "|", "then", "else", "=>", "all_goals", "any_goals",
+                       "repeat", "focus", "iterate"}
+# Keywords that start a command (Lean's and Mathlib's). Keywords cannot be escaped, so the raw token text
+# is compared; `«theorem»` is an ordinary name.
+COMMAND_KEYWORDS = frozenset("""
+theorem lemma def abbrev example instance structure class inductive coinductive mutual namespace section
+universe variable attribute macro macro_rules syntax elab elab_rules notation notation3 infix infixl infixr
+prefix postfix import initialize builtin_initialize deriving export noncomputable private protected partial
+end alias binder_predicate irreducible_def axiom opaque declare_syntax_cat simproc dsimproc add_decl_doc
+assert_not_exists assert_not_imported library_note register_simp_attr unif_hint scoped local omit include
+nonrec unsafe register_option declare_config_elab initialize_simps_projections compile_inductive
+register_label_attr add_aesop_rules declare_aesop_rule_sets seal unseal suppress_compilation
+""".split())
+_NOT_A_NAMESPACE = COMMAND_KEYWORDS | {"in", "set_option", "open", "hiding", "renaming"}
+_OPENERS, _CLOSERS = set(OPEN_TO_CLOSE) - {"«"}, set(OPEN_TO_CLOSE.values()) - {"»"}
+# Raw control characters and lone surrogates: their meaning depends on an escape layer (JSON, the REPL's
+# reader), so what Lean reads could differ from what was stored. Tab, newline and carriage return are text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-def _code(text: str) -> tuple[str | None, str]:
-    m = mask(text)
-    if m.unterminated:
-        return f"unterminated {m.unterminated}", m.code
-    return None, m.code
+def _where(text: str, at: int) -> str:
+    line = text.count("\n", 0, at) + 1
+    return f"line {line}, column {at - (text.rfind(chr(10), 0, at) + 1) + 1}"
 
 
-def _scan_code(code: str, raw: str, policy: Policy) -> str | None:
-    names = " ".join(_GUILLEMET.findall(raw))  # «sorry»-style names are checked by their content too
-    rules = BANNED + ([] if policy.allow_native_decide else NATIVE)
-    for pattern, reason in rules:
-        if pattern.search(code) or (names and pattern.search(names)):
-            return f"banned: {reason}"
-    for m in _SET_OPTION.finditer(code):
-        option, value = m.group(1), m.group(2)
-        if option.startswith("debug."):
-            return f"banned: set_option {option}"
-        if option == "maxHeartbeats":
-            try:
-                beats = int(value)
-            except ValueError:
-                return f"banned: set_option maxHeartbeats {value}"
-            if beats == 0 or beats > policy.max_heartbeats:
-                return f"banned: set_option maxHeartbeats {beats} (limit {policy.max_heartbeats})"
+def control_character(text: str) -> str | None:
+    m = _CONTROL.search(text)
+    if m is None:
+        return None
+    return f"banned: control character U+{ord(m.group(0)):04X} at {_where(text, m.start())}"
+
+
+@dataclass(slots=True)
+class _Code:
+    text: str
+    tokens: list[Token]  # code tokens in order, comments out; the code inside string literals at the end
+    top: int  # how many of `tokens` are top level (the rest came from inside string literals)
+
+
+def _lex(text: str) -> _Code | str:
+    bad = control_character(text)
+    if bad:
+        return bad
+    lexed = tokenize(text)
+    if lexed.unterminated:
+        return f"banned: unterminated {lexed.unterminated} at {_where(text, lexed.unterminated_at)}"
+    if lexed.ambiguous_at >= 0:
+        return f"banned: a string literal whose end depends on its interpolation at {_where(text, lexed.ambiguous_at)}"
+    top = [t for t in lexed.tokens if t.kind is not Kind.COMMENT]
+    nested = [t for t in lexed.nested if t.kind is not Kind.COMMENT]
+    return _Code(text, top + nested, len(top))
+
+
+def _line_start(code: _Code, i: int) -> bool:
+    """Whether token i is the first code token on its line."""
+    if i == 0 or i == code.top:
+        return True
+    prev, tok = code.tokens[i - 1], code.tokens[i]
+    return "\n" in code.text[prev.end : tok.start]
+
+
+def _option(code: _Code, i: int, policy: Policy, *, clamp: bool = False) -> tuple[str | None, int, str]:
+    """The `set_option NAME VALUE` at token i: (reason or None, index after it, canonical text)."""
+    toks = code.tokens
+    if i + 2 >= len(toks):
+        return "banned: set_option without a name and a value", len(toks), ""
+    name_tok, value_tok = toks[i + 1], toks[i + 2]
+    if name_tok.kind is not Kind.NAME:
+        return "banned: set_option without an option name", i + 3, ""
+    option, value = name_tok.name, value_tok.text
+    limit = policy.limit(option)
+    if limit is not None:
+        if value_tok.kind is not Kind.NUMBER or not value.isdigit():
+            return f"banned: set_option {option} {value}", i + 3, ""
+        number = int(value)
+        if clamp and (number == 0 or number > limit):
+            number = limit  # benchmark headers say 0 (unlimited); our limit stands instead
+        if number == 0 or number > limit:
+            return f"banned: set_option {option} {number} (limit {limit})", i + 3, ""
+        return None, i + 3, f"set_option {option} {number}"
+    if option in FREE_OPTIONS or option.startswith(FREE_OPTION_PREFIXES):
+        if value_tok.kind in (Kind.NUMBER, Kind.STRING) or value in ("true", "false"):
+            return None, i + 3, f"set_option {option} {value}"
+        return f"banned: set_option {option} {value}", i + 3, ""
+    return f"banned: set_option {option} (not an allowed option)", i + 3, ""
+
+
+def _open_clause(code: _Code, i: int) -> int:
+    """Index after `open [scoped] N₁ … Nₖ` at token i, or -1 when what follows is not a list of namespaces."""
+    toks = code.tokens
+    j = i + 1
+    if j < len(toks) and toks[j].text == "scoped":
+        j += 1
+    start = j
+    while j < len(toks) and toks[j].kind is Kind.NAME and toks[j].text not in _NOT_A_NAMESPACE \
+            and not _line_start(code, j):
+        j += 1
+    return j if j > start else -1
+
+
+def _tactic_position(code: _Code, i: int) -> bool:
+    if _line_start(code, i):
+        return True
+    before = [t.text for t in code.tokens[max(0, i - 3) : i]]
+    if before[-1] == ">":  # `<;>` is three symbol tokens; a lone `>` is a comparison
+        return before[-3:] == ["<", ";", ">"]
+    return before[-1] in _TACTIC_START_AFTER
+
+
+def _banned_name(code: _Code, i: int, policy: Policy) -> str | None:
+    tok = code.tokens[i]
+    for part in tok.parts:
+        if part in BANNED_COMPONENTS:
+            return f"banned: {BANNED_COMPONENTS[part]}"
+        if part == "native_decide" and not policy.allow_native_decide:
+            return "banned: native_decide"
+    if tok.text in TACTIC_ONLY and _tactic_position(code, i):
+        return f"banned: {TACTIC_ONLY[tok.text]}"
+    if tok.text == "native" and not policy.allow_native_decide:
+        before = code.tokens[i - 1].text if i else ""
+        after = "".join(t.text for t in code.tokens[i + 1 : i + 3])
+        if before == "+" or after == ":=":
+            return "banned: decide +native"
     return None
+
+
+def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool) -> str | None:
+    """The rules every piece of code obeys. in_only: `open`/`set_option` only as `… in` (proofs, statements)."""
+    toks = code.tokens
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.kind is Kind.NAME:
+            if tok.text == "set_option":
+                reason, after, _ = _option(code, i, policy)
+                if reason:
+                    return reason
+                if in_only and (after >= len(toks) or toks[after].text != "in"):
+                    return f"banned: command {what}: set_option"
+                i = after
+                continue
+            if tok.text == "open":
+                after = _open_clause(code, i)
+                if after < 0 or (in_only and (after >= len(toks) or toks[after].text != "in")):
+                    return f"banned: command {what}: open"
+                i = after
+                continue
+            if tok.text in COMMAND_KEYWORDS:
+                return f"banned: command {what}: {tok.text}"
+            reason = _banned_name(code, i, policy)
+            if reason:
+                return reason
+        elif tok.text == "@" and i + 1 < len(toks) and toks[i + 1].text == "[" and toks[i + 1].start == tok.end:
+            return f"banned: attribute {what}"
+        elif tok.text == "#" and i + 1 < len(toks) and toks[i + 1].kind is Kind.NAME \
+                and toks[i + 1].start == tok.end and _line_start(code, i):
+            return f"banned: command {what}: #{toks[i + 1].text}"  # `#s`, `#v[…]` inside a line are notation
+        i += 1
+    return None
+
+
+def _balanced(code: _Code) -> str | None:
+    stack: list[str] = []
+    for tok in code.tokens[: code.top]:
+        if tok.kind is not Kind.SYMBOL:
+            continue
+        if tok.text in _OPENERS:
+            stack.append(OPEN_TO_CLOSE[tok.text])
+        elif tok.text in _CLOSERS:
+            if not stack or stack.pop() != tok.text:
+                return f"banned: unbalanced '{tok.text}' at {_where(code.text, tok.start)}"
+    return f"banned: '{stack[-1]}' missing" if stack else None
 
 
 def scan_proof(proof: str, policy: Policy) -> str | None:
     """Why this proof body (the text after `:=`) may not be sent to Lean, or None."""
-    problem, code = _code(proof)
-    if problem:
-        return f"banned: {problem}"
-    if not code.strip():
+    code = _lex(proof)
+    if isinstance(code, str):
+        return code
+    if not code.tokens:
         return "empty proof"
-    command = COMMANDS.search(code)
-    if command:
-        return f"banned: command after the proof: {command.group(0)}"
-    for m in _OPEN.finditer(code):
-        if not m.group(0).rstrip().endswith(" in") and not re.search(r"\bin\b", m.group(0)):
-            return "banned: command after the proof: open"
-    if re.search(r"(?<![\w.'])set_option\b", code) and not re.search(r"set_option\s+[\w.]+\s+\S+\s+in\b", code):
-        return "banned: command after the proof: set_option"
-    return _scan_code(code, proof, policy)
+    return _balanced(code) or _scan(code, policy, what="after the proof", in_only=True)
+
+
+def wrap_proof(proof: str) -> str:
+    """The proof as the verifier sends it: inside parentheses, so that it is one term and anything after
+    it would be a parse error, never a command (scan_proof has checked the brackets balance)."""
+    return "(" + proof.strip("\n") + "\n)"
+
+
+def scan_statement_parts(parts: Sequence[str], policy: Policy) -> str | None:
+    """The binders and the conclusion of a parsed statement, as they will be rendered."""
+    for part in parts:
+        code = _lex(part)
+        if isinstance(code, str):
+            return code
+        reason = _scan(code, policy, what="in the statement", in_only=True)
+        if reason:
+            return reason
+    return None
 
 
 def scan_statement(text: str, policy: Policy) -> str | None:
     """Why a statement (its proof part ignored) may not be used, or None."""
-    problem, code = _code(text)
-    if problem:
-        return f"banned: {problem}"
-    decl = re.search(r"(?<![\w.'])(theorem|lemma|example|def)(?![\w'])", code)
-    if not decl:
-        return "no declaration"
-    before = code[: decl.start()]
-    from flywheel.lean.lexer import find_top_level
+    from flywheel.errors import UnparsableStatement
+    from flywheel.lean.statements import parse_theorem
 
-    end = find_top_level(code, ":=", decl.end())
-    body = code[decl.end() : end if end >= 0 else len(code)]
-    if COMMANDS.search(before) or re.search(r"(?<![\w.'])(axiom|set_option)\b", before):
-        return "banned: command before the statement"
-    return _scan_code(before + body, text[: end if end >= 0 else len(text)], policy)
+    bad = control_character(text)
+    if bad:
+        return bad
+    try:
+        thm = parse_theorem(text)
+    except UnparsableStatement as e:
+        return f"statement does not parse: {e}"
+    return scan_statement_parts([b.render() for b in thm.binders] + [thm.conclusion], policy)
+
+
+PREAMBLE_COMMANDS = frozenset({"def", "abbrev", "noncomputable", "open", "variable", "universe", "section",
+                               "set_option"})
+
+
+def scan_preamble(preamble: str, policy: Policy) -> str | None:
+    """A statement's preamble: definitions and scopes only. Each command starts a line at column 0 with
+    an allowed keyword; the code inside the commands obeys the rules of any other code."""
+    if not preamble.strip():
+        return None
+    code = _lex(preamble)
+    if isinstance(code, str):
+        return code
+    toks, body, i = code.tokens, [], 0
+    while i < code.top:
+        tok = toks[i]
+        at_column_0 = tok.start == 0 or code.text[tok.start - 1] == "\n"
+        if not (tok.kind is Kind.NAME and _line_start(code, i) and at_column_0):  # `| 0 => …` continues a def
+            body.append(tok)
+            i += 1
+            continue
+        if tok.text not in PREAMBLE_COMMANDS:
+            return f"banned: {tok.text} in the preamble (only def, abbrev, open, variable, universe, section)"
+        if tok.text == "noncomputable":
+            nxt = toks[i + 1].text if i + 1 < code.top else ""
+            if nxt not in ("def", "abbrev", "section"):
+                return f"banned: noncomputable {nxt} in the preamble"
+            i += 2
+        elif tok.text == "set_option":
+            reason, i, _ = _option(code, i, policy)
+            if reason:
+                return reason
+        elif tok.text == "open":
+            i = _open_clause(code, i)
+            if i < 0:
+                return "banned: open of something other than namespaces in the preamble"
+        elif tok.text == "section" and i + 1 < code.top and not _line_start(code, i + 1):
+            return "banned: a named section in the preamble"
+        else:
+            i += 1
+    inside = _Code(code.text, body + toks[code.top :], len(body))
+    return _balanced(code) or _scan(inside, policy, what="in the preamble", in_only=True)
+
+
+def header_commands(header: str, policy: Policy) -> tuple[str | None, str]:
+    """(why the header may not be used, or None; the header as we send it). A header may import, open
+    namespaces and set allowed options, one command per line. Opened namespaces are written «escaped», so
+    a keyword among them (`open Real set_option …`) names a namespace and never starts a command."""
+    code = _lex(header)
+    if isinstance(code, str):
+        return code, header
+    lines: list[str] = []
+    toks, i = code.tokens, 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.text == "import" and i + 1 < len(toks) and toks[i + 1].kind is Kind.NAME:
+            line, i = f"import {toks[i + 1].text}", i + 2
+        elif tok.text == "open":
+            after = _open_clause(code, i)
+            if after < 0:
+                return "banned: open of something other than namespaces in the header", header
+            names = toks[i + 1 : after]
+            scoped = ["scoped"] if names[0].text == "scoped" else []
+            line = " ".join(["open", *scoped] + [_escaped(t) for t in names[len(scoped):]])
+            i = after
+        elif tok.text == "set_option":
+            reason, i, line = _option(code, i, policy, clamp=True)
+            if reason:
+                return reason, header
+        else:
+            return f"banned: {tok.text} in the header (only import, open and set_option)", header
+        if i < len(toks) and not _line_start(code, i):
+            return f"banned: a second command on a header line: {toks[i].text}", header
+        lines.append(line)
+    imports = [x for x in lines if x.startswith("import ")]
+    return None, "\n".join(imports + [""] + [x for x in lines if not x.startswith("import ")]) + "\n\n"
+
+
+def _escaped(tok: Token) -> str:
+    return ".".join(f"«{p}»" for p in tok.parts)
 
 
 def scan_header(header: str, policy: Policy) -> str | None:
-    """A header may import, open, and set options within our limits; nothing else."""
-    problem, code = _code(header)
-    if problem:
-        return f"banned: {problem}"
-    for line in code.splitlines():
-        words = line.split()
-        if not words or words[0] in ("import", "open"):
-            continue
-        if words[0] == "set_option":
-            reason = _scan_code(line, line, policy)
-            if reason and "maxHeartbeats" not in reason:
-                return reason
-            continue
-        return f"banned: {words[0]} in the header"
-    return None
+    return header_commands(header, policy)[0]
 
 
 def limit_heartbeats(header: str, policy: Policy) -> str:
-    """The header with any maxHeartbeats set to our limit: benchmark headers say 0, i.e. unlimited."""
-    return re.sub(r"(?m)^(\s*set_option\s+maxHeartbeats\s+)\d+", rf"\g<1>{policy.max_heartbeats}", header)
+    """The header as we send it (limits applied: benchmark headers say maxHeartbeats 0, i.e. unlimited);
+    unchanged when scan_header refuses it."""
+    reason, rendered = header_commands(header, policy)
+    return header if reason else rendered
 
 
-_DEPENDS = re.compile(r"'?([^'\s]+)'?\s+depends on axioms:\s*\[([^\]]*)\]", re.S)
-_NONE = re.compile(r"'?([^'\s]+)'?\s+does not depend on any axioms")
+# `#print axioms NAME`: Lean writes the name as `Name.toString` does, «escaping» parts where needed.
+_AXIOMS = re.compile(r"'(?P<name>.+?)' (?:depends on axioms: \[(?P<axioms>[^\]]*)\]|does not depend on any axioms)",
+                     re.S)
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    return Token(Kind.NAME, 0, len(name), name).parts
 
 
 def parse_axioms(messages: Iterable[dict] | str, name: str | None = None) -> list[str] | None:
     """Axioms from the answer to `#print axioms NAME`; None when no such message is there."""
     texts = [messages] if isinstance(messages, str) else [m.get("data", "") for m in messages]
+    want = _parts(name) if name is not None else None
     for text in texts:
-        for m in _DEPENDS.finditer(text):
-            if name is None or m.group(1).strip("«»") == name.strip("«»"):
-                return [a for a in re.split(r"[\s,]+", m.group(2)) if a]
-        for m in _NONE.finditer(text):
-            if name is None or m.group(1).strip("«»") == name.strip("«»"):
-                return []
+        for m in _AXIOMS.finditer(text):
+            if want is not None and _parts(m.group("name")) != want:
+                continue
+            listed = m.group("axioms")
+            return [a for a in re.split(r"[\s,]+", listed) if a] if listed is not None else []
     return None
 
 
+_NATIVE_AXIOMS = ("Lean.ofReduceBool", "Lean.trustCompiler")
+
+
+def _native(axiom: str) -> bool:
+    """`native_decide`'s axioms: Lean.ofReduceBool, or from Lean 4.29 one generated `…._native.…` per use."""
+    return axiom in _NATIVE_AXIOMS or "_native" in _parts(axiom)
+
+
 def check_axioms(axioms: Iterable[str], policy: Policy) -> str | None:
-    bad = [a for a in axioms if a not in policy.allowed_axioms]
+    bad = [a for a in axioms if a not in policy.allowed_axioms and not (policy.allow_native_decide and _native(a))]
     if not bad:
         return None
     if "sorryAx" in bad:
         return "uses sorry (sorryAx)"
-    if "Lean.ofReduceBool" in bad or "Lean.trustCompiler" in bad:
-        return "uses native_decide (Lean.ofReduceBool)"
+    native = [a for a in bad if _native(a)]
+    if native:
+        return f"uses native_decide ({native[0]})"
     return "depends on axiom " + ", ".join(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,8 @@ from flywheel.lean.protocol import Answer
 from flywheel.lean.soundness import Policy, check_axioms, parse_axioms
 from flywheel.records import VerdictStatus
 
-SORRY_WARNING = "declaration uses 'sorry'"
+# Lean before 4.28 quotes with '…', from 4.28 with `…`.
+SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
 
 
 @dataclass(slots=True)
@@ -60,7 +62,7 @@ def _first(messages: list[dict], severity: str) -> str | None:
 def uses_sorry(answer: Answer) -> bool:
     if answer.get("sorries"):
         return True
-    return any(m.get("severity") == "warning" and SORRY_WARNING in str(m.get("data", ""))
+    return any(m.get("severity") == "warning" and SORRY_WARNING.search(str(m.get("data", ""))) is not None
                for m in answer.get("messages", []))
 
 

@@ -1,0 +1,80 @@
+"""The guard from the command line: every cheat class comes back `rejected` from `flywheel lean check`
+with the fake REPL, every honest form `proved`; what Lean reads is what was stored."""
+
+import json
+
+import pytest
+
+from orchestration.cli import main
+from tests.conftest import HEADER
+from tests.test_soundness import CHEATS, HONEST
+
+STATEMENT = "theorem t (x : ℕ) (hint : 0 < x) : 0 < x * x := by sorry"
+
+
+def _check(tmp_path, rows, *extra):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = main(["lean", "check", str(src), "--out", str(out), "--workers", "2", "--timeout", "10", "--no-store", *extra])
+    return code, {x["id"]: x for x in map(json.loads, out.read_text().splitlines())}
+
+
+def test_every_cheat_is_rejected_and_every_honest_proof_proved(tmp_path, fake_repl, monkeypatch):
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    rows = [{"id": f"cheat{i}", "header": HEADER, "statement": STATEMENT, "proof": p} for i, (p, _) in enumerate(CHEATS)]
+    rows += [{"id": f"honest{i}", "header": HEADER, "statement": STATEMENT, "proof": p} for i, p in enumerate(HONEST)]
+    code, got = _check(tmp_path, rows)
+    assert code == 0
+    for i, (proof, reason) in enumerate(CHEATS):
+        answer = got[f"cheat{i}"]
+        assert answer["verdict"] == "rejected" and reason in answer["reason"], (proof, answer)
+    for i, proof in enumerate(HONEST):
+        assert got[f"honest{i}"]["verdict"] == "proved", (proof, got[f"honest{i}"])
+
+
+@pytest.mark.parametrize("header, reason", [
+    (HEADER.replace("Rat\n", "Rat set_option debug.skipKernelTC true\n"), "set_option"),
+    ("import Mathlib\nopen Real\nset_option «debug».skipKernelTC true\n", "debug.skipKernelTC"),
+    ("import Mathlib\nset_option synthInstance.maxHeartbeats 0\nset_option debug.skipKernelTC true\n", "debug"),
+    ("import Mathlib\nopen Real in\n", "in"),
+    ("import Mathlib\n#eval IO.println \"{}\"\n", "#"),
+])
+def test_headers_run_one_command_a_line(tmp_path, fake_repl, monkeypatch, header, reason):
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    _, got = _check(tmp_path, [{"id": "h", "header": header, "statement": STATEMENT, "proof": "by positivity"}])
+    assert got["h"]["verdict"] == "rejected" and reason in got["h"]["reason"]
+
+
+def test_control_characters_never_reach_lean(tmp_path, fake_repl, monkeypatch):
+    """A REPL whose JSON reader decodes `\\u000b` as another character proved a false statement; raw
+    control characters (and lone surrogates, which used to crash the whole run) are refused first."""
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    monkeypatch.setenv("FAKE_REPL_CARELESS_JSON", "1")
+    false = "theorem vt : '\x0b'.toNat = 1 := by sorry"
+    rows = [
+        {"id": "false", "header": HEADER, "statement": false, "proof": "by decide"},
+        {"id": "true", "header": HEADER, "statement": "theorem vt : 'a'.toNat = 97 := by sorry", "proof": "by decide"},
+        {"id": "wrong", "header": HEADER, "statement": "theorem vt : 'a'.toNat = 1 := by sorry", "proof": "by decide"},
+        {"id": "proof", "header": HEADER, "statement": STATEMENT, "proof": "by\x1b positivity"},
+        {"id": "header", "header": HEADER + "\x0c", "statement": STATEMENT, "proof": "by positivity"},
+        {"id": "surrogate", "header": HEADER, "statement": STATEMENT, "proof": "by positivity -- \ud800"},
+    ]
+    code, got = _check(tmp_path, rows)
+    assert code == 0
+    assert got["false"]["verdict"] == "rejected" and "U+000B" in got["false"]["reason"]
+    assert got["proof"]["verdict"] == "rejected" and "U+001B" in got["proof"]["reason"]
+    assert got["header"]["verdict"] == "rejected" and "U+000C" in got["header"]["reason"]
+    assert got["surrogate"]["verdict"] == "rejected" and "U+D800" in got["surrogate"]["reason"]
+    assert (got["true"]["verdict"], got["wrong"]["verdict"]) == ("proved", "failed")  # the double decides
+
+
+def test_the_careless_reader_is_reproduced_without_the_guard(fake_repl, monkeypatch):
+    """What the guard prevents: the same false statement sent straight to that REPL comes back proved."""
+    import shlex
+
+    from flywheel.lean.repl import LeanRepl
+
+    monkeypatch.setenv("FAKE_REPL_CARELESS_JSON", "1")
+    with LeanRepl(shlex.split(fake_repl), HEADER, timeout_s=10) as repl:
+        answer = repl.run("theorem vt : '\x0b'.toNat = 1 := (by decide\n)")
+    assert not any(m["severity"] == "error" for m in answer.get("messages", []))

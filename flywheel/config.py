@@ -39,7 +39,8 @@ class LeanConfig:
     memory_limit_mb: int = 8192  # address-space cap per REPL process
     rss_limit_mb: int = 6144  # restart a REPL whose resident memory passed this
     max_checks_per_process: int = 200
-    max_heartbeats: int = 400000  # the largest maxHeartbeats a proof may set
+    max_heartbeats: int = 400000  # the largest maxHeartbeats (and synthInstance.maxHeartbeats) code may set
+    max_rec_depth: int = 10000  # the largest maxRecDepth code may set
     allow_native_decide: bool = False
     allowed_axioms: list[str] = field(default_factory=lambda: ["propext", "Classical.choice", "Quot.sound"])
     dojo_cache_dir: str | None = None

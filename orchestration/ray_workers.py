@@ -1,7 +1,7 @@
 """Ray: Lean workers and generation engines as actors. The only module that starts Ray.
 
 A Lean worker owns one REPL process (a one-process Verifier). The driver keeps the verdict cache, so a
-repeated proof never leaves it. A worker that dies is replaced and its check retried once; a check that
+repeated proof never leaves it; its keys name the toolchain the workers report when they start. A worker that dies is replaced and its check retried once; a check that
 still fails is recorded as crashed, never lost.
 
 Ray places the workers, starts them and watches them; the checks themselves travel on a direct channel to
@@ -70,10 +70,11 @@ def _lean_actor_class(cpus: float, memory: int | None):
             self._listener = socket.create_server(("", 0))
             threading.Thread(target=self._accept, name="lean-channel", daemon=True).start()
 
-        def address(self) -> tuple[str, int]:
+        def address(self) -> tuple[str, int, str]:
+            """Where its channel listens, and the toolchain its REPL reports (the driver keys verdicts by it)."""
             import ray
 
-            return ray.util.get_node_ip_address(), self._listener.getsockname()[1]
+            return ray.util.get_node_ip_address(), self._listener.getsockname()[1], self._verifier.toolchain
 
         def run(self, fields: list, expect_sorry: bool) -> dict:
             # Plain lists and dicts both ways: Ray's fast serialization path, no pickled classes.
@@ -134,6 +135,7 @@ class RayChecker:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self.replaced = 0
+        self.toolchain: str | None = None  # the workers' (all of them run the same one)
         self.verifier = Verifier(self.cfg, cache, backend=self._run)
         self.check = self.verifier.check
         self.compile_check = self.verifier.compile_check
@@ -146,10 +148,21 @@ class RayChecker:
     def __enter__(self) -> "RayChecker":
         import time
 
+        import ray
+
         actors = [self._cls.remote(self.cfg, self._token) for _ in range(self.workers)]
         deadline = time.monotonic() + self._wait_s  # one wait for all of them, not one each
-        for actor in actors:
-            self._idle.put(self._open(actor, max(0.0, deadline - time.monotonic())))
+        try:
+            for actor in actors:
+                self._idle.put(self._open(actor, max(0.0, deadline - time.monotonic())))
+            if self.toolchain is None:
+                raise FlywheelError(f"no Lean worker started within {self._wait_s:g} s, so the toolchain that "
+                                    "verdicts are cached for is unknown")
+        except BaseException:
+            self.__exit__(None, None, None)  # the channels opened so far, and the cache
+            for actor in actors:
+                ray.kill(actor)
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -169,12 +182,13 @@ class RayChecker:
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
-        if not self._direct:
-            return _Worker(actor, None)
         try:
-            host, port = ray.get(actor.address.remote(), timeout=self._wait_s if wait_s is None else wait_s)
+            host, port, toolchain = ray.get(actor.address.remote(), timeout=self._wait_s if wait_s is None else wait_s)
         except (RayActorError, GetTimeoutError) as e:  # its first check finds out again, and replaces it
             log.warning("a Lean worker did not start: %s", e)
+            return _Worker(actor, None)
+        self._agree(toolchain)
+        if not self._direct:
             return _Worker(actor, None)
         try:
             return _Worker(actor, self._connect(host, port))
@@ -184,6 +198,15 @@ class RayChecker:
                         host, port, e)
             self._direct = False
             return _Worker(actor, None)
+
+    def _agree(self, toolchain: str) -> None:
+        """Verdicts are keyed in the driver before a worker is chosen: every worker must run one toolchain."""
+        with self._lock:
+            if self.toolchain is None:
+                self.toolchain = self.verifier.toolchain = toolchain
+            elif toolchain != self.toolchain:
+                raise FlywheelError(f"the Lean workers run different toolchains ({self.toolchain} and {toolchain}): "
+                                    "a verdict cached for one would be served for the other")
 
     def _connect(self, host: str, port: int):
         sock = socket.create_connection((host, port), timeout=10)

@@ -8,8 +8,10 @@ Answers, in order of precedence:
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
 - replay of real answers in tests/data/lean: kimina-match (by statement and proof) and the lean2021
   transcripts (by exact command, printed as the raw multi-line text);
-- rules: an identifier `undefined_...` → "unknown identifier"; `sorry`/`admit` → a sorries entry and the
-  warning; `#print axioms X` → what X used; otherwise
+- rules: `#eval Lean.versionString` → FAKE_REPL_LEAN_VERSION (default 4.26.0); `lemma` where no header
+  imported Mathlib (its keyword) → a parse error; `by sorry` in a 2021 Lean (a version 4.0.0-...) → the
+  parse error that Lean gave (the lean2021 transcripts); an identifier `undefined_...` → "unknown
+  identifier"; `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
   no messages (proved).
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
 FAKE_REPL_SHARED (the folder holding lean/, default tests/data), FAKE_REPL_CRASH_EVERY=N (die on every Nth command).
@@ -77,6 +79,8 @@ class Fake:
         self.crash_every = int(os.environ.get("FAKE_REPL_CRASH_EVERY", "0"))
         self.count = 0
         self.hoard: list[bytearray] = []
+        self.version = os.environ.get("FAKE_REPL_LEAN_VERSION", "4.26.0")
+        self.mathlib: set[int] = set()  # the envs that descend from an `import Mathlib`
 
     def _sleep(self) -> None:
         if not self.latency:
@@ -89,6 +93,8 @@ class Fake:
         env = self.next_env
         self.next_env += 1
         self.envs[env] = dict(self.envs.get(parent, {})) | decls
+        if parent in self.mathlib:
+            self.mathlib.add(env)
         return env
 
     def answer(self, req: dict) -> str | dict:
@@ -108,7 +114,13 @@ class Fake:
         if cmd in self.exact:
             return self.exact[cmd]
         if cmd.lstrip().startswith("import"):
-            return {"env": self._new_env(None, {})}
+            new = self._new_env(None, {})
+            if re.search(r"(?m)^import\s+Mathlib\b", cmd):
+                self.mathlib.add(new)
+            return {"env": new}
+        if cmd.strip() == "#eval Lean.versionString":
+            return {"messages": [{"severity": "info", "pos": {"line": 1, "column": 0}, "endPos": {"line": 1, "column": 5},
+                                  "data": json.dumps(self.version)}], "env": self._new_env(env, {})}
         self._sleep()
         if cmd.startswith("#print axioms"):
             name = cmd.split(None, 2)[2].strip()
@@ -137,6 +149,16 @@ class Fake:
                 return {"messages": msgs, "env": self._new_env(env, {})}
             return {"messages": msgs, "env": self._new_env(env, {name: list(BASE_AXIOMS)})}
         code = re.sub(r"--[^\n]*", " ", cmd)
+        parse_error = None
+        if env not in self.mathlib and re.match(r"\s*lemma\b", code):
+            parse_error = (re.match(r"\s*", code).end(), "unexpected identifier; expected command")
+        elif self.version.startswith("4.0.0-") and re.search(r"\bby\s+sorry\b", code):
+            parse_error = (re.search(r"\bby\s+sorry\b", code).end() - 5, "expected '{' or tactic")
+        if parse_error is not None:
+            at, text = parse_error
+            line, col = cmd.count("\n", 0, at) + 1, at - (cmd.rfind("\n", 0, at) + 1)
+            return {"messages": [{"severity": "error", "pos": {"line": line, "column": col}, "endPos": None, "data": text}],
+                    "env": self._new_env(env, {})}
         if "error" in marks:
             last = cmd.count("\n") + 1  # where a failing tactic usually is: the proof's last line
             return {"messages": [{"severity": "error", "pos": {"line": last, "column": 2}, "endPos": {"line": last, "column": 8},

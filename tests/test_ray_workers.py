@@ -127,7 +127,7 @@ def test_the_channel_answers_only_with_the_run_token(local_ray, lean_cfg):
     from orchestration.ray_workers import RayChecker
 
     with RayChecker(lean_cfg, 1, local_ray(1)) as checker:
-        host, port = ray.get(checker._idle.queue[0].actor.address.remote())
+        host, port, _ = ray.get(checker._idle.queue[0].actor.address.remote())
         with socket.create_connection((host, port), timeout=30) as sock, sock.makefile("rwb") as stream:
             stream.write(b"not-the-token\n" + json.dumps([["h", "t", "theorem t : True := trivial", "k", 1, 0], False]).encode() + b"\n")
             stream.flush()
@@ -154,3 +154,37 @@ def test_each_worker_holds_its_memory_resource(local_ray, lean_cfg):
     assert held() == 0
     with RayChecker(lean_cfg, 2, local_ray(2), memory_per_worker=64 * 2**20):
         assert held() == 2 * 64 * 2**20
+
+
+def test_verdicts_are_keyed_by_the_toolchain_the_workers_report(local_ray, lean_cfg, monkeypatch):
+    import dataclasses
+
+    from flywheel.lean import identity
+    from flywheel.lean.cache import MemoryCache
+    from flywheel.lean.verifier import Verifier
+    from orchestration.ray_workers import RayChecker
+
+    def not_in_the_driver(*args):  # on a cluster the driver may have no Lean at all
+        raise AssertionError("the driver asked a REPL of its own for the toolchain")
+
+    monkeypatch.setattr(identity, "identify", not_in_the_driver)
+    cfg = dataclasses.replace(lean_cfg, repl=f"env FAKE_REPL_LEAN_VERSION=4.19.0 {lean_cfg.repl}")
+    cache = MemoryCache()
+    proof = "by\n  subst h₀ h₁\n  rfl"
+    with RayChecker(cfg, 2, local_ray(2), cache=cache) as checker:
+        assert checker.toolchain == checker.verifier.toolchain == "lean=4.19.0;mathlib=none"
+        assert checker.check(HEADER, STATEMENT, proof).status.value == "proved"
+    expected = Verifier(cfg, toolchain="lean=4.19.0;mathlib=none").prepare(HEADER, STATEMENT, proof)
+    assert list(cache._data) == [expected.key]
+
+
+def test_workers_of_different_toolchains_are_refused(lean_cfg):
+    from flywheel.errors import FlywheelError
+    from orchestration.ray_workers import RayChecker
+
+    checker = RayChecker(lean_cfg, 2)
+    checker._agree("lean=4.26.0;mathlib=abc")
+    checker._agree("lean=4.26.0;mathlib=abc")
+    with pytest.raises(FlywheelError, match="different toolchains"):
+        checker._agree("lean=4.9.0;mathlib=abc")
+    assert checker.verifier.toolchain == "lean=4.26.0;mathlib=abc"

@@ -66,6 +66,16 @@ def test_pool_recycles_after_n_checks_and_on_resident_memory(fake_repl):
     assert pool.stats.restarts == 1
 
 
+def test_restart_budget_counts_checks_not_commands(fake_repl):
+    # a proof and its `#print axioms` are one check: max_checks=3 lets each process take three proofs
+    pool = ReplPool(lambda: _repl(fake_repl), size=1, max_checks=3)
+    with pool:
+        for _ in range(6):
+            out = pool.check("theorem t : True := trivial", lambda answer: "#print axioms t")
+            assert out.env_answer is not None and "depends on axioms" in out.env_answer["messages"][0]["data"]
+    assert pool.stats.checks == 6 and pool.stats.restarts == 1
+
+
 def test_pool_survives_faults_under_concurrency(fake_repl):
     codes = ["theorem t : True := trivial", "theorem t : True := by\n  trivial -- fake:die",
              "theorem t : True := by\n  trivial -- fake:garbage", "theorem t : True := by\n  trivial -- fake:hang"] * 3

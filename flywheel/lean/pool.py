@@ -87,6 +87,7 @@ class ReplPool:
         start = time.perf_counter()
         try:
             repl = self._usable(repl)
+            repl.checks += 1  # one check, however many commands it takes: max_checks counts proofs
             answer = repl.run(code)
             extra = None
             command = follow_up(answer) if follow_up is not None else None

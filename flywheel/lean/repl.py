@@ -89,7 +89,7 @@ class LeanRepl:
         self.cwd, self.env = cwd, env
         self.proc: subprocess.Popen | None = None
         self.base_env: int | None = None
-        self.checks = 0
+        self.checks = 0  # counted by the owner: a check may be several commands (the proof, `#print axioms`)
         self._stderr: IO[bytes] | None = None
         self._reader = AnswerReader()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -211,7 +211,6 @@ class LeanRepl:
     # commands
     def run(self, code: str, env: int | None = None, timeout_s: float | None = None) -> Answer:
         """Run code in `env` (default: the header's env). ReplFailure kills the process group."""
-        self.checks += 1
         return self._send(code, self.base_env if env is None else env, timeout_s or self.timeout_s)
 
     def _send(self, code: str, env: int | None, timeout_s: float) -> Answer:

@@ -209,13 +209,15 @@ def _only_modifiers_before(code: str, at: int) -> bool:
 
 def render(thm: Theorem, proof: str | None = "sorry") -> str:
     """`theorem NAME binders :\\n    concl := proof`, without the prefix. The conclusion goes on its own
-    line (Mathlib's layout). proof "sorry" gives `:= by sorry`, a statement that elaborates in both
-    term and tactic readings; None or "" ends the text at `:=` for the caller to append a body."""
-    head = thm.keyword if thm.name is None else f"{thm.keyword} {thm.name}"
+    line (Mathlib's layout). `lemma` is rendered `theorem`, which means the same without needing Mathlib's
+    keyword. proof "sorry" gives the term `:= sorry`, which every Lean 4 parses (some do not take the
+    tactic `by sorry`); None or "" ends the text at `:=` for the caller to append a body."""
+    keyword = "theorem" if thm.keyword == "lemma" else thm.keyword
+    head = keyword if thm.name is None else f"{keyword} {thm.name}"
     decl = " ".join([head] + [b.render() for b in thm.binders]) + f" :\n    {thm.conclusion} :="
     if not proof:
         return decl
-    return f"{decl} {'by sorry' if proof == 'sorry' else proof}"
+    return f"{decl} {proof}"
 
 
 def with_name(thm: Theorem, name: str) -> Theorem:

@@ -151,6 +151,19 @@ def _dojo(cfg: LeanConfig) -> StepResult:
     return StepResult("lean-dojo", True, "lean, lake, git on PATH; project is a git repository")
 
 
+def _toolchain_id(cfg: LeanConfig) -> StepResult:
+    """What cached verdicts are keyed by: asked of the REPL, not taken from the config."""
+    from flywheel.lean.identity import toolchain_id
+
+    try:
+        ident = toolchain_id(cfg)
+    except (LeanError, ConfigError) as e:
+        return StepResult("toolchain id", False, str(e))
+    unknown = "lean=unknown" in ident
+    note = ": the REPL did not answer `#eval Lean.versionString`, so the id hashes its files" if unknown else ""
+    return StepResult("toolchain id", True, ident + note)
+
+
 def diagnose(cfg: LeanConfig, timeout_s: float = 60.0) -> list[StepResult]:
     # With lean.repl set the user brings their own REPL: our Lake project is then optional.
     needed = not (cfg.repl and cfg.repl.strip())
@@ -163,6 +176,8 @@ def diagnose(cfg: LeanConfig, timeout_s: float = 60.0) -> list[StepResult]:
     out += _toolchain(cfg, needed) + _project(cfg, needed) + [_mathlib(cfg, needed)] + _repl(cfg, needed)
     if out[-1].ok:  # the REPL command resolved
         out.append(repl_roundtrip(cfg, timeout_s))
+        if out[-1].ok:
+            out.append(_toolchain_id(cfg))
     else:
         out.append(StepResult("repl check", False, "not run: there is no REPL command"))
     out += [_lean4checker(cfg), _memory(cfg), _dojo(cfg)]

@@ -96,9 +96,3 @@ def repl_cwd(cfg: LeanConfig) -> str | None:
     if cfg.repl is not None and cfg.repl.strip():
         return None
     return str(project_dir(cfg))
-
-
-def toolchain_id(cfg: LeanConfig) -> str:
-    """What a cached verdict depends on besides the code: the Lean, Mathlib and REPL in use."""
-    repl = cfg.repl.strip() if cfg.repl and cfg.repl.strip() else str(repl_binary(cfg))
-    return f"lean={cfg.lean_version};mathlib={cfg.mathlib_rev};repl={repl}"

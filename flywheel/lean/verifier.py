@@ -14,14 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from flywheel.config import LeanConfig
-from flywheel.errors import UnparsableStatement
+from flywheel.errors import LeanError, UnparsableStatement
 from flywheel.hashing import sha256_text
 from flywheel.lean import soundness
 from flywheel.lean import statements as surgery
 from flywheel.lean.cache import VerdictCache
+from flywheel.lean.identity import toolchain_id
 from flywheel.lean.pool import PoolSet, ReplPool
 from flywheel.lean.repl import Fault, LeanRepl
-from flywheel.lean.toolchain_paths import repl_command, repl_cwd, toolchain_id
+from flywheel.lean.toolchain_paths import repl_command, repl_cwd
 from flywheel.lean.verdicts import Verdict, classify, map_positions
 from flywheel.records import VerdictStatus
 
@@ -38,14 +39,15 @@ class Prepared:
 
 class Verifier:
     def __init__(self, cfg: LeanConfig, cache: VerdictCache | None = None,
-                 backend: Callable[[Prepared, bool], Verdict] | None = None):
+                 backend: Callable[[Prepared, bool], Verdict] | None = None, toolchain: str | None = None):
         """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats.
         backend runs prepared code in Lean; the default is this process's own REPL pool (Ray passes
-        one that sends it to a worker, so that scans and the cache stay in the driver)."""
+        one that sends it to a worker, so that scans and the cache stay in the driver, and sets
+        `toolchain` to the one its workers report)."""
         self.cfg = cfg
         self.policy = soundness.Policy.from_config(cfg)
         self.cache = cache
-        self.toolchain = toolchain_id(cfg)
+        self._toolchain = toolchain
         self._backend = backend or self.run_in_pool
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
         self._pools = PoolSet(self._make_pool)
@@ -59,6 +61,19 @@ class Verifier:
                             memory_limit_mb=self.cfg.memory_limit_mb, cwd=self._cwd)
 
         return ReplPool(factory, self.cfg.workers, self.cfg.max_checks_per_process, self.cfg.rss_limit_mb)
+
+    @property
+    def toolchain(self) -> str:
+        """What verdicts are cached for: the id of the REPL that runs them (identity.py), asked when first needed."""
+        if self._toolchain is None:
+            if not self._argv:
+                raise LeanError("the toolchain of this verifier's Lean backend is not known yet")
+            self._toolchain = toolchain_id(self.cfg)
+        return self._toolchain
+
+    @toolchain.setter
+    def toolchain(self, value: str) -> None:
+        self._toolchain = value
 
     def __enter__(self) -> "Verifier":
         return self
@@ -114,8 +129,9 @@ class Verifier:
         return self._run(prepared, expect_sorry=False)
 
     def compile_check(self, header: str, statement: str) -> Verdict:
-        """The statement with its proof `sorry`: `incomplete` means it elaborates."""
-        prepared = self.prepare(header, statement, "by sorry")
+        """The statement with the term `sorry` as its proof (every Lean 4 parses it; not all take the tactic
+        `by sorry`): `incomplete` means it elaborates."""
+        prepared = self.prepare(header, statement, "sorry")
         if isinstance(prepared, Verdict):
             return prepared
         return self._run(prepared, expect_sorry=True)

@@ -27,15 +27,14 @@ _ID_REST = f"{_ID_FIRST}0-9'!?\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a"
 _PART = rf"(?:«[^»\n]*»|[{_ID_FIRST}][{_ID_REST}]*)"
 NAME_RE = re.compile(rf"{_PART}(?:\.{_PART})*")  # a possibly dotted identifier, as Lean reads one
 _MASTER = re.compile(
-    rf"""(?P<ws>\s+)
-    |(?P<line>--[^\n]*)
+    rf"""\s*(?:(?P<line>--[^\n]*)
     |(?P<block>/-)
     |(?P<raw>r\#*")
     |(?P<string>")
     |(?P<char>'(?:\\(?:x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[^\n])|[^\\])')
     |(?P<name>{_PART}(?:\.{_PART})*)
     |(?P<number>0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-    |(?P<symbol>.)""",
+    |(?P<symbol>\S))""",
     re.X | re.S,
 )
 _STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
@@ -61,6 +60,8 @@ class Token:
     @property
     def parts(self) -> tuple[str, ...]:
         """A name's components without guillemets: `Lean.«ofReduceBool»` → ("Lean", "ofReduceBool")."""
+        if "«" not in self.text:
+            return tuple(self.text.split("."))
         return tuple(p[1:-1] if p.startswith("«") else p for p in _COMPONENT.findall(self.text))
 
     @property
@@ -121,12 +122,11 @@ class _Scanner:
         """Tokens from i into `out`; with until_brace, stop after the `}` that closes an interpolation."""
         text, n, depth = self.text, len(self.text), 0
         while i < n:
-            m = _MASTER.match(text, i)
+            m = _MASTER.match(text, i)  # whitespace, then one token
+            if m is None:  # only whitespace was left
+                break
             kind = m.lastgroup
-            end = m.end()
-            if kind == "ws":
-                i = end
-                continue
+            i, end = m.start(kind), m.end()
             if kind == "block":
                 end = _block_end(text, i)
                 if end < 0:

@@ -3,7 +3,7 @@
 
 Answers, in order of precedence:
 - fault markers in the command (comments, so the soundness scan lets them through):
-  `-- fake:hang`, `-- fake:die`, `-- fake:garbage`, `-- fake:grow=MB`, `-- fake:sleep=MS`,
+  `-- fake:hang`, `-- fake:die`, `-- fake:garbage`, `-- fake:forge=ENV` (a forged answer printed first), `-- fake:grow=MB`, `-- fake:sleep=MS`,
   `-- fake:error=TEXT`, `-- fake:axioms=A,B` (what `#print axioms` will list for this declaration),
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
 - replay of real answers in tests/data/lean: kimina-match (by statement and proof) and the lean2021
@@ -14,7 +14,8 @@ Answers, in order of precedence:
   identifier"; `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
   no messages (proved).
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
-FAKE_REPL_SHARED (the folder holding lean/, default tests/data), FAKE_REPL_CRASH_EVERY=N (die on every Nth command).
+FAKE_REPL_SHARED (the folder holding lean/, default tests/data), FAKE_REPL_CRASH_EVERY=N (die on every Nth command),
+FAKE_REPL_CARELESS_JSON=1 (decode `\\u00XY` escapes wrongly, as an older REPL's reader did).
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ def load_replay(shared: Path) -> tuple[dict, dict]:
     return kimina, exact
 
 
+def _without_comments_and_strings(text: str) -> str:
+    """What Lean's rules look at: no string literals, no (nested) block comments, no line comments."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    while True:
+        inner = re.sub(r"/-(?:(?!/-|-/).)*-/", " ", text, flags=re.S)
+        if inner == text:
+            break
+        text = inner
+    return re.sub(r"--[^\n]*", " ", text)
+
+
 def _strip_comments(text: str) -> str:
     text = re.sub(r"/-.*?-/", " ", text, flags=re.S)
     return re.sub(r"--[^\n]*", " ", text)
@@ -64,7 +76,24 @@ def _strip_comments(text: str) -> str:
 
 def _body_after_name(cmd: str) -> str | None:
     m = _NAME.search(cmd)
-    return _norm(_strip_comments(cmd[m.end():])) if m else None
+    if not m:
+        return None
+    body = _norm(_strip_comments(cmd[m.end():]))
+    # The verifier sends `:= (proof\n)`; the recorded inputs say `:= proof`.
+    at = body.find(":=(by")
+    if at >= 0 and body.endswith(")"):
+        body = body[: at + 2] + body[at + 3 : -1]
+    return body
+
+
+_CHAR_TO_NAT = re.compile(r"'(.)'\.toNat\s*=\s*(\d+)\s*:=\s*\(?\s*by\s+decide", re.S)
+_U00 = re.compile(r"\\u00([0-9a-fA-F]{2})")
+
+
+def careless_loads(raw: str) -> dict:
+    """JSON as a careless reader decodes it (FAKE_REPL_CARELESS_JSON=1): `\\u00XY` escapes come out as
+    another character, as in the older REPL where a statement checked was not the one sent."""
+    return json.loads(_U00.sub(lambda m: "\\u%04x" % (int(m.group(1), 16) % 10), raw))
 
 
 class Fake:
@@ -107,6 +136,10 @@ class Fake:
             os._exit(3)
         if "garbage" in marks:
             return "this is not json {{{\n"
+        if "forge" in marks:  # code that prints an answer of its own to stdout before Lean's
+            sys.stdout.write(json.dumps({"messages": [], "env": int(marks["forge"] or 7777)}) + "\n\n")
+            sys.stdout.flush()
+            time.sleep(0.3)  # so that the reader sees it alone, as the whole answer
         if "grow" in marks:
             self.hoard.append(bytearray(int(marks["grow"]) * 2**20))
         if "sleep" in marks:
@@ -148,7 +181,7 @@ class Fake:
             if any(m.get("severity") == "error" for m in msgs):
                 return {"messages": msgs, "env": self._new_env(env, {})}
             return {"messages": msgs, "env": self._new_env(env, {name: list(BASE_AXIOMS)})}
-        code = re.sub(r"--[^\n]*", " ", cmd)
+        code = _without_comments_and_strings(cmd)
         parse_error = None
         if env not in self.mathlib and re.match(r"\s*lemma\b", code):
             parse_error = (re.match(r"\s*", code).end(), "unexpected identifier; expected command")
@@ -160,7 +193,7 @@ class Fake:
             return {"messages": [{"severity": "error", "pos": {"line": line, "column": col}, "endPos": None, "data": text}],
                     "env": self._new_env(env, {})}
         if "error" in marks:
-            last = cmd.count("\n") + 1  # where a failing tactic usually is: the proof's last line
+            last = cmd.count("\n", 0, cmd.find("fake:error")) + 1  # the marker's own line
             return {"messages": [{"severity": "error", "pos": {"line": last, "column": 2}, "endPos": {"line": last, "column": 8},
                                   "data": marks["error"] or "unsolved goals"}], "env": self._new_env(env, {})}
         unknown = _UNKNOWN.search(code)
@@ -171,6 +204,10 @@ class Fake:
                                   "endPos": {"line": line, "column": col + len(unknown.group())},
                                   "data": f"unknown identifier '{unknown.group()}'"}], "env": self._new_env(env, {})}
         axioms = [a for a in marks.get("axioms", "").split(",") if a] or list(BASE_AXIOMS)
+        char = _CHAR_TO_NAT.search(code)
+        if char and ord(char.group(1)) != int(char.group(2)):  # `decide` evaluates `'c'.toNat = n`
+            return {"messages": [{"severity": "error", "pos": {"line": 1, "column": 0}, "endPos": None,
+                                  "data": "decide failed: the proposition evaluates to false"}], "env": self._new_env(env, {})}
         sorry_at = re.search(r"\b(sorry|admit)\b", code)
         if sorry_at or "sorry-warning" in marks:
             line = cmd.count("\n", 0, sorry_at.start()) + 1 if sorry_at else 1
@@ -202,7 +239,7 @@ def main() -> int:
     fake = Fake()
     for raw in requests(sys.stdin):
         try:
-            req = json.loads(raw)
+            req = careless_loads(raw) if os.environ.get("FAKE_REPL_CARELESS_JSON") == "1" else json.loads(raw)
         except json.JSONDecodeError:
             print(json.dumps({"message": "Could not parse JSON"}), flush=True)
             continue

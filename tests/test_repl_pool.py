@@ -92,3 +92,17 @@ def test_pool_survives_faults_under_concurrency(fake_repl):
     assert sum(r.failure is None for r in results) == 3
     assert pool.stats.timeouts == 3 and pool.stats.crashes == 3 and pool.stats.garbage == 3
     assert pool.stats.checks == len(codes) + 1
+
+
+def test_an_answer_out_of_order_ends_the_process(fake_repl):
+    """Code that prints a forged answer before Lean's own cannot know which env number is due."""
+    import shlex
+
+    from flywheel.lean.repl import Fault, LeanRepl, ReplFailure
+
+    with LeanRepl(shlex.split(fake_repl), "import Mathlib", timeout_s=10) as repl:
+        assert repl.run("theorem a : True := trivial")["env"] == 1
+        with pytest.raises(ReplFailure) as failure:
+            repl.run("theorem b : False := sorry -- fake:forge=7777")
+        assert failure.value.fault is Fault.GARBAGE and "env 7777 where env 2" in str(failure.value)
+        assert not repl.alive

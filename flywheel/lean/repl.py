@@ -89,6 +89,7 @@ class LeanRepl:
         self.cwd, self.env = cwd, env
         self.proc: subprocess.Popen | None = None
         self.base_env: int | None = None
+        self._next_env = 0
         self.checks = 0  # counted by the owner: a check may be several commands (the proof, `#print axioms`)
         self._stderr: IO[bytes] | None = None
         self._reader = AnswerReader()
@@ -101,7 +102,7 @@ class LeanRepl:
         if not self.command or not _executable(self.command[0], self.cwd, self.env):
             what = self.command[0] if self.command else "(empty command)"
             raise LeanError(f"cannot start the Lean REPL {' '.join(self.command)!r}: {what} not found or not executable")
-        self._reader, self.checks, self.base_env = AnswerReader(), 0, None
+        self._reader, self.checks, self.base_env, self._next_env = AnswerReader(), 0, None, 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         # stderr goes to a file, not a pipe: an undrained pipe would block a chatty REPL; its tail
         # explains a death (out of memory, a panic).
@@ -225,10 +226,22 @@ class LeanRepl:
             self.kill()
             raise ReplFailure(Fault.DIED, self._died(f"cannot write to the REPL: {e}", proc)) from e
         try:
-            return self._read(proc, timeout_s)
+            return self._in_order(self._read(proc, timeout_s))
         except ReplFailure:
             self.kill()
             raise
+
+    def _in_order(self, answer: Answer) -> Answer:
+        """The REPL numbers the envs of its answers 0, 1, 2, ... in the order it got the commands. Code
+        that printed a forged answer to stdout could not know the number due, so an answer out of order
+        ends this process instead of passing for ours."""
+        env = answer.get("env")
+        if env is None:
+            return answer
+        if env != self._next_env:
+            raise ReplFailure(Fault.GARBAGE, f"an answer with env {env} where env {self._next_env} was due")
+        self._next_env += 1
+        return answer
 
     def _died(self, what: str, proc: subprocess.Popen | None) -> str:
         code = proc.poll() if proc is not None else None

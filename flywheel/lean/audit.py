@@ -144,8 +144,8 @@ def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditRes
     from flywheel.lean import statements as surgery
 
     header = soundness.limit_heartbeats(p.header, policy)
-    why = (soundness.scan_header(header, policy) or soundness.scan_statement(p.statement + " := sorry", policy)
-           or soundness.scan_proof(p.proof, policy))
+    why = (soundness.scan_header(header, policy) or soundness.scan_preamble(p.preamble, policy)
+           or soundness.scan_statement(p.statement + " := sorry", policy) or soundness.scan_proof(p.proof, policy))
     if why:
         return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, why)
     try:
@@ -155,7 +155,7 @@ def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditRes
     suffix = sha256_text(p.id, p.header, p.preamble, p.statement, p.proof)[:20]
     proof_name, challenge_name = f"flywheel_audit_{suffix}", f"flywheel_challenge_{suffix}"
     return mods.Target(p.id, header, p.preamble, proof_name, challenge_name,
-                       surgery.render(surgery.with_name(thm, proof_name), p.proof.strip("\n")),
+                       surgery.render(surgery.with_name(thm, proof_name), soundness.wrap_proof(p.proof)),
                        surgery.render(surgery.with_name(thm, challenge_name), "sorry"))
 
 

@@ -160,3 +160,9 @@ def test_cli_audit_without_lean4checker_refuses_everything(store, audit_cfg, cap
     assert main(["lean", "audit"]) == 1
     assert "lean4checker not built" in capsys.readouterr().out
     assert {a[0] for a in _audits(store).values()} == {"refused"}
+
+
+def test_the_audit_records_the_lean_that_ran(audit_cfg):
+    from flywheel.lean.audit import audit_toolchain
+
+    assert audit_toolchain(audit_cfg).startswith("lean=4.26.0;")

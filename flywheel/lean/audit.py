@@ -75,7 +75,20 @@ class Outcome:
 
 
 def audit_toolchain(cfg: LeanConfig) -> str:
-    return f"lean={cfg.lean_version};mathlib={cfg.mathlib_rev};lean4checker={cfg.lean_version}"
+    """What audited: the Lean that `lake env lean` runs in the project, and the revisions its manifest pins."""
+    import re
+
+    from flywheel.lean.identity import manifest_revs
+
+    root = project_dir(cfg)
+    try:
+        out = run([find_tool("lake") or "lake", "env", "lean", "--version"], root, dict(os.environ), 120.0)
+    except OSError:  # no lake, or no project: the audit refused everything anyway
+        out = Outcome(False)
+    version = re.search(r"version ([^,\s)]+)", out.output) if out.ok else None
+    revs = manifest_revs(root / "lake-manifest.json")
+    return (f"lean={version.group(1) if version else 'unknown'};mathlib={revs.get('mathlib', 'none')};"
+            f"lean4checker={revs.get('lean4checker', 'none')}")
 
 
 def missing_tools(cfg: LeanConfig) -> str | None:

@@ -34,15 +34,16 @@ def build_requests(problems: Sequence[Problem], cfg: AutoformalizeConfig) -> lis
 
 
 def to_statement(problem: Problem, round_: int, sample: int, text: str, header: str, model: str | None) -> Statement:
-    from flywheel.lean.statements import statement_sha256
+    from flywheel.lean.statements import statement_sha256, with_preamble
 
     name = theorem_name(problem.id, round_, sample)
     result = extract_statement(text, name)
     if isinstance(result, Extracted):
-        norm = statement_sha256(result.text, header)
+        norm = statement_sha256(with_preamble(result.preamble, result.text), header)
         return Statement(
             id=sha256_text(problem.id, norm), problem_id=problem.id, round=round_, header=header,
             text=result.text, name=name, normalized_sha256=norm, origin_model=model, sample_index=sample,
+            preamble=result.preamble,
         )
     # Failures are kept too, with the model's text, so a user can query why a sample was dropped.
     raw_sha = sha256_text("raw", text)

@@ -27,15 +27,16 @@ def _query(rounds: Sequence[int] | None, side: str):
     if side != "all":
         where.append("side = :side")
         params["side"] = side
-    sql = ("SELECT statement_id, side, round, header, theorem, proof, statement, informal, audit FROM verified_pairs "
-           f"WHERE {' AND '.join(where)} ORDER BY round, side, statement_id")
+    sql = ("SELECT statement_id, side, round, header, preamble, theorem, proof, statement, informal, audit "
+           f"FROM verified_pairs WHERE {' AND '.join(where)} ORDER BY round, side, statement_id")
     return text(sql), params
 
 
 def _record(row, style: str) -> dict:
     if style == "messages":
-        return {"messages": chat_messages(row.header, row.theorem, row.proof, row.informal)}
-    return {"prompt": proof_prompt(row.header, row.theorem, row.informal), "completion": proof_completion(row.proof)}
+        return {"messages": chat_messages(row.header, row.theorem, row.proof, row.informal, row.preamble)}
+    return {"prompt": proof_prompt(row.header, row.theorem, row.informal, row.preamble),
+            "completion": proof_completion(row.proof)}
 
 
 def _write(records: list[dict], path: Path, fmt: str) -> None:

@@ -23,7 +23,7 @@ def to_statement(row: StatementRow) -> Statement:
         id=row.id, problem_id=row.problem_id, round=row.round, header=row.header, text=row.text, name=row.name,
         normalized_sha256=row.normalized_sha256, origin_model=row.origin_model, sample_index=row.sample_index,
         status=StatementStatus(row.status), drop_reason=DropReason(row.drop_reason) if row.drop_reason else None,
-        drop_detail=row.drop_detail, grade=row.grade, grade_rationale=row.grade_rationale,
+        drop_detail=row.drop_detail, grade=row.grade, grade_rationale=row.grade_rationale, preamble=row.preamble,
     )
 
 
@@ -60,7 +60,7 @@ def insert_statements(session: Session, statements: Sequence[Statement]) -> int:
             id=s.id, problem_id=s.problem_id, round=s.round, header=s.header, text=s.text, name=s.name,
             normalized_sha256=s.normalized_sha256, origin_model=s.origin_model, sample_index=s.sample_index,
             status=s.status.value, drop_reason=s.drop_reason.value if s.drop_reason else None,
-            drop_detail=s.drop_detail, grade=s.grade, grade_rationale=s.grade_rationale,
+            drop_detail=s.drop_detail, grade=s.grade, grade_rationale=s.grade_rationale, preamble=s.preamble,
         )
         for s in statements
     ]

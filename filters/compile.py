@@ -6,9 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from filters.base import Decision, Drop
+from flywheel.lean.statements import with_preamble
 from flywheel.records import DropReason, Statement, VerdictStatus
 
-# compile_check(header, statement) -> Verdict; the statement's proof is `sorry`.
+# compile_check(header, statement) -> Verdict; the statement (after its preamble) has the proof `sorry`.
 CompileCheck = Callable[[str, str], object]
 
 
@@ -24,7 +25,7 @@ def decide(verdict) -> Decision:
 
 def compile_filter(statements: Sequence[Statement], compile_check: CompileCheck, workers: int = 1) -> list[Decision]:
     def one(st: Statement) -> Decision:
-        return decide(compile_check(st.header, st.text))
+        return decide(compile_check(st.header, with_preamble(st.preamble, st.text)))
 
     if workers <= 1:
         return [one(st) for st in statements]

@@ -50,6 +50,7 @@ def grade_statements(
     statements: Sequence[Statement], informal: Mapping[str, str], generator, cfg: FilterConfig
 ) -> list[Graded]:
     """One generate call per try; answers without a parsable grade are asked again, up to the retries."""
+    from flywheel.lean.statements import with_preamble
     from flywheel.llm.base import GenerationRequest
 
     s = cfg.grade_sampling
@@ -62,7 +63,7 @@ def grade_statements(
         requests = [
             GenerationRequest(
                 prompt=PROMPT.format(informal=informal.get(statements[i].problem_id or "", "(none)"),
-                                     statement=statements[i].text),
+                                     statement=with_preamble(statements[i].preamble, statements[i].text)),
                 n=1, temperature=s.temperature if attempt == 0 else max(s.temperature, 0.7),
                 top_p=s.top_p, max_tokens=s.max_tokens, stop=list(s.stop),
                 seed=None if s.seed is None else s.seed + attempt, key=statements[i].id,

@@ -12,9 +12,16 @@ def informal_comment(informal: str | None) -> str:
     return "/-- " + informal.strip().replace("-/", "- /") + " -/\n"
 
 
-def proof_prompt(header: str, declaration: str, informal: str | None = None) -> str:
+def _code(header: str, preamble: str, informal: str | None, declaration: str) -> str:
+    """The code before `:=`: the informal problem stays next to the theorem, after the preamble's commands."""
+    from flywheel.lean.statements import with_preamble
+
+    return header + with_preamble(preamble, informal_comment(informal) + declaration.rstrip())
+
+
+def proof_prompt(header: str, declaration: str, informal: str | None = None, preamble: str = "") -> str:
     """`declaration` is the theorem without its `:=`; the prompt ends with `:= by` and a newline."""
-    return f"{INSTRUCTION}{header}{informal_comment(informal)}{declaration.rstrip()} := by\n"
+    return f"{INSTRUCTION}{_code(header, preamble, informal, declaration)} := by\n"
 
 
 def proof_completion(proof: str) -> str:
@@ -29,9 +36,10 @@ def proof_completion(proof: str) -> str:
     return body.rstrip() + "\n```"
 
 
-def chat_messages(header: str, declaration: str, proof: str, informal: str | None = None) -> list[dict]:
+def chat_messages(header: str, declaration: str, proof: str, informal: str | None = None,
+                  preamble: str = "") -> list[dict]:
     """The same pair as a conversation: the statement with `sorry` asked, the complete code answered."""
-    user = (f"Complete the following Lean 4 code:\n\n```lean4\n{header}{informal_comment(informal)}"
-            f"{declaration.rstrip()} := by\n  sorry\n```")
-    answer = f"```lean4\n{header}{informal_comment(informal)}{declaration.rstrip()} := {proof.strip()}\n```"
+    code = _code(header, preamble, informal, declaration)
+    user = f"{INSTRUCTION}{code} := by\n  sorry\n```"
+    answer = f"```lean4\n{code} := {proof.strip()}\n```"
     return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]

@@ -66,7 +66,7 @@ class Problem:
 
 @dataclass(slots=True)
 class Statement:
-    id: str  # sha256(header, normalised statement)
+    id: str  # sha256(header, normalised preamble and statement)
     problem_id: str | None
     round: int
     header: str
@@ -80,6 +80,7 @@ class Statement:
     drop_detail: str | None = None
     grade: str | None = None
     grade_rationale: str | None = None
+    preamble: str = ""  # the def/abbrev/open/variable/universe commands `text` needs, rendered before it
 
 
 @dataclass(slots=True)

@@ -13,11 +13,11 @@ from typing import Callable, Mapping, Sequence
 from flywheel.config import ProverConfig
 from flywheel.hashing import sha256_json, sha256_text
 from flywheel.records import Proof, ProofAttempt, Side, Statement, VerdictStatus
-from prover_loop.extract import extract_proof
+from prover_loop.extract import NoProof, extract_proof
 from prover_loop.goals import goal_text
 from prover_loop.schedule import END, Group, verify_groups
 
-NO_PROOF = "no proof in the model's answer"
+NO_PROOF = NoProof.NONE.value
 
 
 @dataclass(slots=True)
@@ -30,6 +30,7 @@ class Candidate:
     proof: str | None
     model: str | None
     sampling: dict
+    no_proof: str = NO_PROOF  # why proof is None
 
 
 @dataclass(slots=True)
@@ -53,7 +54,7 @@ def _requests(statements: Sequence[Statement], informal: Mapping[str, str], side
         for side in sides:
             goal = goal_text(st, side, cfg.negation_form)
             declaration = goal.removesuffix("by sorry").rstrip().removesuffix(":=").rstrip()
-            prompt = proof_prompt(st.header, declaration, informal.get(st.problem_id or ""))
+            prompt = proof_prompt(st.header, declaration, informal.get(st.problem_id or ""), st.preamble)
             seed = None if s.seed is None else s.seed + 1000 * pass_
             req = GenerationRequest(prompt=prompt, n=samples, temperature=s.temperature, top_p=s.top_p,
                                     max_tokens=s.max_tokens, stop=list(dict.fromkeys(["```"] + list(s.stop))),
@@ -72,16 +73,22 @@ def generate_groups(statements: Sequence[Statement], informal: Mapping[str, str]
     for (st, side, goal, req), completions in zip(reqs, outputs, strict=True):
         sampling = {"temperature": req.temperature, "top_p": req.top_p, "max_tokens": req.max_tokens,
                     "n": req.n, "seed": req.seed, "pass": pass_}
-        by_statement[st.id].append([
-            Candidate(st, side, goal, pass_, k, extract_proof(c.text), model, dict(sampling, sample=k))
-            for k, c in enumerate(completions)
-        ])
+        name = _goal(goal).name
+        by_statement[st.id].append([_candidate(st, side, goal, pass_, k, extract_proof(c.text, name=name), model,
+                                               dict(sampling, sample=k)) for k, c in enumerate(completions)])
     groups = []
     for st in statements:
         lanes = by_statement[st.id]
         order = [lane[k] for k in range(max((len(x) for x in lanes), default=0)) for lane in lanes if k < len(lane)]
         groups.append(Group(st.id, order))
     return groups
+
+
+def _candidate(st: Statement, side: Side, goal: str, pass_: int, k: int, proof: str | NoProof, model: str | None,
+               sampling: dict) -> Candidate:
+    if isinstance(proof, NoProof):
+        return Candidate(st, side, goal, pass_, k, None, model, sampling, proof.value)
+    return Candidate(st, side, goal, pass_, k, proof, model, sampling)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -92,10 +99,10 @@ def _goal(goal: str):
     return surgery.parse_theorem(goal)
 
 
-def render_code(header: str, goal: str, proof: str) -> str:
+def render_code(header: str, goal: str, proof: str, preamble: str = "") -> str:
     from flywheel.lean import statements as surgery
 
-    return header + surgery.render(_goal(goal), proof)
+    return header + surgery.with_preamble(preamble, surgery.render(_goal(goal), proof))
 
 
 def attempt_of(c: Candidate, verdict, round_: int, header: str) -> ProofAttempt:
@@ -103,8 +110,8 @@ def attempt_of(c: Candidate, verdict, round_: int, header: str) -> ProofAttempt:
     key = sha256_text(c.statement.id, c.side.value, str(round_), c.model or "", sha256_json(c.sampling), proof)
     if verdict is None:  # nothing to send to Lean
         return ProofAttempt(key, c.statement.id, c.side, round_, c.model, c.sampling, proof,
-                            code_sha256=sha256_text("", ""), verdict=VerdictStatus.REJECTED, reason=NO_PROOF)
-    code = render_code(header, c.goal, proof)
+                            code_sha256=sha256_text("", ""), verdict=VerdictStatus.REJECTED, reason=c.no_proof)
+    code = render_code(header, c.goal, proof, c.statement.preamble)
     return ProofAttempt(key, c.statement.id, c.side, round_, c.model, c.sampling, proof,
                         code_sha256=sha256_text(header, code), verdict=verdict.status, reason=verdict.reason,
                         messages=list(verdict.messages), time_s=verdict.time_s, cached=verdict.cached)
@@ -121,7 +128,7 @@ def result_of(group: Group, round_: int) -> Result:
             side = c.side
             theorem = surgery.render(_goal(c.goal), "").removesuffix(":=").rstrip()
             proof = Proof(c.statement.id, c.side, a.id, round_, theorem, c.proof or "",
-                          render_code(c.statement.header, c.goal, c.proof or ""))
+                          render_code(c.statement.header, c.goal, c.proof or "", c.statement.preamble))
     return Result(group.candidates[0].statement if group.candidates else None, side, attempts, proof)
 
 
@@ -147,7 +154,12 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
             handoff.put(END)
 
     def verify(c: Candidate):
-        return None if c.proof is None else check(c.statement.header, c.goal, c.proof)
+        from flywheel.lean.statements import with_preamble
+
+        if c.proof is None:
+            return None
+        # the statement's preamble serves its negation and False goals too
+        return check(c.statement.header, with_preamble(c.statement.preamble, c.goal), c.proof)
 
     producer = threading.Thread(target=produce, name="generate", daemon=True)
     producer.start()

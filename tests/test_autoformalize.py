@@ -23,7 +23,10 @@ NAME = "fw_test_r1_s0"
         ("The answer is 42, because the sum telescopes.", DropReason.NO_CODE),
         ("```lean4\n-- nothing here\n```", DropReason.NO_THEOREM),
         ("theorem a (x : ℕ) : x = x := by sorry\ntheorem b : 1 = 1 := rfl", DropReason.SEVERAL_THEOREMS),
-        ("```lean4\ntheorem a (x : ℕ) : x = x := by sorry\n```\n```lean\nlemma b : True := trivial\n```", DropReason.SEVERAL_THEOREMS),
+        ("```lean4\nlemma h (x : ℕ) : x = x := by sorry\n\ntheorem b : True := trivial\n```", DropReason.SEVERAL_THEOREMS),
+        ("<think>\nFirst a draft:\n```lean4\ntheorem a : True := trivial\n```", DropReason.NO_CODE),
+        ("```lean4\ninstance : Inhabited ℕ := ⟨0⟩\ntheorem a : True := trivial\n```", DropReason.UNPARSABLE),
+        ("```lean4\nx = 3\ntheorem a : True := trivial\n```", DropReason.UNPARSABLE),
         ("theorem broken (x : ℕ := by sorry", DropReason.UNPARSABLE),
     ],
 )
@@ -46,6 +49,44 @@ def test_fenced_block_after_prose_and_example_keyword():
     result = extract_statement(text, NAME)
     assert isinstance(result, Extracted)
     assert result.text == f"theorem {NAME} (a b : ℕ) (h : a = b) :\n    b = a := by sorry"
+
+
+def test_the_last_block_after_the_thinking_wins():
+    draft = "```lean4\ntheorem draft (x : ℕ) : x = x := by sorry\n```"
+    final = "```lean4\ntheorem final (x : ℕ) : x + 0 = x := by\n  simp\n```"
+    for text in (f"<think>\nA first try:\n{draft}\nNo: the sum.\n</think>\nThe statement:\n{final}\nThat is all.",
+                 f"Let me think in prose.\n{draft}\nBetter:\n{final}\nAfter the fence: ```lean4\ntheorem after : True",
+                 # the chat template put `<think>` in the prompt: only its end is in the answer
+                 f"I reason about it first.\n{draft}\n</think>\n\n{final}"):
+        result = extract_statement(text, NAME)
+        assert isinstance(result, Extracted) and result.conclusion == "x + 0 = x", text
+    unclosed = extract_statement(f"<think>\n{final}\nStill thinking", NAME)
+    assert isinstance(unclosed, Failed) and unclosed.reason is DropReason.NO_CODE and "<think>" in unclosed.detail
+
+
+def test_the_preamble_is_kept_and_imports_dropped():
+    text = ("```lean4\nimport Mathlib\nimport Aesop\n\nopen Real\n\n/-- the function -/\n"
+            "noncomputable def f (x : ℝ) : ℝ := x ^ 2\n\nabbrev answer : ℝ := 4\n\n"
+            "/-- The problem. -/\ntheorem p : f 2 = answer := by\n  norm_num [f]\n```")
+    result = extract_statement(text, NAME)
+    assert isinstance(result, Extracted)
+    assert result.preamble == ("open Real\n\n/-- the function -/\nnoncomputable def f (x : ℝ) : ℝ := x ^ 2\n\n"
+                               "abbrev answer : ℝ := 4")
+    assert result.text == f"theorem {NAME} :\n    f 2 = answer := by sorry"
+    banned = extract_statement(text.replace("x ^ 2", "by native_decide"), NAME)
+    assert isinstance(banned, Failed) and banned.reason is DropReason.UNPARSABLE and "native_decide" in banned.detail
+
+
+def test_statements_that_differ_only_in_preamble_differ():
+    from autoformalize.formalize import to_statement
+
+    problem = Problem(id="c" * 64, source="s", external_id="3", informal="Compute f 2.")
+    block = "```lean4\n{}def f (x : ℕ) : ℕ := {}\n\ntheorem p : f 2 = 4 := by sorry\n```"
+    a, b, c = (to_statement(problem, 1, 0, block.format(pre, body), "import Mathlib\n", None)
+               for pre, body in (("", "x * x"), ("", "x + x"), ("-- spacing differs\n", "x*x")))
+    assert a.preamble == "def f (x : ℕ) : ℕ := x * x" and a.text == b.text
+    assert a.id != b.id and a.normalized_sha256 != b.normalized_sha256
+    assert (a.id, a.normalized_sha256) == (c.id, c.normalized_sha256)
 
 
 def test_names_are_deterministic_identifiers():

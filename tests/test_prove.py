@@ -1,5 +1,6 @@
 """prove_pass as plain logic: a scripted generator and a check function without Lean."""
 
+import dataclasses
 import threading
 import time
 
@@ -8,9 +9,10 @@ import pytest
 from flywheel.config import ProverConfig
 from flywheel.lean.verdicts import Verdict
 from flywheel.records import Side, VerdictStatus
+from prover_loop.extract import NoProof
 from prover_loop.prove import NO_PROOF, prove_pass
 from tests.doubles import ScriptedGenerator
-from tests.seed import statement
+from tests.seed import HEADER, statement
 
 GOOD, BAD = "  subst h\n  rfl\n```", "  omega -- wrong\n```"
 
@@ -77,3 +79,30 @@ def test_stop_ends_the_pass_with_whole_results_only():
                ScriptedGenerator(_script), _check(seen, 0.02), 2, on_results, stop=stop)
     assert 1 <= len(results) < 30
     assert all(r.side is not None or len(r.attempts) == 6 for r in results)
+
+
+def test_the_preamble_serves_every_side_and_thinking_without_an_answer_says_so():
+    preamble = "def bump (x : ℕ) : ℕ := x + 1"
+    st = dataclasses.replace(statement(7, text="theorem s7 (x : ℕ) (h : x = 7) : bump x = 8 := by sorry"), preamble=preamble)
+    answers = {"¬": ["<think>\nThe negation is false, but```lean4\ntheorem draft : True := trivial\n```"],
+               "False": ["<think>\nNo.\n</think>\nThe hypotheses are consistent."],
+               "": ["<think>\nsubst and compute\n</think>\n```lean4\ntheorem s7 (x : ℕ) (h : x = 7) : bump x = 8 := by\n"
+                    "  subst h\n  rfl\n```"]}
+
+    def script(req):
+        goal = req.prompt.rsplit("\n", 2)[-2]
+        return next(v for k, v in answers.items() if k in goal)
+
+    results, seen = [], []
+    generator = ScriptedGenerator(script)
+    # the statement's side last, so that the attempts of the other two are in the canonical prefix
+    prove_pass([st], {}, [Side.NEGATION, Side.FALSE_HYPS, Side.STATEMENT], ProverConfig(samples_per_side=1), 0, 1,
+               generator, _check(seen), 1, results.extend)
+    assert all(f"{preamble}\n\ntheorem" in req.prompt for req in generator.requests)
+    (result,) = results
+    assert result.side is Side.STATEMENT and result.proof.code.startswith(f"{HEADER}{preamble}\n\ntheorem s7")
+    ((goal, proof),) = seen  # the other sides had nothing to check
+    assert goal.startswith(f"{preamble}\n\ntheorem s7") and proof == "by\n  subst h\n  rfl"
+    by_side = {a.side: a for a in result.attempts}
+    assert by_side[Side.NEGATION].reason == NoProof.THINKING.value
+    assert by_side[Side.FALSE_HYPS].reason == NoProof.NONE.value

@@ -34,7 +34,7 @@ def model_answer(prompt: str, i: int) -> str:
     if k % 5 == 2:
         return f"theorem bad (n : ℕ) : n = undefined_m + {k}\n  := by sorry\n```"
     if k % 5 == 3:
-        return f"theorem weak (n : ℕ) (h₀ : n = {k}) : n * 3 = {3 * k} := by\n  subst h₀; rfl\n```"
+        return f"abbrev three : ℕ := 3\n\ntheorem weak (n : ℕ) (h₀ : n = {k}) : n * 3 = three * {k} := by\n  subst h₀; rfl\n```"
     same = 4 if k == 9 else k  # problems 4 and 9 get the same statement: a cross-problem duplicate
     return f"theorem good (n : ℕ) (h₀ : n = {same}) : n * 2 = {2 * same} := by\n  omega\n```"
 
@@ -64,6 +64,10 @@ def test_pipeline_from_the_cli(store, config, capsys):
     out = capsys.readouterr().out
     assert "round 1" in out and re.search(r"dropped: no_code\s+8\n", out) and re.search(r"dropped: duplicate\s+16\n", out)
     assert _reasons(store) == {("candidate", None): 16, ("dropped", "no_code"): 8}
+    with store.engine.connect() as c:
+        preambles = dict(c.execute(text("SELECT text LIKE '%three%', array_agg(DISTINCT preamble) FROM statements "
+                                        "WHERE status = 'candidate' GROUP BY 1")).all())
+    assert preambles == {True: ["abbrev three : ℕ := 3"], False: [""]}
     assert main(["--config", config, "autoformalize", "--samples", "2"]) == 0  # nothing pending: nothing new
     assert sum(_reasons(store).values()) == 24
 

@@ -6,7 +6,8 @@ import pytest
 
 from flywheel.errors import UnparsableStatement
 from flywheel.lean.statements import (
-    false_goal, find_declarations, negate, normalize_statement, parse_theorem, render, statement_sha256, with_name,
+    Binder, false_goal, find_declarations, negate, normalize_statement, parse_theorem, render, split_preamble,
+    statement_sha256, with_name, with_preamble,
 )
 
 
@@ -90,3 +91,54 @@ def test_find_declarations_spans():
     spans = find_declarations(text)
     assert [text[s:e].split()[0] for s, e in spans] == ["theorem", "lemma"]
     assert text[spans[1][0]:spans[1][1]].endswith("trivial")
+
+
+def test_let_in_a_binder_type_keeps_its_own_assignment():
+    thm = parse_theorem("theorem t (h : let m := 3; m = 3) (n : ℕ := let k := 2; k) : n = 2 := by simp")
+    assert thm.binders[0].type == "let m := 3; m = 3" and thm.binders[0].default is None
+    assert thm.binders[1].type == "ℕ" and thm.binders[1].default == "let k := 2; k"
+    assert thm.conclusion == "n = 2" and thm.proof == "by simp"
+    assert parse_theorem(render(thm)).binders == thm.binders
+
+
+def test_bare_binders():
+    thm = parse_theorem("theorem t x y : x + y = y + x := by ring")
+    assert thm.binders == (Binder("(", ("x", "y"), None),) and thm.conclusion == "x + y = y + x"
+    mixed = parse_theorem("theorem t x (h : x > 0) {y} z : x > 0 := h")
+    assert [(b.bracket, b.names, b.type) for b in mixed.binders] == [
+        ("(", ("x",), None), ("(", ("h",), "x > 0"), ("{", ("y",), None), ("(", ("z",), None)]
+    assert parse_theorem(render(mixed)).binders == mixed.binders
+    assert negate(mixed, "forall").conclusion == "¬ (∀ x (h : x > 0) {y} z, x > 0)"
+    assert normalize_statement("theorem t x y : x + y = y + x") == normalize_statement("theorem u (x y) : x+y = y+x")
+
+
+PUTNAM = ("open Real\n\nabbrev putnam_2008_b1_solution : ℕ := 2\n-- the answer above\n\n/-- At most two points. -/\n"
+          "theorem putnam_2008_b1 (n : ℕ) (h : n ≤ putnam_2008_b1_solution) : n ≤ 2 := by\n  sorry\n")
+
+
+def test_a_preamble_splits_off_before_the_declaration():
+    preamble, declaration = split_preamble(PUTNAM)
+    assert preamble == "open Real\n\nabbrev putnam_2008_b1_solution : ℕ := 2\n-- the answer above"
+    assert declaration.startswith("/-- At most two points. -/\ntheorem putnam_2008_b1")
+    assert parse_theorem(declaration).name == "putnam_2008_b1"
+    assert split_preamble(with_preamble(preamble, declaration)) == (preamble, declaration)
+    assert split_preamble("@[simp] theorem t : True := trivial") == ("", "@[simp] theorem t : True := trivial")
+    assert split_preamble("def f := \"a\"\n@[simp]\ntheorem t : f = \"a\" := rfl") == ('def f := "a"', "@[simp]\ntheorem t : f = \"a\" := rfl")
+    assert with_preamble("", "theorem t : True") == "theorem t : True"
+    with pytest.raises(UnparsableStatement, match="unexpected text before the declaration"):
+        split_preamble("x = 3\ntheorem t : True := trivial")
+
+
+def test_the_preamble_is_part_of_the_normal_form():
+    preamble, declaration = split_preamble(PUTNAM)
+    assert statement_sha256(PUTNAM) != statement_sha256(declaration)
+    assert statement_sha256(PUTNAM) != statement_sha256(PUTNAM.replace(":= 2", ":= 3"))
+    respaced = PUTNAM.replace("open Real\n\n", "open   Real -- why\n").replace(": ℕ := 2", ":ℕ:=2")
+    assert statement_sha256(respaced) == statement_sha256(PUTNAM)
+    assert normalize_statement(declaration) == normalize_statement(with_preamble("", declaration))
+
+
+def test_a_span_ends_before_the_doc_comment_of_the_next_declaration():
+    text = "theorem a : True := by\n  trivial -- done\n\n/-- The next one. -/\ntheorem b : True := trivial\n"
+    (s, e), _ = find_declarations(text)
+    assert text[s:e] == "theorem a : True := by\n  trivial -- done"

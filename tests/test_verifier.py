@@ -127,3 +127,19 @@ def test_error_positions_map_to_the_proof(lean_cfg):
     # the code is "theorem t ... :\n    0 < x * x := by\n  nlinarith": the proof starts on line 2
     assert verdict.messages[0]["pos"] == {"line": 3, "column": 2}
     assert verdict.messages[0]["proof_pos"] == {"line": 2, "column": 2}
+
+
+def test_the_preamble_comes_between_header_and_theorem(lean_cfg):
+    preamble = "open Real\n\nabbrev bound : ℕ := 0"
+    statement = f"{preamble}\n\n/-- doc -/\n" + STATEMENT.replace("0 < x * x", "bound < x * x")
+    with Verifier(lean_cfg) as verifier:
+        p = verifier.prepare(HEADER, statement, "by\n  positivity")
+        assert p.code.startswith(f"{preamble}\n\ntheorem t (x : ℕ) (h : 0 < x) :\n    bound < x * x := ")
+        verdict = verifier.check(HEADER, statement, "by\n  nlinarith -- fake:error=oops")
+        banned = verifier.check(HEADER, "instance : Inhabited ℕ := ⟨1⟩\n\n" + STATEMENT, "by\n  positivity")
+        unparsable = verifier.check(HEADER, "x = 1\n" + STATEMENT, "by\n  positivity")
+    # lines 1-4 of the code are the preamble and a blank line: the error on line 7 is on the proof's line 2
+    assert verdict.messages[0]["pos"] == {"line": 7, "column": 2}
+    assert verdict.messages[0]["proof_pos"] == {"line": 2, "column": 2}
+    assert banned.status is V.REJECTED and "preamble" in banned.reason
+    assert unparsable.status is V.REJECTED and "before the declaration" in unparsable.reason

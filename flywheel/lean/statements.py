@@ -74,21 +74,30 @@ def _skip_space(code: str, i: int) -> int:
     return i
 
 
-def _check_prefix(text: str, code: str, end: int) -> None:
-    """Before the keyword only attributes and modifiers may stand: a dropped `open X in` would
-    silently change what the statement means."""
-    i = _skip_space(code, 0)
+def _modifiers_end(code: str, i: int, end: int) -> int:
+    """Where the attributes and modifiers that start at i stop (end when they fill code[i:end])."""
+    i = _skip_space(code, i)
     while i < end:
         if code.startswith("@[", i):
             close = matching(code, i + 1)
             if close < 0 or close >= end:
-                raise _fail("unbalanced attribute before the declaration", text, i)
+                return i
             i = close + 1
         elif m := _MODIFIER.match(code, i):
             i = m.end()
         else:
-            raise _fail("unexpected text before the declaration", text, i)
+            return i
         i = _skip_space(code, i)
+    return end
+
+
+def _check_prefix(text: str, code: str, end: int) -> None:
+    """Before the keyword only attributes and modifiers may stand: a dropped `open X in` would
+    silently change what the statement means (commands belong in the preamble)."""
+    i = _modifiers_end(code, 0, end)
+    if i < end:
+        what = "unbalanced attribute" if code.startswith("@[", i) else "unexpected text"
+        raise _fail(f"{what} before the declaration", text, i)
 
 
 def _parse_binder(text: str, code: str, comments, open_at: int, close_at: int) -> Binder:
@@ -97,8 +106,9 @@ def _parse_binder(text: str, code: str, comments, open_at: int, close_at: int) -
     if bracket == "{" and code.startswith("{{", open_at) and code[close_at - 1] == "}":
         bracket, inner_start, inner_end = "{{", open_at + 2, close_at - 1
     default = None
-    d = find_top_level(code, ":=", inner_start, inner_end)
-    if d >= 0:
+    # `(h : let m := 3; m = 3)`: the let's own `:=` is no default value
+    d = signature_end(text, code, inner_start, inner_end)
+    if d < inner_end:
         default, inner_end = without_comments(text, comments, d + 2, inner_end), d
     c = find_top_level(code, ":", inner_start, inner_end, not_followed_by="=")
     if c < 0:
@@ -115,17 +125,27 @@ def _parse_binder(text: str, code: str, comments, open_at: int, close_at: int) -
     return Binder(bracket, names, kind, default)
 
 
+def _bare_names(code: str, i: int) -> tuple[tuple[str, ...], int] | None:
+    """The run of bare identifiers starting at i and where it ends, or None when none starts there."""
+    names = []
+    while (nm := NAME_RE.match(code, i)) and _is_name(nm.group(0)):
+        names.append(nm.group(0))
+        i = _skip_space(code, nm.end())
+    return (tuple(names), i) if names else None
+
+
 def _is_name(word: str) -> bool:
     return word == "_" or NAME_RE.fullmatch(word) is not None
 
 
-def signature_end(text: str, code: str, start: int) -> int:
-    """Index of the `:=` that ends the signature (len(code) when there is none); brackets must balance
-    on the way and a `let`/`have` in the conclusion keeps its own `:=`."""
+def signature_end(text: str, code: str, start: int, end: int | None = None) -> int:
+    """Index of the `:=` that ends the signature in code[start:end] (end when there is none); brackets
+    must balance on the way and a `let`/`have` in the conclusion keeps its own `:=`."""
+    end = len(code) if end is None else end
     stack: list[tuple[str, int]] = []
     pending = 0
     i = start
-    while i < len(code):
+    while i < end:
         ch = code[i]
         if ch in OPEN_TO_CLOSE:
             stack.append((OPEN_TO_CLOSE[ch], i))
@@ -145,7 +165,7 @@ def signature_end(text: str, code: str, start: int) -> int:
         i += 1
     if stack:
         raise _fail(f"unbalanced bracket '{code[stack[-1][1]]}' never closed", text, stack[-1][1])
-    return len(code)
+    return end
 
 
 @functools.lru_cache(maxsize=8192)  # Theorem is immutable; a statement is parsed for each side and stage
@@ -169,7 +189,11 @@ def parse_theorem(text: str) -> Theorem:
             raise _fail("expected a name after " + keyword, text, i)
         name, i = text[nm.start() : nm.end()], nm.end()
     binders = []
-    while (i := _skip_space(code, i)) < len(code) and code[i] in "([{⦃":
+    while (i := _skip_space(code, i)) < len(code) and (code[i] in "([{⦃" or NAME_RE.match(code, i)):
+        if bare := _bare_names(code, i):  # `theorem t x y : ...` binds x and y as `(x y)` does
+            names, i = bare
+            binders.append(Binder("(", names, None))
+            continue
         close = matching(code, i)
         if close < 0:
             raise _fail(f"unbalanced bracket '{code[i]}'", text, i)
@@ -191,14 +215,55 @@ def parse_theorem(text: str) -> Theorem:
 def find_declarations(text: str) -> list[tuple[int, int]]:
     """Spans of the top-level theorem/lemma/example declarations, each from its keyword up to the next
     command that starts a line (attributes and modifiers before a keyword are not in its span)."""
-    code = mask(text).code
-    starts = [d.start() for d in _DECL.finditer(code) if _only_modifiers_before(code, d.start())]
-    spans = []
-    for s in starts:
-        nxt = _COMMAND.search(code, s + 1)
-        end = nxt.start() if nxt else len(text)
-        spans.append((s, len(text[:end].rstrip())))
-    return spans
+    return [(s, command_end(text, s + 1)) for s in _declaration_starts(mask(text).code)]
+
+
+def _declaration_starts(code: str) -> list[int]:
+    return [d.start() for d in _DECL.finditer(code) if _only_modifiers_before(code, d.start())]
+
+
+def command_end(text: str, start: int = 0) -> int:
+    """Where the text from `start` runs into a command that starts a line (at or after `start`), the
+    spaces and doc comments before it left out: a proof is the body up to the next declaration."""
+    m = mask(text)
+    nxt = _COMMAND.search(m.code, start)
+    return _code_end(m, nxt.start() if nxt else len(text))
+
+
+def _code_end(m, end: int) -> int:
+    """end moved back over the spaces and doc comments before it: a doc comment left at the end of a
+    span would document nothing, which Lean refuses. Other comments stay as they were written."""
+    end = len(m.text[:end].rstrip())
+    while comment := next((c for c in m.comments if c[1] == end and m.text.startswith(("/--", "/-!"), c[0])), None):
+        end = len(m.text[: comment[0]].rstrip())
+    return end
+
+
+def split_preamble(text: str) -> tuple[str, str]:
+    """(preamble, declaration): the commands before the last top-level theorem/lemma/example, and the
+    declaration from its doc comment and modifiers on. ("", text) when nothing stands before it. Which
+    commands a preamble may hold is the guard's to say (soundness.scan_preamble)."""
+    m = mask(text)
+    code = m.code
+    decls = _declaration_starts(code)
+    if not decls:
+        return "", text
+    kw = decls[-1]
+    # the declaration's command starts at the first line from which only attributes and modifiers lead to it
+    lines = (_skip_space(code, ls.start()) for ls in re.finditer(r"(?m)^", code[:kw]))
+    at = next(s for s in lines if s <= kw and _modifiers_end(code, s, kw) == kw)
+    cut = _code_end(m, at)
+    if cut == 0:
+        return "", text
+    first = _COMMAND.search(code, 0, cut)
+    if first is None or code[: first.start()].strip():
+        raise _fail("unexpected text before the declaration", text, _skip_space(code, 0))
+    return text[:cut].strip(), text[cut:].lstrip()
+
+
+def with_preamble(preamble: str, declaration: str) -> str:
+    """The declaration as a source writes it: its preamble's commands first, then a blank line."""
+    return f"{preamble.strip()}\n\n{declaration}" if preamble.strip() else declaration
 
 
 def _only_modifiers_before(code: str, at: int) -> bool:
@@ -263,13 +328,17 @@ def _token_text(text: str) -> str:
 
 def normalize_statement(text: str) -> str:
     """Comments, attributes, the keyword's kind, the theorem's name and the proof gone; one space
-    between Lean tokens (so `a+b` and `a + b` agree, while string literals stay whole)."""
+    between Lean tokens (so `a+b` and `a + b` agree, while string literals stay whole). A preamble
+    stays, in front: the same theorem over other definitions is another statement."""
     try:
-        thm = parse_theorem(text)
+        preamble, declaration = split_preamble(text)
+        thm = parse_theorem(declaration)
     except UnparsableStatement:
         return _token_text(text)
-    return _token_text(render(replace(thm, keyword="theorem", name="_"), None).removesuffix(":="))
+    norm = _token_text(render(replace(thm, keyword="theorem", name="_"), None).removesuffix(":="))
+    return f"{_token_text(preamble)} {norm}" if preamble else norm
 
 
 def statement_sha256(text: str, header: str = "") -> str:
+    """Of the header and the statement's normal form; text may start with the statement's preamble."""
     return sha256_text(_token_text(header), normalize_statement(text))

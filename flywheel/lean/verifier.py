@@ -103,11 +103,17 @@ class Verifier:
 
     def _build_head(self, header: str, statement: str) -> tuple[str, str, str, int, int] | Verdict:
         """Everything of the code that comes before the proof: the same for every proof of a statement,
-        so it is built once (see __init__'s LRU cache)."""
+        so it is built once (see __init__'s LRU cache). The statement may open with its preamble."""
         header = soundness.limit_heartbeats(header, self.policy)
-        for reason in (soundness.scan_header(header, self.policy), soundness.scan_statement(statement, self.policy)):
-            if reason:
-                return Verdict(VerdictStatus.REJECTED, reason)
+        try:
+            preamble, statement = surgery.split_preamble(statement)
+        except UnparsableStatement as e:
+            return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
+        reasons = (soundness.scan_header(header, self.policy),
+                   soundness.scan_preamble(preamble, self.policy) if preamble else None,
+                   soundness.scan_statement(statement, self.policy))
+        if reason := next((r for r in reasons if r), None):
+            return Verdict(VerdictStatus.REJECTED, reason)
         try:
             thm = surgery.parse_theorem(statement)
         except UnparsableStatement as e:
@@ -115,7 +121,8 @@ class Verifier:
         if thm.keyword not in ("theorem", "lemma") or not thm.name:
             thm = surgery.with_name(thm, "flywheel_" + sha256_text(statement)[:16])
         thm = dataclasses.replace(thm, prefix="")
-        head = surgery.render(thm, None) + " "
+        # The preamble goes into the checked code, not the header: the REPL imports a header once per process.
+        head = surgery.with_preamble(preamble, surgery.render(thm, None)) + " "
         return header, thm.name, head, head.count("\n") + 1, len(head) - (head.rfind("\n") + 1)
 
     # checking

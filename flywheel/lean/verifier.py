@@ -46,6 +46,7 @@ class Verifier:
         `toolchain` to the one its workers report)."""
         self.cfg = cfg
         self.policy = soundness.Policy.from_config(cfg)
+        self.policy_id = self.policy.fingerprint()  # a stricter guard never reuses a laxer verdict
         self.cache = cache
         self._toolchain = toolchain
         self._backend = backend or self.run_in_pool
@@ -98,8 +99,9 @@ class Verifier:
         if isinstance(head, Verdict):
             return dataclasses.replace(head)
         header, name, text, line, col = head
-        code = text + proof.strip("\n")
-        return Prepared(header, name, code, sha256_text(self.toolchain, header, code), line, col)
+        code = text + soundness.wrap_proof(proof)
+        key = sha256_text(self.toolchain, self.policy_id, header, code)
+        return Prepared(header, name, code, key, line, col + 1)  # + 1: the parenthesis before the proof
 
     def _build_head(self, header: str, statement: str) -> tuple[str, str, str, int, int] | Verdict:
         """Everything of the code that comes before the proof: the same for every proof of a statement,

@@ -100,9 +100,12 @@ def _goal(goal: str):
 
 
 def render_code(header: str, goal: str, proof: str, preamble: str = "") -> str:
+    """Exactly the code the verifier sends to Lean for this proof (header, preamble, theorem, proof)."""
     from flywheel.lean import statements as surgery
+    from flywheel.lean.soundness import Policy
+    from flywheel.lean.verifier import checked_code
 
-    return header + surgery.with_preamble(preamble, surgery.render(_goal(goal), proof))
+    return checked_code(header, surgery.with_preamble(preamble, goal), proof, Policy())
 
 
 def attempt_of(c: Candidate, verdict, round_: int, header: str) -> ProofAttempt:

@@ -100,7 +100,8 @@ def test_the_preamble_serves_every_side_and_thinking_without_an_answer_says_so()
                generator, _check(seen), 1, results.extend)
     assert all(f"{preamble}\n\ntheorem" in req.prompt for req in generator.requests)
     (result,) = results
-    assert result.side is Side.STATEMENT and result.proof.code.startswith(f"{HEADER}{preamble}\n\ntheorem s7")
+    assert result.side is Side.STATEMENT and result.proof.code.startswith(f"{HEADER}\n{preamble}\n\ntheorem s7")
+    assert result.proof.code.endswith(":= (by\n  subst h\n  rfl\n)")  # exactly what the verifier sent
     ((goal, proof),) = seen  # the other sides had nothing to check
     assert goal.startswith(f"{preamble}\n\ntheorem s7") and proof == "by\n  subst h\n  rfl"
     by_side = {a.side: a for a in result.attempts}

@@ -366,7 +366,8 @@ def header_commands(header: str, policy: Policy) -> tuple[str | None, str]:
             return f"banned: a second command on a header line: {toks[i].text}", header
         lines.append(line)
     imports = [x for x in lines if x.startswith("import ")]
-    return None, "\n".join(imports + [""] + [x for x in lines if not x.startswith("import ")]) + "\n\n"
+    rest = [x for x in lines if not x.startswith("import ")]
+    return None, "".join("\n".join(block) + "\n\n" for block in (imports, rest) if block)
 
 
 def _escaped(tok: Token) -> str:

@@ -37,6 +37,41 @@ class Prepared:
     proof_col: int
 
 
+@functools.lru_cache(maxsize=8192)  # the same for every proof of a statement: built once (Policy is frozen)
+def build_head(header: str, statement: str, policy: soundness.Policy) -> tuple[str, str, str, int, int] | Verdict:
+    """Everything of the code that comes before the proof: (the header as sent, the theorem's name, the
+    preamble and theorem up to `:= `, the line and column where the proof starts), or why nothing is sent.
+    The statement may open with its preamble."""
+    header = soundness.limit_heartbeats(header, policy)
+    try:
+        preamble, statement = surgery.split_preamble(statement)
+    except UnparsableStatement as e:
+        return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
+    reasons = (soundness.scan_header(header, policy),
+               soundness.scan_preamble(preamble, policy) if preamble else None,
+               soundness.scan_statement(statement, policy))
+    if reason := next((r for r in reasons if r), None):
+        return Verdict(VerdictStatus.REJECTED, reason)
+    try:
+        thm = surgery.parse_theorem(statement)
+    except UnparsableStatement as e:
+        return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
+    if thm.keyword not in ("theorem", "lemma") or not thm.name:
+        thm = surgery.with_name(thm, "flywheel_" + sha256_text(statement)[:16])
+    thm = dataclasses.replace(thm, prefix="")
+    # The preamble goes into the checked code, not the header: the REPL imports a header once per process.
+    head = surgery.with_preamble(preamble, surgery.render(thm, None)) + " "
+    return header, thm.name, head, head.count("\n") + 1, len(head) - (head.rfind("\n") + 1)
+
+
+def checked_code(header: str, statement: str, proof: str, policy: soundness.Policy) -> str:
+    """The whole text Lean checks for this proof, header included (what `proofs.code` stores)."""
+    head = build_head(header, statement, policy)
+    if isinstance(head, Verdict):  # refused before Lean: nothing was checked; keep the pieces as given
+        return header + statement + " " + proof
+    return head[0] + head[2] + soundness.wrap_proof(proof)
+
+
 class Verifier:
     def __init__(self, cfg: LeanConfig, cache: VerdictCache | None = None,
                  backend: Callable[[Prepared, bool], Verdict] | None = None, toolchain: str | None = None):
@@ -52,7 +87,6 @@ class Verifier:
         self._backend = backend or self.run_in_pool
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
         self._pools = PoolSet(self._make_pool)
-        self._head = functools.lru_cache(maxsize=8192)(self._build_head)
         self.lookups = 0
         self.hits = 0
 
@@ -95,37 +129,13 @@ class Verifier:
     # building the code
     def prepare(self, header: str, statement: str, proof: str) -> Prepared | Verdict:
         """The exact code for Lean, or a `rejected` verdict saying why nothing is sent."""
-        head = self._head(header, statement)
+        head = build_head(header, statement, self.policy)
         if isinstance(head, Verdict):
             return dataclasses.replace(head)
         header, name, text, line, col = head
         code = text + soundness.wrap_proof(proof)
         key = sha256_text(self.toolchain, self.policy_id, header, code)
         return Prepared(header, name, code, key, line, col + 1)  # + 1: the parenthesis before the proof
-
-    def _build_head(self, header: str, statement: str) -> tuple[str, str, str, int, int] | Verdict:
-        """Everything of the code that comes before the proof: the same for every proof of a statement,
-        so it is built once (see __init__'s LRU cache). The statement may open with its preamble."""
-        header = soundness.limit_heartbeats(header, self.policy)
-        try:
-            preamble, statement = surgery.split_preamble(statement)
-        except UnparsableStatement as e:
-            return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
-        reasons = (soundness.scan_header(header, self.policy),
-                   soundness.scan_preamble(preamble, self.policy) if preamble else None,
-                   soundness.scan_statement(statement, self.policy))
-        if reason := next((r for r in reasons if r), None):
-            return Verdict(VerdictStatus.REJECTED, reason)
-        try:
-            thm = surgery.parse_theorem(statement)
-        except UnparsableStatement as e:
-            return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
-        if thm.keyword not in ("theorem", "lemma") or not thm.name:
-            thm = surgery.with_name(thm, "flywheel_" + sha256_text(statement)[:16])
-        thm = dataclasses.replace(thm, prefix="")
-        # The preamble goes into the checked code, not the header: the REPL imports a header once per process.
-        head = surgery.with_preamble(preamble, surgery.render(thm, None)) + " "
-        return header, thm.name, head, head.count("\n") + 1, len(head) - (head.rfind("\n") + 1)
 
     # checking
     def check(self, header: str, statement: str, proof: str) -> Verdict:

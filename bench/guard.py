@@ -60,7 +60,7 @@ def timed(fn, items, repeat: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    from flywheel.lean.soundness import Policy, scan_header, scan_proof, scan_statement
+    from flywheel.lean.soundness import Policy, scan_header, scan_preamble, scan_proof, scan_statement, split_header
 
     policy = Policy()
     rows = benchmark_rows()
@@ -69,15 +69,19 @@ def main() -> None:
     headers = sorted({r["header"] for r in rows})
     proof_ms, proof_bad = timed(lambda p: scan_proof(p, policy), proofs, 5)
     stmt_ms, stmt_bad = timed(lambda s: scan_statement(s, policy), statements, 3)
-    head_ms, head_bad = timed(lambda h: scan_header(h, policy), headers, 20)
+    def header(h: str) -> str | None:
+        top, rest = split_header(h)  # ProofNet's definitions go into the preamble, as the verifier does
+        return scan_header(top, policy) or scan_preamble(rest, policy)
+
+    head_ms, head_bad = timed(header, headers, 20)
     body = table(["what", "items", "refused", "ms per item", "target", "met"], [
         ["proof bodies (few-shot + Goedel-Prover)", len(proofs), proof_bad, proof_ms, "<= 0.3 ms",
          "yes" if proof_ms <= 0.3 else "NO"],
         ["benchmark statements (miniF2F + ProofNet)", len(statements), stmt_bad, stmt_ms, "", ""],
         ["distinct benchmark headers", len(headers), head_bad, head_ms, "", ""],
     ])
-    body += ("\n\nEach scan lexes from scratch (caches cleared), best of several passes. Refused headers are "
-             "ProofNet's that hold definitions: those belong in the statement's preamble. A proof is "
+    body += ("\n\nEach scan lexes from scratch (caches cleared), best of several passes. A header's definitions "
+             "(ProofNet's) are split off and scanned as the statement's preamble, as the verifier does. A proof is "
              "scanned once per check, a statement and header once per statement (the verifier caches them).\n")
     write_section("guard", "Soundness guard: cost per proof", body)
 

@@ -78,3 +78,26 @@ def test_the_careless_reader_is_reproduced_without_the_guard(fake_repl, monkeypa
     with LeanRepl(shlex.split(fake_repl), HEADER, timeout_s=10) as repl:
         answer = repl.run("theorem vt : '\x0b'.toNat = 1 := (by decide\n)")
     assert not any(m["severity"] == "error" for m in answer.get("messages", []))
+
+
+def test_benchmark_headers_with_definitions_check_as_header_and_preamble(tmp_path, fake_repl, monkeypatch, shared_data):
+    """ProofNet's headers go on with `def`s: those are checked as the statement's preamble, and every
+    one of the 26 benchmark headers is accepted."""
+    from flywheel.lean.soundness import Policy
+    from flywheel.lean.verifier import checked_code
+
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    rows = [json.loads(x) for name in ("minif2f/minif2f.jsonl", "proofnet/proofnet.jsonl")
+            for x in (shared_data / name).read_text().splitlines()]
+    first = {}
+    for r in rows:
+        first.setdefault(r["header"], r)
+    assert len(first) == 26
+    checks = [{"id": r["name"], "header": h, "statement": r["formal_statement"] + " sorry", "proof": "by\n  simp"}
+              for h, r in first.items()]
+    _, got = _check(tmp_path, checks)
+    assert {x["verdict"] for x in got.values()} == {"proved"}, [x for x in got.values() if x["verdict"] != "proved"]
+    with_def = next(r for h, r in first.items() if "def rational" in h)
+    code = checked_code(with_def["header"], with_def["formal_statement"] + " sorry", "by simp", Policy())
+    assert code.startswith("import Mathlib\n\nopen «Filter» «Set» «TopologicalSpace»\nopen scoped «Topology»\n\n")
+    assert "def rational (x : ℝ) := x ∈ range ((↑) : ℚ → ℝ)\n\ntheorem" in code

@@ -370,6 +370,36 @@ def header_commands(header: str, policy: Policy) -> tuple[str | None, str]:
     return None, "".join("\n".join(block) + "\n\n" for block in (imports, rest) if block)
 
 
+_HEADER_COMMANDS = frozenset({"import", "open", "set_option"})
+
+
+def split_header(header: str) -> tuple[str, str]:
+    """(the imports, opens and options at its top; the rest): benchmark headers (ProofNet's) go on with
+    definitions, which belong in the statement's preamble, not in what every REPL process imports."""
+    code = _lex(header)
+    if isinstance(code, str):
+        return header, ""  # scan_header says why
+    for i in range(code.top):
+        tok = code.tokens[i]
+        at_column_0 = tok.start == 0 or header[tok.start - 1] == "\n"
+        if at_column_0 and _line_start(code, i) and tok.text not in _HEADER_COMMANDS:
+            start = header.rfind("\n", 0, tok.start) + 1
+            comment = _comment_before(header, start)
+            return header[:comment], header[comment:]
+    return header, ""
+
+
+def _comment_before(header: str, start: int) -> int:
+    """Where a definition's doc comment (the lines right above it) begins, so it moves with it."""
+    lexed = tokenize(header)
+    for t in reversed(lexed.tokens):
+        if t.kind is Kind.COMMENT and t.end <= start and not header[t.end:start].strip():
+            start = header.rfind("\n", 0, t.start) + 1
+        elif t.end <= start:
+            break
+    return start
+
+
 def _escaped(tok: Token) -> str:
     return ".".join(f"«{p}»" for p in tok.parts)
 

@@ -108,6 +108,9 @@ class ProverConfig:
     passes: int = 1
     wall_time_s: float = 3600.0
     negation_form: str = "hyps"  # hyps: hyps ⊢ ¬concl; forall: ⊢ ¬ ∀ binders, concl
+    # completion: the model continues the code block (DeepSeek-Prover-V1.5); chat: the statement is asked in a
+    # chat turn and the answer's last Lean block is taken (reasoning provers: Kimina, Goedel-V2, DeepSeek-V2)
+    prompt_style: str = "completion"
     prove_negation: bool = True
     hypothesis_rejection: bool = True
     false_hyps_samples: int = 4
@@ -193,7 +196,18 @@ def build(cls: type, values: Mapping[str, Any], where: str = "config") -> Any:
     if unknown:
         raise ConfigError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(names))})")
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    for k, v in kwargs.items():
+        allowed = CHOICES.get((cls.__name__, k))
+        if allowed and v not in allowed:
+            raise ConfigError(f"{where}.{k}: expected one of {', '.join(allowed)}, got {v!r}")
     return cls(**kwargs)
+
+
+# Fields that take one of a few words, checked when the config is read, before any stage runs.
+CHOICES = {
+    ("ProverConfig", "negation_form"): ("hyps", "forall"),
+    ("ProverConfig", "prompt_style"): ("completion", "chat"),
+}
 
 
 def _set_path(tree: dict, path: tuple[str, ...], value: Any) -> None:

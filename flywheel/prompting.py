@@ -36,10 +36,16 @@ def proof_completion(proof: str) -> str:
     return body.rstrip() + "\n```"
 
 
+def chat_question(header: str, declaration: str, informal: str | None = None, preamble: str = "") -> list[dict]:
+    """The user's turn: the statement with `sorry`, to be answered with the complete code in a final block
+    (reasoning provers think first; the answer's last complete Lean block is taken)."""
+    code = _code(header, preamble, informal, declaration)
+    return [{"role": "user", "content": f"{INSTRUCTION}{code} := by\n  sorry\n```"}]
+
+
 def chat_messages(header: str, declaration: str, proof: str, informal: str | None = None,
                   preamble: str = "") -> list[dict]:
     """The same pair as a conversation: the statement with `sorry` asked, the complete code answered."""
     code = _code(header, preamble, informal, declaration)
-    user = f"{INSTRUCTION}{code} := by\n  sorry\n```"
     answer = f"```lean4\n{code} := {proof.strip()}\n```"
-    return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return chat_question(header, declaration, informal, preamble) + [{"role": "assistant", "content": answer}]

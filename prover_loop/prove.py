@@ -46,19 +46,23 @@ class Result:
 def _requests(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
               cfg: ProverConfig, pass_: int, samples: int) -> list[tuple[Statement, Side, str, object]]:
     from flywheel.llm.base import GenerationRequest
-    from flywheel.prompting import proof_prompt
+    from flywheel.prompting import chat_question, proof_prompt
 
     s = cfg.sampling
+    chat = cfg.prompt_style == "chat"
+    # A completion continues the code block: its closing fence ends it. A chat answer (a reasoning
+    # prover's) may hold drafts in fences before its final block, so it runs to its end.
+    stop = list(s.stop) if chat else list(dict.fromkeys(["```"] + list(s.stop)))
     out = []
     for st in statements:
         for side in sides:
             goal = goal_text(st, side, cfg.negation_form)
             declaration = goal.removesuffix("by sorry").rstrip().removesuffix(":=").rstrip()
-            prompt = proof_prompt(st.header, declaration, informal.get(st.problem_id or ""), st.preamble)
+            ask = chat_question if chat else proof_prompt
+            prompt = ask(st.header, declaration, informal.get(st.problem_id or ""), st.preamble)
             seed = None if s.seed is None else s.seed + 1000 * pass_
             req = GenerationRequest(prompt=prompt, n=samples, temperature=s.temperature, top_p=s.top_p,
-                                    max_tokens=s.max_tokens, stop=list(dict.fromkeys(["```"] + list(s.stop))),
-                                    seed=seed, key=f"{st.id}:{side.value}:{pass_}")
+                                    max_tokens=s.max_tokens, stop=stop, seed=seed, key=f"{st.id}:{side.value}:{pass_}")
             out.append((st, side, goal, req))
     return out
 

@@ -107,3 +107,23 @@ def test_the_preamble_serves_every_side_and_thinking_without_an_answer_says_so()
     by_side = {a.side: a for a in result.attempts}
     assert by_side[Side.NEGATION].reason == NoProof.THINKING.value
     assert by_side[Side.FALSE_HYPS].reason == NoProof.NONE.value
+
+
+def test_chat_style_asks_in_a_chat_turn_and_lets_the_answer_think():
+    """A reasoning prover: no closing-fence stop, the answer's last Lean block after its thinking is the proof."""
+    from flywheel.config import load_config
+    from flywheel.errors import ConfigError
+
+    st = statement(3)
+    answer = ("<think>\nA draft:\n```lean4\ntheorem s3 : False := by simp\n```\nNo, subst first.\n</think>\n"
+              "```lean4\n" + st.text.removesuffix("by sorry") + "by\n  subst h\n  rfl\n```\nDone.")
+    generator = ScriptedGenerator(lambda req: [answer])
+    results, seen = [], []
+    prove_pass([st], {}, [Side.STATEMENT], ProverConfig(samples_per_side=1, prompt_style="chat"), 0, 1,
+               generator, _check(seen), 1, results.extend)
+    (req,) = generator.requests
+    assert isinstance(req.prompt, list) and req.prompt[0]["role"] == "user" and "```" not in req.stop
+    assert req.prompt[0]["content"].endswith(":= by\n  sorry\n```")
+    assert seen == [(seen[0][0], "by\n  subst h\n  rfl")]
+    with pytest.raises(ConfigError, match="prover.prompt_style: expected one of completion, chat"):
+        load_config(overrides={"prover": {"prompt_style": "reasoning"}}, environ={})

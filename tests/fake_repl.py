@@ -30,7 +30,7 @@ from pathlib import Path
 
 BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
-_NAME = re.compile(r"(?:theorem|lemma)\s+(\S+)")
+_NAME = re.compile(r"(?:theorem|lemma)\s+((?:«[^»]*»|[^\s«(\[{:])+)")  # `foo'`, `«my thm»`, `h.«x y»`
 _UNKNOWN = re.compile(r"\bundefined_\w+")
 
 

@@ -101,3 +101,13 @@ def test_benchmark_headers_with_definitions_check_as_header_and_preamble(tmp_pat
     code = checked_code(with_def["header"], with_def["formal_statement"] + " sorry", "by simp", Policy())
     assert code.startswith("import Mathlib\n\nopen «Filter» «Set» «TopologicalSpace»\nopen scoped «Topology»\n\n")
     assert "def rational (x : ℝ) := x ∈ range ((↑) : ℚ → ℝ)\n\ntheorem" in code
+
+
+def test_theorem_names_with_primes_and_guillemets_are_proved(tmp_path, fake_repl, monkeypatch):
+    """`#print axioms` answers `'foo'' depends on axioms: …`; the name is read as Lean prints it."""
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    names = ["foo'", "«my thm»", "h.«x y»", "a'.b''"]
+    rows = [{"id": n, "header": HEADER, "statement": f"theorem {n} (x : ℕ) : x + 0 = x := by sorry", "proof": "by simp"}
+            for n in names]
+    _, got = _check(tmp_path, rows)
+    assert [got[n]["verdict"] for n in names] == ["proved"] * 4

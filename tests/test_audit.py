@@ -166,3 +166,11 @@ def test_the_audit_records_the_lean_that_ran(audit_cfg):
     from flywheel.lean.audit import audit_toolchain
 
     assert audit_toolchain(audit_cfg).startswith("lean=4.26.0;")
+
+
+def test_a_header_that_defines_things_is_audited_with_its_definitions_as_preamble(audit_cfg):
+    """ProofNet's headers go on with `def`s after the opens: they become the preamble, as in the verifier."""
+    header = "import Mathlib\nopen Real\n\ndef bump (x : ℕ) : ℕ := x + 1\n"
+    results = by_id(audit([good(1), AuditInput("p2", header, "", "theorem s2 : bump 1 = 2", "by\n  rfl")], audit_cfg))
+    assert results["p2"].status is AuditStatus.AUDITED, results["p2"]
+    assert results["p1"].status is AuditStatus.AUDITED

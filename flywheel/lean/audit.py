@@ -156,8 +156,9 @@ def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditRes
     """The proof under a fresh name with its challenge, or the guard's refusal."""
     from flywheel.lean import statements as surgery
 
-    header = soundness.limit_heartbeats(p.header, policy)
-    why = (soundness.scan_header(header, policy) or soundness.scan_preamble(p.preamble, policy)
+    header, preamble = soundness.with_header_definitions(p.header, p.preamble)  # ProofNet's headers define things
+    header = soundness.limit_heartbeats(header, policy)
+    why = (soundness.scan_header(header, policy) or soundness.scan_preamble(preamble, policy)
            or soundness.scan_statement(p.statement + " := sorry", policy) or soundness.scan_proof(p.proof, policy))
     if why:
         return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, why)
@@ -167,7 +168,7 @@ def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditRes
         return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, f"statement does not parse: {e}")
     suffix = sha256_text(p.id, p.header, p.preamble, p.statement, p.proof)[:20]
     proof_name, challenge_name = f"flywheel_audit_{suffix}", f"flywheel_challenge_{suffix}"
-    return mods.Target(p.id, header, p.preamble, proof_name, challenge_name,
+    return mods.Target(p.id, header, preamble, proof_name, challenge_name,
                        surgery.render(surgery.with_name(thm, proof_name), soundness.wrap_proof(p.proof)),
                        surgery.render(surgery.with_name(thm, challenge_name), "sorry"))
 

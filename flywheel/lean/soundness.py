@@ -389,6 +389,12 @@ def split_header(header: str) -> tuple[str, str]:
     return header, ""
 
 
+def with_header_definitions(header: str, preamble: str) -> tuple[str, str]:
+    """(the header's import/open/option part; its definitions, if any, followed by the statement's preamble)."""
+    top, extra = split_header(header)
+    return top, "\n\n".join(p.strip("\n") for p in (extra, preamble) if p.strip())
+
+
 def _comment_before(header: str, start: int) -> int:
     """Where a definition's doc comment (the lines right above it) begins, so it moves with it."""
     lexed = tokenize(header)

@@ -42,13 +42,12 @@ def build_head(header: str, statement: str, policy: soundness.Policy) -> tuple[s
     """Everything of the code that comes before the proof: (the header as sent, the theorem's name, the
     preamble and theorem up to `:= `, the line and column where the proof starts), or why nothing is sent.
     The statement may open with its preamble."""
-    header, extra = soundness.split_header(header)
-    header = soundness.limit_heartbeats(header, policy)
     try:
         preamble, statement = surgery.split_preamble(statement)
     except UnparsableStatement as e:
         return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
-    preamble = "\n\n".join(p.strip("\n") for p in (extra, preamble) if p.strip())
+    header, preamble = soundness.with_header_definitions(header, preamble)
+    header = soundness.limit_heartbeats(header, policy)
     reasons = (soundness.scan_header(header, policy),
                soundness.scan_preamble(preamble, policy) if preamble else None,
                soundness.scan_statement(statement, policy))

@@ -2,8 +2,11 @@
 
 Comments (`--`, nested `/- -/`), string literals (plain and raw `r#"..."#`), char literals and
 `«guillemet»` names are recognised the way Lean's scanner does: identifiers swallow their primes
-(`h'`), so a `'` opens a char literal only at a token start. `mask` derives from the tokens a copy of
-the text, same offsets, with comments and literals blanked, for bracket matching and regex scans.
+(`h'`), so a `'` opens a char literal only at a token start. A name token resolves escapes as Lean does
+(`«a».b` is the name `a.b`). The `{code}` parts of string literals, which Lean elaborates when the
+literal is interpolated (`s!"…"`, `throwError "…"`), come out as tokens too (`Lexed.nested`). `mask`
+derives from the tokens a copy of the text, same offsets, with comments and literals blanked, for
+bracket matching in statement surgery.
 """
 
 from __future__ import annotations

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from filters.base import Decision, Drop
-from flywheel.config import FilterConfig
+from flywheel.config import GRADES, FilterConfig  # GRADES: best first
 from flywheel.errors import ConfigError
 from flywheel.records import DropReason, Statement
 
-GRADES = ("excellent", "good", "above average", "fair", "poor")  # best first
 _GRADE = re.compile(r"grade\s*[:：]\s*[*_`\"']*\s*(excellent|good|above average|fair|poor)\b", re.I)
 
 PROMPT = """You are grading an autoformalization: a Lean 4 statement written for a natural-language math problem.

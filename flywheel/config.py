@@ -4,13 +4,14 @@ and flags. Nothing here reads the environment at import time."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
+from flywheel.benchmarks import BUNDLED
+from flywheel.config_load import build, env_overrides, leaves, merge, namer, read_file
 from flywheel.errors import ConfigError
 
 DEFAULT_HEADER = (
@@ -35,10 +36,10 @@ class LeanConfig:
     repl_rev: str = "v4.26.0"
     header: str = DEFAULT_HEADER
     timeout_s: float = 60.0
-    workers: int = 1
+    workers: int = 1  # REPL processes in all, across headers (the least recently used header gives way)
     memory_limit_mb: int = 8192  # address-space cap per REPL process
     rss_limit_mb: int = 6144  # restart a REPL whose resident memory passed this
-    max_checks_per_process: int = 200
+    max_checks_per_process: int = 0  # restart a REPL after this many checks; 0: only on memory (rss_limit_mb)
     max_heartbeats: int = 400000  # the largest maxHeartbeats (and synthInstance.maxHeartbeats) code may set
     max_rec_depth: int = 10000  # the largest maxRecDepth code may set
     allow_native_decide: bool = False
@@ -147,94 +148,128 @@ ENV_ALIASES = {
 }
 
 
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(value, args[0], where)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
-        return build(tp, value, where)
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
-        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.lower() in ("1", "true", "yes", "on")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if tp in (int, float):
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        try:
-            out = tp(value)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}") from e
-        if tp is int and isinstance(value, float) and value != out:
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return out
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{where}: expected text, got {value!r}")
-        return str(value)
-    return value
+BACKENDS = ("vllm", "openai", "hf")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+GRADES = ("excellent", "good", "above average", "fair", "poor")  # best first
 
-
-def build(cls: type, values: Mapping[str, Any], where: str = "config") -> Any:
-    """Build dataclass `cls` from a mapping, refusing unknown keys and wrong types with the field named."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(names))})")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in values.items()}
-    for k, v in kwargs.items():
-        allowed = CHOICES.get((cls.__name__, k))
-        if allowed and v not in allowed:
-            raise ConfigError(f"{where}.{k}: expected one of {', '.join(allowed)}, got {v!r}")
-    return cls(**kwargs)
-
-
-# Fields that take one of a few words, checked when the config is read, before any stage runs.
-CHOICES = {
+# Fields that take one of a few words (each item, for a list), checked before anything starts.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GeneratorConfig", "backend"): BACKENDS,
+    ("GeneratorConfig", "dtype"): DTYPES,
+    ("FilterConfig", "min_grade"): GRADES,
+    ("FilterConfig", "benchmarks"): BUNDLED,
     ("ProverConfig", "negation_form"): ("hyps", "forall"),
     ("ProverConfig", "prompt_style"): ("completion", "chat"),
 }
 
 
-def _set_path(tree: dict, path: tuple[str, ...], value: Any) -> None:
-    for key in path[:-1]:
-        node = tree.get(key)
-        if not isinstance(node, dict):
-            node = tree[key] = {}
-        tree = node
-    tree[path[-1]] = value
+@dataclass(slots=True, frozen=True)
+class Range:
+    """The numbers a field admits; None: unbounded on that side."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # the low bound itself is refused
+
+    def admits(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        low = f"{self.low:g}"
+        if self.high is not None:
+            return f"in {'(' if self.low_open else '['}{low}, {self.high:g}]"
+        return f"more than {low}" if self.low_open else f"{low} or more"
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for key, value in environ.items():
-        if key in ENV_ALIASES:
-            _set_path(tree, ENV_ALIASES[key], value)
-        elif key.startswith("FLYWHEEL_") and "__" in key:
-            path = tuple(p.lower() for p in key[len("FLYWHEEL_"):].split("__"))
-            _set_path(tree, path, value)
-    return tree
+COUNT, COUNT0, POSITIVE, FRACTION, SHARE = Range(1), Range(0), Range(0, low_open=True), Range(0, 1), Range(0, 1, True)
+
+# Number fields and their bounds, checked before anything starts (None, where allowed, is not checked).
+RANGES: dict[tuple[str, str], Range] = {
+    **{("LeanConfig", f): COUNT for f in ("workers", "memory_limit_mb", "rss_limit_mb", "max_heartbeats",
+                                          "max_rec_depth", "dojo_memory_limit_mb")},
+    ("LeanConfig", "max_checks_per_process"): COUNT0,  # 0: no count limit, restarts on memory alone
+    ("LeanConfig", "timeout_s"): POSITIVE,
+    **{("GeneratorConfig", f): COUNT for f in ("tensor_parallel_size", "max_model_len", "max_concurrency",
+                                               "batch_size")},
+    ("GeneratorConfig", "max_retries"): COUNT0,
+    ("GeneratorConfig", "seed"): COUNT0,
+    ("GeneratorConfig", "gpu_memory_utilization"): SHARE,
+    ("GeneratorConfig", "request_timeout_s"): POSITIVE,
+    ("SamplingConfig", "n"): COUNT,
+    ("SamplingConfig", "max_tokens"): COUNT,
+    ("SamplingConfig", "temperature"): COUNT0,
+    ("SamplingConfig", "top_p"): SHARE,
+    ("SamplingConfig", "seed"): COUNT0,
+    ("AutoformalizeConfig", "samples"): COUNT,
+    ("AutoformalizeConfig", "few_shot"): COUNT0,
+    ("FilterConfig", "ngram"): COUNT,
+    ("FilterConfig", "jaccard_threshold"): FRACTION,
+    ("FilterConfig", "grade_retries"): COUNT0,
+    **{("ProverConfig", f): COUNT for f in ("samples_per_side", "passes", "false_hyps_samples")},
+    ("ProverConfig", "wall_time_s"): POSITIVE,
+    ("RunConfig", "rounds"): COUNT,
+    ("RunConfig", "workers"): COUNT,
+}
+
+Name = Callable[[str], str]
 
 
-def _merge(base: dict, extra: Mapping) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
-    return out
+def _field_problems(obj: Any, where: str, name: Name) -> Iterator[str]:
+    for f in dataclasses.fields(obj):
+        path, value = f"{where}.{f.name}" if where else f.name, getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _field_problems(value, path, name)
+            continue
+        key = (type(obj).__name__, f.name)
+        if key in CHOICES and value is not None:
+            items = enumerate(value) if isinstance(value, list) else [(None, value)]
+            for i, v in items:
+                if v not in CHOICES[key]:
+                    at = path if i is None else f"{path}[{i}]"
+                    yield f"{name(at)}: expected one of {', '.join(CHOICES[key])}, got {v!r}"
+        if key in RANGES and value is not None and not RANGES[key].admits(value):
+            yield f"{name(path)}: must be {RANGES[key]}, got {value!r}"
+
+
+def _rule_problems(cfg: Config, name: Name) -> Iterator[str]:
+    """Rules across fields; each message names every field it involves."""
+    lean = cfg.lean
+    if lean.rss_limit_mb >= lean.memory_limit_mb:
+        yield (f"{name('lean.rss_limit_mb')}: must be below {name('lean.memory_limit_mb')} "
+               f"({lean.rss_limit_mb} >= {lean.memory_limit_mb}): a REPL restarts at its RSS limit before its "
+               f"address space runs out")
+    for section in ("generator", "grader"):
+        gen = getattr(cfg, section)
+        if gen is None:
+            continue
+        if gen.backend == "openai" and not gen.base_url:
+            yield f"{name(section + '.base_url')}: the openai back end needs the server's URL ({section}.base_url)"
+        if gen.max_model_len is not None:
+            for where in ("autoformalize.sampling", "filters.grade_sampling", "prover.sampling"):
+                tokens = _get(cfg, where + ".max_tokens")
+                if tokens >= gen.max_model_len:
+                    yield (f"{name(where + '.max_tokens')}: must be below {name(section + '.max_model_len')} "
+                           f"({tokens} >= {gen.max_model_len})")
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def validate(cfg: Config, name: Name | None = None) -> None:
+    """Every choice, range and cross-field rule at once; one ConfigError listing each problem."""
+    name = name or (lambda path: path)
+    problems = [*_field_problems(cfg, "", name), *_rule_problems(cfg, name)]
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(f"{len(problems)} problems in the config:\n  " + "\n  ".join(problems))
 
 
 def load_config(
@@ -242,25 +277,21 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """File < FLYWHEEL_* environment < explicit overrides (flags, as a nested mapping)."""
+    """File < FLYWHEEL_* environment < explicit overrides (flags, as a nested mapping); then validated whole.
+    Errors name the file and key, or the variable, that set the value."""
     tree: dict[str, Any] = {}
     if path is not None:
-        import yaml
-
-        p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise ConfigError(f"{p}: cannot read config: {e.strerror}") from e
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from e
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections")
-        tree = loaded or {}
-    tree = _merge(tree, env_overrides(os.environ if environ is None else environ))
+        tree = read_file(Path(path))
+    origins: dict[str, str] = {}
+    tree = merge(tree, env_overrides(os.environ if environ is None else environ, ENV_ALIASES, origins))
     if overrides:
-        tree = _merge(tree, overrides)
-    return build(Config, tree, str(path) if path else "config")
+        tree = merge(tree, overrides)
+        for dotted in leaves(overrides):
+            origins.pop(dotted, None)  # a flag beat the variable
+    name = namer(str(path) if path is not None else None, origins)
+    cfg = build(Config, tree, "", name)
+    validate(cfg, name)
+    return cfg
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

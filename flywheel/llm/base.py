@@ -7,11 +7,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from flywheel.config import GeneratorConfig
+from flywheel.config import BACKENDS, GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
 
 Prompt = str | list[dict]  # text, or chat messages [{"role": ..., "content": ...}, ...]
-BACKENDS = ("vllm", "openai", "hf")
 
 
 @dataclass(slots=True)

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Sequence
 
-from flywheel.config import GeneratorConfig
+from flywheel.config import DTYPES, GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
 from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, chat_text, require_open,
                                truncate_at_stop, validate)
 from flywheel.llm.hf_sampling import RowSampler, row_seed
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(slots=True)

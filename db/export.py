@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -16,30 +18,60 @@ from flywheel.prompting import chat_messages, proof_completion, proof_prompt
 
 STYLES = ("prompt-completion", "messages")
 FORMATS = ("jsonl", "parquet")
-SIDES = ("statement", "negation", "false_hyps", "all")
+SIDES = ("statement", "negation", "false_hyps")
+DEFAULT_SIDES = ("statement", "negation")  # a proof of `hyps ⊢ False` teaches little; only on request
+# Beside the training fields: where each pair came from, so a researcher can trace and slice the data.
+LINEAGE = ("statement_id", "side", "round", "source", "model", "attempt_id")
+# What a folder may hold for a new export to replace it: an earlier export's files, nothing else of the user's.
+OURS = {"manifest.json", *(f"train.{fmt}" for fmt in FORMATS)}
 
 
-def _query(rounds: Sequence[int] | None, side: str):
-    where, params = ["audit IS DISTINCT FROM 'refused'"], {}
+def parse_sides(value: str | Sequence[str]) -> tuple[str, ...]:
+    """`statement,negation`, or `all`; in the order of SIDES, each once."""
+    words = [w.strip() for w in (value.split(",") if isinstance(value, str) else value) if w.strip()]
+    if "all" in words:
+        return SIDES
+    unknown = sorted(set(words) - set(SIDES))
+    if unknown or not words:
+        raise ConfigError(f"export: sides must be some of {', '.join(SIDES)} (or all), got {','.join(words) or 'none'}")
+    return tuple(s for s in SIDES if s in words)
+
+
+def _query(rounds: Sequence[int] | None, sides: Sequence[str]):
+    where, params = ["v.audit IS DISTINCT FROM 'refused'", "v.side = ANY(:sides)"], {"sides": list(sides)}
     if rounds:
-        where.append("round = ANY(:rounds)")
+        where.append("v.round = ANY(:rounds)")
         params["rounds"] = list(rounds)
-    if side != "all":
-        where.append("side = :side")
-        params["side"] = side
-    sql = ("SELECT statement_id, side, round, header, preamble, theorem, proof, statement, informal, audit "
-           f"FROM verified_pairs WHERE {' AND '.join(where)} ORDER BY round, side, statement_id")
+    sql = ("SELECT v.statement_id, v.side, v.round, v.header, v.preamble, v.theorem, v.proof, v.statement, v.informal,"
+           " v.audit, v.source, v.model, a.attempt_key AS attempt_id"
+           " FROM verified_pairs v JOIN proofs p ON p.statement_id = v.statement_id AND p.side = v.side"
+           f" JOIN proof_attempts a ON a.id = p.attempt_id WHERE {' AND '.join(where)}"
+           " ORDER BY v.round, v.side, v.statement_id")
     return text(sql), params
 
 
 def _record(row, style: str) -> dict:
     if style == "messages":
-        return {"messages": chat_messages(row.header, row.theorem, row.proof, row.informal, row.preamble)}
-    return {"prompt": proof_prompt(row.header, row.theorem, row.informal, row.preamble),
-            "completion": proof_completion(row.proof)}
+        out = {"messages": chat_messages(row.header, row.theorem, row.proof, row.informal, row.preamble)}
+    else:
+        out = {"prompt": proof_prompt(row.header, row.theorem, row.informal, row.preamble),
+               "completion": proof_completion(row.proof)}
+    return out | {k: getattr(row, k) for k in LINEAGE}
 
 
-def _write(records: list[dict], path: Path, fmt: str) -> None:
+def _schema(style: str):
+    import pyarrow as pa
+
+    if style == "messages":
+        turn = pa.struct([("content", pa.string()), ("role", pa.string())])
+        training = [("messages", pa.list_(turn))]
+    else:
+        training = [("completion", pa.string()), ("prompt", pa.string())]
+    lineage = [(k, pa.int64() if k == "round" else pa.string()) for k in LINEAGE]
+    return pa.schema(sorted(training + lineage))
+
+
+def _write(records: list[dict], path: Path, fmt: str, style: str) -> None:
     if fmt == "jsonl":
         with path.open("w", encoding="utf-8", newline="\n") as f:
             for r in records:
@@ -48,21 +80,53 @@ def _write(records: list[dict], path: Path, fmt: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(records) if records else pa.table({"prompt": pa.array([], pa.string())})
+    table = pa.Table.from_pylist(records, schema=_schema(style))
     pq.write_table(table, path, compression="zstd", write_statistics=False, store_schema=False)
 
 
-def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style: str = "prompt-completion",
-                   rounds: Sequence[int] | None = None, side: str = "all",
-                   exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False) -> dict:
-    """Write train.{jsonl,parquet} and manifest.json into out_dir; returns the manifest. Refused proofs are never
-    written; proofs not audited yet only with include_unaudited."""
-    from flywheel.lean.statements import normalize_statement
+def _round_configs(store: Store, numbers: Sequence[int]) -> dict[str, dict]:
+    with store.read_only() as conn:
+        rows = conn.execute(text("SELECT number, config FROM rounds WHERE number = ANY(:n) ORDER BY number"),
+                            {"n": list(numbers)}).all()
+    return {str(n): config or {} for n, config in rows}
 
-    if fmt not in FORMATS or style not in STYLES or side not in SIDES:
-        raise ConfigError(f"export: format must be one of {FORMATS}, style of {STYLES}, side of {SIDES}")
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"export: {out} is a file; --out names a folder")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OURS)
+        if foreign:
+            raise ConfigError(f"export: {out} holds files that are not an export's ({', '.join(foreign[:3])}); "
+                              "an export replaces its folder whole, so name an empty or new one")
+
+
+def _swap_in(fresh: Path, out: Path) -> None:
+    """Replace out by fresh with two renames on one file system: a reader sees the old export or the new one."""
+    if not out.exists():
+        fresh.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    out.rename(old / out.name)
+    fresh.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style: str = "prompt-completion",
+                   rounds: Sequence[int] | None = None, sides: Sequence[str] = DEFAULT_SIDES,
+                   exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False) -> dict:
+    """Write train.{jsonl,parquet} and manifest.json as the whole of out_dir (built beside it, then swapped in);
+    returns the manifest. Refused proofs are never written; proofs not audited yet only with include_unaudited."""
+    from flywheel.lean.statements import normalize_statement
+    from flywheel.version import code_version
+
+    sides = parse_sides(sides)
+    if fmt not in FORMATS or style not in STYLES:
+        raise ConfigError(f"export: format must be one of {FORMATS}, style of {STYLES}")
+    out = Path(out_dir)
+    _check_target(out)
     banned = normalized_forms(exclude_benchmarks) if exclude_benchmarks else set()
-    query, params = _query(rounds, side)
+    query, params = _query(rounds, sides)
     with store.read_only() as conn:
         rows = conn.execute(query, params).all()
     kept, excluded, unaudited = [], 0, 0
@@ -74,22 +138,39 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
             excluded += 1
             continue
         kept.append(row)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"train.{fmt}"
-    _write([_record(r, style) for r in kept], out / name, fmt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        name = f"train.{fmt}"
+        _write([_record(r, style) for r in kept], fresh / name, fmt, style)
+        manifest = _manifest(kept, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, excluded, unaudited)
+        manifest |= {"files": {name: hashlib.sha256((fresh / name).read_bytes()).hexdigest()},
+                     "code": code_version(), "config": _round_configs(store, sorted({r.round for r in kept}))}
+        (fresh / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n",
+                                             encoding="utf-8")
+        _swap_in(fresh, out)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return manifest
+
+
+def _manifest(kept, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, excluded, unaudited) -> dict:
     by_side: dict[str, int] = {}
     by_round: dict[str, int] = {}
+    models: dict[str, int] = {}
     for r in kept:
         by_side[r.side] = by_side.get(r.side, 0) + 1
         by_round[str(r.round)] = by_round.get(str(r.round), 0) + 1
-    manifest = {
-        "format": fmt, "style": style,
-        "filters": {"rounds": sorted(rounds) if rounds else "all", "side": side,
+        models[r.model or "unknown"] = models.get(r.model or "unknown", 0) + 1
+    return {
+        "format": fmt, "style": style, "fields": sorted(_record_fields(style)),
+        "filters": {"rounds": sorted(rounds) if rounds else "all", "sides": list(sides),
                     "exclude_benchmarks": sorted(exclude_benchmarks), "include_unaudited": include_unaudited},
         "counts": {"total": len(kept), "excluded_benchmark": excluded, "excluded_unaudited": unaudited,
                    "by_side": dict(sorted(by_side.items())), "by_round": dict(sorted(by_round.items()))},
-        "files": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()},
+        "models": dict(sorted(models.items())),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return manifest
+
+
+def _record_fields(style: str) -> list[str]:
+    return (["messages"] if style == "messages" else ["prompt", "completion"]) + list(LINEAGE)

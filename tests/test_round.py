@@ -111,7 +111,7 @@ def test_a_round_stores_every_outcome(store, pg_url, tmp_path, model_server, fak
     sides = sorted(side for _s, side, *_ in snap["proofs"])
     assert sides == ["false_hyps"] * 5 + ["negation"] * 5 + ["statement"] * 5
     assert len(snap["attempts"]) == 20 + 65  # hypotheses: 20; proving: 5x3 + 5x2 + 5x(2 passes x 2 sides x 2)
-    assert (tmp_path / "runs" / "round-1" / "train.jsonl").read_text().count("\n") == 15
+    assert (tmp_path / "runs" / "round-1" / "train.jsonl").read_text().count("\n") == 10  # false_hyps: on request
     engine = create_engine(pg_url)
     with engine.connect() as c:
         stages = c.execute(text("SELECT stages FROM rounds WHERE number = 1")).scalar_one()
@@ -120,7 +120,7 @@ def test_a_round_stores_every_outcome(store, pg_url, tmp_path, model_server, fak
     assert table["hypotheses"] == (20, 15, {"inconsistent_hypotheses": 5})
     assert table["prove"] == (15, 5, {})  # kept: open for the next round
     assert table["audit"] == (15, 15, {})  # every proof the REPL passed, audited outside it
-    assert table["export"] == (15, 15, {})
+    assert table["export"] == (10, 10, {})
     outcomes = stages["prove"]["counts"]["outcomes"]
     assert (outcomes["proved: statement"], outcomes["proved: negation"]) == (5, 5)
     capsys.readouterr()

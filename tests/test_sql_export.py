@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from db.bulk import write_attempts
+from db.export import LINEAGE
 from db.sql import run_readonly
 from flywheel.errors import StoreError
 from flywheel.records import Side, VerdictStatus
@@ -92,7 +93,7 @@ def test_export_round_trips_through_datasets(store, tmp_path, capsys):
         assert manifest["counts"]["total"] == 8 and manifest["counts"]["excluded_benchmark"] == 1
         assert manifest["counts"]["by_side"] == {"negation": 4, "statement": 4}
         ds = datasets.load_dataset(fmt if fmt == "parquet" else "json", data_files=str(out / f"train.{fmt}"), split="train")
-        assert ds.column_names == ["completion", "prompt"] or set(ds.column_names) == {"prompt", "completion"}
+        assert set(ds.column_names) == {"prompt", "completion", *LINEAGE}  # lineage beside the training fields
         row = ds[0]
         assert row["prompt"].startswith("Complete the following Lean 4 code:") and row["prompt"].endswith(":= by\n")
         assert "/-- Problem" in row["prompt"] and row["completion"].endswith("```")
@@ -118,3 +119,88 @@ def test_bulk_writes_name_a_missing_statement_on_both_paths(store):
                 write_attempts(s, rows)
     with store.read_only() as c:
         assert c.execute(text("SELECT count(*) FROM proof_attempts WHERE statement_id = :i"), {"i": ghost.id}).scalar() == 0
+
+
+def _false_hyps_proof(store, st):
+    """A proof of `hyps ⊢ False` for st, stored as the hypotheses stage stores one."""
+    from db import proofs as dbproofs
+    from flywheel.records import Proof
+    from prover_loop.prove import Result
+    from tests.seed import HEADER
+
+    good = attempt(st, Side.FALSE_HYPS, 7, VerdictStatus.PROVED, "by\n  omega -- false")
+    theorem = f"theorem {st.name}_false (x : ℕ) (h : x = 0) : False"
+    proof = Proof(st.id, Side.FALSE_HYPS, good.id, st.round, theorem, good.proof, HEADER + theorem + " := " + good.proof)
+    with store.session() as s:
+        dbproofs.save_result(s, Result(st, Side.FALSE_HYPS, [good], proof), st.round)
+
+
+def test_export_rows_carry_lineage_and_the_manifest_provenance(store, tmp_path):
+    import re
+
+    seed(store, 2)
+    with store.engine.begin() as c:
+        c.execute(text("INSERT INTO rounds (number, config) VALUES (1, '{\"generator\": {\"model\": \"m\"}}')"))
+    assert main(["export", "--out", str(tmp_path / "out"), "--include-unaudited"]) == 0
+    rows = [json.loads(x) for x in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    with store.read_only() as c:
+        stored = {(r.statement_id, r.side): r.attempt_key for r in c.execute(text(
+            "SELECT p.statement_id, p.side, a.attempt_key FROM proofs p JOIN proof_attempts a ON a.id = p.attempt_id"))}
+    assert len(rows) == 2
+    for row in rows:
+        assert {row["source"], row["model"], row["round"]} == {"seed", "m", 1}
+        assert stored[(row["statement_id"], row["side"])] == row["attempt_id"]
+        assert row["prompt"].startswith("Complete the following Lean 4 code:")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["models"] == {"m": 2} and manifest["config"] == {"1": {"generator": {"model": "m"}}}
+    assert manifest["code"]["package"] and re.fullmatch(r"[0-9a-f]{40}", manifest["code"]["git_commit"])
+    assert manifest["filters"]["sides"] == ["statement", "negation"]
+
+
+def test_export_sides_leave_false_hyps_out_unless_asked(store, tmp_path, capsys):
+    sts = seed(store, 2)
+    _false_hyps_proof(store, sts[0])
+    for flags, sides in (([], {"statement": 1, "negation": 1}),
+                         (["--sides", "statement,negation,false_hyps"], {"statement": 1, "negation": 1, "false_hyps": 1}),
+                         (["--sides", "false_hyps"], {"false_hyps": 1}),
+                         (["--sides", "all"], {"statement": 1, "negation": 1, "false_hyps": 1})):
+        out = tmp_path / "-".join(flags or ["default"]).replace(",", "_")
+        assert main(["export", "--out", str(out), "--include-unaudited", *flags]) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["counts"]["by_side"] == sides, flags
+        written = [json.loads(x)["side"] for x in (out / "train.jsonl").read_text().splitlines()]
+        assert sorted(written) == sorted(sides)
+    capsys.readouterr()
+    assert main(["export", "--out", str(tmp_path / "bad"), "--sides", "statement,lemma"]) == 2
+    assert "sides must be some of statement, negation, false_hyps" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_export_replaces_its_folder_whole(store, tmp_path, capsys):
+    import datasets
+
+    seed(store, 2)
+    out = tmp_path / "data"
+    assert main(["export", "--out", str(out), "--include-unaudited"]) == 0
+    assert main(["export", "--out", str(out), "--include-unaudited", "--format", "parquet", "--style", "messages"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "train.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temporary folder left beside it
+    ds = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
+    assert set(ds.column_names) == {"messages", *LINEAGE}
+    assert [m["role"] for m in ds[0]["messages"]] == ["user", "assistant"] and ds[0]["source"] == "seed"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    capsys.readouterr()
+    assert main(["export", "--out", str(mine), "--include-unaudited"]) == 2
+    assert "holds files that are not an export's (notes.txt)" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_an_empty_export_has_every_field(store, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "empty"
+    assert main(["export", "--out", str(out), "--format", "parquet"]) == 0
+    table = pq.read_table(out / "train.parquet")
+    assert table.num_rows == 0 and set(table.column_names) == {"prompt", "completion", *LINEAGE}

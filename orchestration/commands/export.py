@@ -10,11 +10,13 @@ from flywheel.config import Config
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write verified statement/proof pairs as a fine-tuning dataset")
-    p.add_argument("--out", required=True, help="output directory (train.* and manifest.json)")
+    p.add_argument("--out", required=True, help="output folder, written afresh: train.* and manifest.json, nothing else")
     p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
     p.add_argument("--style", choices=["prompt-completion", "messages"], default="prompt-completion")
     p.add_argument("--round", type=int, action="append", help="only this round (repeatable)")
-    p.add_argument("--side", choices=["statement", "negation", "false_hyps", "all"], default="all")
+    p.add_argument("--sides", "--side", dest="sides", default="statement,negation",
+                   help="comma-separated sides to write: statement, negation, false_hyps (proofs of `hyps ⊢ False`), "
+                        "or all (default: statement,negation)")
     p.add_argument("--exclude-benchmarks", default="minif2f,proofnet",
                    help="comma-separated benchmarks whose statements are left out ('' for none)")
     p.add_argument("--include-unaudited", action="store_true",
@@ -28,7 +30,7 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
 
     exclude = [b.strip() for b in args.exclude_benchmarks.split(",") if b.strip()]
     with Store.open(cfg.db) as store:
-        manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.side, exclude,
+        manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.sides, exclude,
                                   args.include_unaudited)
     print(f"wrote {manifest['counts']['total']} pairs to {args.out} "
           f"({manifest['counts']['excluded_benchmark']} benchmark statements left out, "

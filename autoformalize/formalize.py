@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from autoformalize.extract import Extracted, extract_statement, theorem_name
+from autoformalize.extract import Extracted, Failed, extract_statement, theorem_name
 from autoformalize.prompts import STOP, load_examples, load_template, render_prompt
 from flywheel.config import AutoformalizeConfig
 from flywheel.counts import StageCounts
 from flywheel.hashing import sha256_text
-from flywheel.records import Problem, Statement, StatementStatus
+from flywheel.records import DropReason, Problem, Statement, StatementStatus
+from flywheel.text import refused_character
 
 
 def build_requests(problems: Sequence[Problem], cfg: AutoformalizeConfig) -> list:
@@ -38,6 +39,9 @@ def to_statement(problem: Problem, round_: int, sample: int, text: str, header: 
 
     name = theorem_name(problem.id, round_, sample)
     result = extract_statement(text, name)
+    if isinstance(result, Extracted) and (bad := _refused(result)):
+        # No Lean reads it (the guard refuses it too); the text is stored escaped, as the model wrote it.
+        result = Failed(DropReason.UNPARSABLE, bad)
     if isinstance(result, Extracted):
         norm = statement_sha256(with_preamble(result.preamble, result.text), header)
         return Statement(
@@ -52,6 +56,13 @@ def to_statement(problem: Problem, round_: int, sample: int, text: str, header: 
         header=header, text=text, name=name, normalized_sha256=raw_sha, origin_model=model,
         sample_index=sample, status=StatementStatus.DROPPED, drop_reason=result.reason, drop_detail=result.detail,
     )
+
+
+def _refused(result: Extracted) -> str | None:
+    for part, text in (("statement", result.text), ("preamble", result.preamble)):
+        if bad := refused_character(text):
+            return f"the {part} holds {bad}, which Lean source may not"
+    return None
 
 
 def formalize(

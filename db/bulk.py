@@ -4,7 +4,6 @@ attempts, COPY for large batches. Every stage that writes attempts goes through 
 from __future__ import annotations
 
 import io
-import json
 import re
 from typing import Iterable, Iterator
 
@@ -12,13 +11,12 @@ from sqlalchemy.orm import Session
 
 from flywheel.errors import StoreError
 from flywheel.records import ProofAttempt
+from flywheel.text import storable, storable_json
 
 COLUMNS = ("attempt_key", "statement_id", "side", "round", "model", "sampling", "proof", "code_sha256",
            "verdict", "reason", "messages", "time_s", "cached")
 _COLS = ", ".join(COLUMNS)
 _STAGE = "flywheel_attempts_stage"
-# A reused encoder: json.dumps(..., sort_keys=True) builds a new one per call, a third of the row cost.
-_json = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
@@ -33,9 +31,11 @@ def _text(value: str | None) -> str:
 
 
 def row(a: ProofAttempt) -> tuple:
-    """One attempt's values, in the order of COLUMNS (JSON columns as JSON text)."""
-    return (a.id, a.statement_id, a.side.value, int(a.round), a.model, _json(a.sampling), a.proof, a.code_sha256,
-            a.verdict.value, a.reason, _json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached))
+    """One attempt's values, in the order of COLUMNS (JSON columns as JSON text), every text storable: a
+    proof holding NUL was refused by the guard before Lean, and is kept escaped as the model wrote it."""
+    return (a.id, a.statement_id, a.side.value, int(a.round), storable(a.model), storable_json(a.sampling),
+            storable(a.proof), a.code_sha256, a.verdict.value, storable(a.reason),
+            storable_json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached))
 
 
 def _field(value) -> str:

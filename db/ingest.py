@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 
 from db.models import ProblemRow
 from db.store import Store
@@ -15,7 +18,9 @@ from flywheel.errors import ConfigError
 from flywheel.hashing import normalize_informal, sha256_text
 from flywheel.jsonl import BadRecord, read_records
 from flywheel.records import Problem
-from flywheel.text import unwrap_lean_comment
+from flywheel.text import refused_character, storable, unwrap_lean_comment
+
+log = logging.getLogger(__name__)
 
 # Tried in order when --map does not name the field.
 DEFAULT_FIELDS = {
@@ -50,6 +55,8 @@ class IngestReport:
     new: int = 0
     duplicate: int = 0
     rejected: list[BadRecord] = field(default_factory=list)
+    changed: int = 0  # records whose external id was stored (or read) before with other text
+    warnings: list[BadRecord] = field(default_factory=list)  # stored, but worth a look
 
 
 def _pick(obj: dict, explicit: str | None, role: str) -> tuple[str | None, Any]:
@@ -80,6 +87,8 @@ def to_problem(obj: dict, where: BadRecord, source: str, fmap: FieldMap) -> Prob
     informal = unwrap_lean_comment(value)
     if not informal:
         return BadRecord(where.path, where.line, f"field {name!r} is empty")
+    if bad := refused_character(informal):
+        return BadRecord(where.path, where.line, f"field {name!r} holds {bad}, which the store refuses")
     used = {name}
     picked: dict[str, str | None] = {}
     for role in ("answer", "id"):
@@ -90,6 +99,8 @@ def to_problem(obj: dict, where: BadRecord, source: str, fmap: FieldMap) -> Prob
             picked[role] = _text(fvalue)
         except TypeError as e:
             return BadRecord(where.path, where.line, f"field {fname!r} must be text or a number, got {e}")
+        if picked[role] is not None and (bad := refused_character(picked[role])):
+            return BadRecord(where.path, where.line, f"field {fname!r} holds {bad}, which the store refuses")
         if fname is not None:
             used.add(fname)
     meta = {k: v for k, v in obj.items() if k not in used}
@@ -100,39 +111,101 @@ def to_problem(obj: dict, where: BadRecord, source: str, fmap: FieldMap) -> Prob
     return Problem(pid, source, picked["id"], informal, answer, meta)
 
 
-def _write(store: Store, problems: list[Problem]) -> int:
-    if not problems:
-        return 0
-    rows = {p.id: dict(id=p.id, source=p.source, external_id=p.external_id, informal=p.informal,
-                       answer=p.answer, meta=p.metadata) for p in problems}
+def _rows(problems: list[Problem]) -> list[dict]:
+    # metadata is kept whole: what jsonb refuses in it (NUL, NaN) is escaped, not a reason to lose the problem
+    return list({p.id: dict(id=p.id, source=p.source, external_id=p.external_id, informal=p.informal,
+                            answer=p.answer, meta=storable(p.metadata)) for p in problems}.values())
+
+
+def _insert(store: Store, problems: list[Problem]) -> int:
     with store.session() as s:
-        stmt = insert(ProblemRow).values(list(rows.values())).on_conflict_do_nothing().returning(ProblemRow.id)
+        stmt = insert(ProblemRow).values(_rows(problems)).on_conflict_do_nothing().returning(ProblemRow.id)
         return len(s.execute(stmt).all())
 
 
-def ingest_file(store: Store, path: str | Path, source: str, fmap: FieldMap, batch: int = 1000) -> IngestReport:
-    """Good records are stored batch by batch even when others are rejected; nothing stored is lost."""
+def _write(store: Store, pending: list[tuple[BadRecord, Problem]], report: IngestReport) -> None:
+    """One INSERT for the batch; if the store refuses it, each record alone, so that a record the store
+    refuses is named FILE:LINE and never costs its batch."""
+    if not pending:
+        return
+    try:
+        report.new += _insert(store, [p for _, p in pending])
+        return
+    except DBAPIError as e:
+        log.warning("%s: the store refused a batch of %d records (%s); storing them one by one",
+                    report.path, len(pending), _why(e))
+    for where, problem in pending:
+        try:
+            report.new += _insert(store, [problem])
+        except DBAPIError as e:
+            report.rejected.append(BadRecord(where.path, where.line, f"the store refused it: {_why(e)}"))
+
+
+def _why(e: DBAPIError) -> str:
+    return str(getattr(e.orig, "pgerror", None) or e.orig or e).strip().splitlines()[0]
+
+
+def _note_changed(store: Store, pending: list[tuple[BadRecord, Problem]], report: IngestReport) -> None:
+    """Warn for each record whose external id is stored, or came earlier in this batch, with other text: it
+    becomes a second problem (the id is the text's hash), which is seldom what the file meant."""
+    ids = {p.external_id for _, p in pending if p.external_id is not None}
+    if not ids:
+        return
+    source = pending[0][1].source
+    with store.session() as s:
+        known: dict[str, set[str]] = {}
+        for ext, pid in s.execute(select(ProblemRow.external_id, ProblemRow.id)
+                                  .where(ProblemRow.source == source, ProblemRow.external_id.in_(ids))):
+            known.setdefault(ext, set()).add(pid)
+    for where, p in pending:
+        if p.external_id is None:
+            continue
+        others = known.setdefault(p.external_id, set())
+        if others - {p.id}:
+            report.changed += 1
+            report.warnings.append(BadRecord(where.path, where.line, f"id {p.external_id!r} was stored before with "
+                                             "other text; this text is stored as a second problem"))
+        others.add(p.id)
+
+
+def ingest_file(store: Store, path: str | Path, source: str, fmap: FieldMap, batch: int = 1000,
+                progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Good records are stored batch by batch even when others are rejected; nothing stored is lost.
+    `progress(n)` is told of every n records read."""
     if not source.strip():
         raise ConfigError("--source must name the problems' origin, e.g. math500")
     report = IngestReport(str(path))
-    pending: list[Problem] = []
+    pending: list[tuple[BadRecord, Problem]] = []
     accepted = 0
+
+    def flush() -> None:
+        _note_changed(store, pending, report)
+        _write(store, pending, report)
+        if progress is not None:
+            progress(len(pending))
+        pending.clear()
+
     for item in read_records(path):
         if isinstance(item, BadRecord):
             report.rejected.append(item)
             report.read += 0 if item.reason.startswith("empty file") else 1
+            if progress is not None:
+                progress(1)
             continue
         line, obj = item
         report.read += 1
-        result = to_problem(obj, BadRecord(str(path), line, ""), source, fmap)
+        where = BadRecord(str(path), line, "")
+        result = to_problem(obj, where, source, fmap)
         if isinstance(result, BadRecord):
             report.rejected.append(result)
+            if progress is not None:
+                progress(1)
             continue
         accepted += 1
-        pending.append(result)
+        pending.append((where, result))
         if len(pending) >= batch:
-            report.new += _write(store, pending)
-            pending.clear()
-    report.new += _write(store, pending)
-    report.duplicate = accepted - report.new  # already stored, or twice in this file
+            flush()
+    flush()
+    refused = sum(1 for r in report.rejected if r.reason.startswith("the store refused"))
+    report.duplicate = accepted - refused - report.new  # already stored, or twice in this file
     return report

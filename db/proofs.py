@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from db.models import ProofAttemptRow, StatementRow
 from db.statements import to_statement
 from flywheel.records import DropReason, ProofAttempt, Side, Statement, StatementStatus
+from flywheel.text import storable
 
 
 def open_statements(session: Session, up_to_round: int, limit: int | None = None) -> list[Statement]:
@@ -31,6 +32,16 @@ def done_units(session: Session, round_: int, sides: Iterable[Side], pass_: int)
         ProofAttemptRow.side.in_([s.value for s in sides]),
         ProofAttemptRow.sampling["pass"].as_integer() == pass_,
     )
+    return set(session.scalars(q))
+
+
+def tried_before(session: Session, round_: int, statement_ids: Sequence[str], sides: Iterable[Side]) -> set[str]:
+    """Those of these statements with an attempt on these sides in a round before this one."""
+    if not statement_ids:
+        return set()
+    q = select(ProofAttemptRow.statement_id).distinct().where(
+        ProofAttemptRow.round < round_, ProofAttemptRow.statement_id.in_(list(statement_ids)),
+        ProofAttemptRow.side.in_([s.value for s in sides]))
     return set(session.scalars(q))
 
 
@@ -66,8 +77,8 @@ def save_results(session: Session, results, round_: int) -> None:
                                 "its hypotheses prove False; the proof is stored with side false_hyps")}
     with session.connection().connection.dbapi_connection.cursor() as cur:
         # The proof rows point at their attempts' ids, found by attempt key in the same statement.
-        execute_values(cur, _PROOFS, [(p.attempt_id, p.statement_id, p.side.value, p.round, p.theorem, p.proof, p.code)
-                                      for p in proofs])
+        execute_values(cur, _PROOFS, [(p.attempt_id, p.statement_id, p.side.value, p.round, storable(p.theorem),
+                                       storable(p.proof), storable(p.code)) for p in proofs])
         execute_values(cur, _STATUS, [(p.statement_id, *status[p.side]) for p in proofs])
 
 

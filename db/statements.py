@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ProblemRow, StatementRow
 from flywheel.records import DropReason, Problem, Statement, StatementStatus
+from flywheel.text import refused_character, storable
 
 EXTRACTION_REASONS = (DropReason.NO_CODE, DropReason.NO_THEOREM, DropReason.SEVERAL_THEOREMS, DropReason.UNPARSABLE)
 
@@ -55,20 +56,29 @@ def insert_statements(session: Session, statements: Sequence[Statement]) -> int:
     """Insert; a statement already stored (same id) is left as it is. Returns how many were new."""
     if not statements:
         return 0
-    rows = [
-        dict(
-            id=s.id, problem_id=s.problem_id, round=s.round, header=s.header, text=s.text, name=s.name,
-            normalized_sha256=s.normalized_sha256, origin_model=s.origin_model, sample_index=s.sample_index,
-            status=s.status.value, drop_reason=s.drop_reason.value if s.drop_reason else None,
-            drop_detail=s.drop_detail, grade=s.grade, grade_rationale=s.grade_rationale, preamble=s.preamble,
-        )
-        for s in statements
-    ]
+    rows = [_row(s) for s in statements]
     new = 0
     for i in range(0, len(rows), 1000):
         result = session.execute(insert(StatementRow).values(rows[i : i + 1000]).on_conflict_do_nothing().returning(StatementRow.id))
         new += len(result.all())
     return new
+
+
+def _row(s: Statement) -> dict:
+    """The statement's columns, every text made storable. A statement still to be judged whose Lean text
+    had to be escaped is dropped here: the escaped text is not what the model wrote (the stage drops such
+    statements first; this is the store's own guard)."""
+    status, reason, detail = s.status.value, s.drop_reason.value if s.drop_reason else None, s.drop_detail
+    bad = refused_character(s.text) or refused_character(s.preamble)
+    if bad and s.status in (StatementStatus.CANDIDATE, StatementStatus.KEPT):
+        status, reason = StatementStatus.DROPPED.value, DropReason.UNPARSABLE.value
+        detail = f"the statement holds {bad}, which Lean source may not"
+    return dict(
+        id=s.id, problem_id=s.problem_id, round=s.round, header=storable(s.header), text=storable(s.text),
+        name=storable(s.name), normalized_sha256=s.normalized_sha256, origin_model=storable(s.origin_model),
+        sample_index=s.sample_index, status=status, drop_reason=reason, drop_detail=storable(detail),
+        grade=storable(s.grade), grade_rationale=storable(s.grade_rationale), preamble=storable(s.preamble),
+    )
 
 
 def statements_with_status(session: Session, round_: int, status: StatementStatus, limit: int | None = None) -> list[Statement]:
@@ -82,16 +92,45 @@ def statements_with_status(session: Session, round_: int, status: StatementStatu
     return [to_statement(r) for r in session.scalars(q)]
 
 
+def reopen_infra_failed(session: Session, round_: int) -> int:
+    """Statements of earlier rounds that got no filter verdict (Lean timed out or crashed on every try) go
+    back to the filter's queue; returns how many."""
+    result = session.execute(update(StatementRow)
+                             .where(StatementRow.status == StatementStatus.INFRA_FAILED.value, StatementRow.round < round_)
+                             .values(status=StatementStatus.CANDIDATE.value, drop_detail=None, updated_at=func.now()))
+    return result.rowcount
+
+
+def candidates(session: Session, up_to_round: int, limit: int | None = None) -> list[Statement]:
+    """Statements the filter has still to judge: this round's, and earlier ones reopened."""
+    q = (
+        select(StatementRow)
+        .where(StatementRow.round <= up_to_round, StatementRow.status == StatementStatus.CANDIDATE.value)
+        .order_by(StatementRow.round, StatementRow.problem_id, StatementRow.sample_index, StatementRow.id)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return [to_statement(r) for r in session.scalars(q)]
+
+
+def count_candidates(session: Session, up_to_round: int) -> int:
+    return session.scalar(select(func.count()).select_from(StatementRow).where(
+        StatementRow.round <= up_to_round, StatementRow.status == StatementStatus.CANDIDATE.value))
+
+
 def count_with_status(session: Session, round_: int, status: StatementStatus) -> int:
     return session.scalar(select(func.count()).select_from(StatementRow)
                           .where(StatementRow.round == round_, StatementRow.status == status.value))
 
 
 def known_hashes(session: Session, round_: int) -> set[str]:
-    """Normalised hashes a new candidate of this round duplicates: every statement already judged."""
+    """Normalised hashes a new candidate of this round duplicates: every statement already judged, or waiting
+    for Lean (infra_failed). Duplicates are left out: their hash is their original's, which may be a reopened
+    candidate that must not count as a duplicate of its own copy."""
     q = select(StatementRow.normalized_sha256).where(
         StatementRow.status != StatementStatus.CANDIDATE.value,
-        (StatementRow.drop_reason.is_(None)) | (StatementRow.drop_reason.not_in([r.value for r in EXTRACTION_REASONS])),
+        (StatementRow.drop_reason.is_(None))
+        | (StatementRow.drop_reason.not_in([r.value for r in (*EXTRACTION_REASONS, DropReason.DUPLICATE)])),
     )
     return set(session.scalars(q))
 
@@ -105,7 +144,7 @@ def save_decisions(session: Session, statements: Sequence[Statement]) -> None:
         [
             dict(
                 id=s.id, status=s.status.value, drop_reason=s.drop_reason.value if s.drop_reason else None,
-                drop_detail=s.drop_detail, grade=s.grade, grade_rationale=s.grade_rationale,
+                drop_detail=storable(s.drop_detail), grade=storable(s.grade), grade_rationale=storable(s.grade_rationale),
             )
             for s in statements
         ],

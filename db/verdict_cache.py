@@ -17,6 +17,7 @@ from flywheel.errors import StoreError
 from flywheel.lean.cache import UNCACHED
 from flywheel.lean.verdicts import Verdict
 from flywheel.records import VerdictStatus
+from flywheel.text import storable, storable_json
 
 _GET = "SELECT verdict, reason, messages, axioms, time_s FROM verdict_cache WHERE key = %s"
 _PUT = ("INSERT INTO verdict_cache (key, toolchain, verdict, reason, messages, axioms, time_s) VALUES %s "
@@ -80,8 +81,9 @@ class StoreCache:
         if verdict.status in UNCACHED:
             return
         with self._lock:
-            self._pending[key] = (key, toolchain, verdict.status.value, verdict.reason, json.dumps(verdict.messages),
-                                  json.dumps(verdict.axioms or []), verdict.time_s)
+            # Lean's messages may quote what the code holds (a string with NUL): stored escaped, never refused.
+            self._pending[key] = (key, toolchain, verdict.status.value, storable(verdict.reason),
+                                  storable_json(verdict.messages), storable_json(verdict.axioms or []), verdict.time_s)
             if len(self._pending) >= self.flush_every or time.monotonic() - self._flushed_at >= self.flush_s:
                 self._flush_locked()
 

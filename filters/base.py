@@ -15,7 +15,14 @@ class Drop:
     detail: str = ""
 
 
-Decision = Drop | None  # None: keep
+@dataclass(slots=True, frozen=True)
+class InfraFailed:
+    """No verdict on the statement: Lean timed out or crashed on every try. It stays open for the next round."""
+
+    detail: str
+
+
+Decision = Drop | InfraFailed | None  # None: keep
 # A filter sees the statements still kept and returns one decision for each, in order.
 Filter = Callable[[Sequence[Statement]], list[Decision]]
 
@@ -35,6 +42,9 @@ def run_filters(statements: Sequence[Statement], steps: Sequence[tuple[str, Filt
         for st, decision in zip(alive, decisions):
             if decision is None:
                 survivors.append(st)
+            elif isinstance(decision, InfraFailed):  # counted apart: not a drop, not kept
+                st.status, st.drop_reason, st.drop_detail = StatementStatus.INFRA_FAILED, None, decision.detail
+                counts.outcomes[StatementStatus.INFRA_FAILED.value] += 1
             else:
                 st.status, st.drop_reason, st.drop_detail = StatementStatus.DROPPED, decision.reason, decision.detail
                 counts.drop(decision.reason)

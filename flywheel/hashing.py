@@ -14,7 +14,8 @@ def sha256_text(*parts: str) -> str:
     for i, part in enumerate(parts):
         if i:
             h.update(b"\0")
-        h.update(part.encode("utf-8"))
+        # surrogatepass: a model's lone surrogate hashes too (valid text hashes as plain UTF-8)
+        h.update(part.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

@@ -30,6 +30,7 @@ class StatementStatus(str, enum.Enum):
     DROPPED = "dropped"  # see drop_reason
     PROVED = "proved"  # the statement was proved
     DISPROVED = "disproved"  # its negation was proved
+    INFRA_FAILED = "infra_failed"  # Lean timed out or crashed on every try of a filter: filtered again next round
 
 
 class DropReason(str, enum.Enum):

@@ -27,7 +27,8 @@ class JsonLines(logging.Formatter):
 def run_log(path: Path) -> Iterator[Path]:
     """Everything at INFO and above from flywheel's packages goes to `path` while the block runs."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # A message may quote a model's text: a lone surrogate in it is written escaped, not lost with the record.
+    handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     handler.setFormatter(JsonLines())
     handler.setLevel(logging.INFO)
     loggers = [logging.getLogger(n) for n in ("orchestration", "prover_loop", "filters", "autoformalize", "db", "flywheel")]

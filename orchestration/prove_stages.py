@@ -36,8 +36,9 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
     for pass_ in range(passes):
         with store.session() as s:
             todo = dbproofs.open_statements(s, round_)
-            if this_round_only:
-                todo = [t for t in todo if t.round == round_]
+            if this_round_only:  # and those of earlier rounds never tried (filtered late, after infra_failed)
+                tried = dbproofs.tried_before(s, round_, [t.id for t in todo if t.round < round_], sides)
+                todo = [t for t in todo if t.round == round_ or t.id not in tried]
             done = dbproofs.done_units(s, round_, sides, pass_)
             spent = dbproofs.seconds_spent(s, round_, [t.id for t in todo], sides)
         budget = cfg.prover.wall_time_s

@@ -72,9 +72,10 @@ def filter_steps(cfg: Config, store: Store, round_: int, generator=None, compile
         index = BenchmarkIndex.bundled(cfg.filters.benchmarks, cfg.filters.ngram)
         steps.append(("decontaminate", lambda sts: decontaminate(sts, index, cfg.filters.jaccard_threshold)))
     if cfg.filters.compile and compile_check is not None:
-        from filters.compile import compile_filter
+        from filters.compile import Retries, compile_filter
 
-        steps.append(("compile", lambda sts: compile_filter(sts, compile_check, workers)))
+        retries = Retries(cfg.lean.infra_retries, cfg.lean.infra_backoff_s)
+        steps.append(("compile", lambda sts: compile_filter(sts, compile_check, workers, retries)))
     if cfg.filters.grade and generator is not None:
         from filters.grade import grade_filter
 
@@ -91,13 +92,16 @@ def run_filter(store: Store, cfg: Config, round_: int, generator=None, compile_c
     total = StageCounts("filter")
     with store.session() as s:
         dbrounds.set_stage(s, round_, "filter", StageState.RUNNING)
+        reopened = dbst.reopen_infra_failed(s, round_)
+    if reopened:
+        log.info("filter: %d statements of earlier rounds that Lean gave no verdict on are filtered again", reopened)
     steps = filter_steps(cfg, store, round_, generator, compile_check, workers)
     with store.session() as s:
-        candidates = dbst.count_with_status(s, round_, StatementStatus.CANDIDATE)
+        candidates = dbst.count_candidates(s, round_)
     with progress_bar("filter", candidates, "stmt") as bar:
         while True:
             with store.session() as s:
-                todo = dbst.statements_with_status(s, round_, StatementStatus.CANDIDATE, batch)
+                todo = dbst.candidates(s, round_, batch)
             if not todo:
                 break
             counts = run_filters(todo, steps)

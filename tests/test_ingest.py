@@ -88,3 +88,85 @@ def test_bad_map_is_a_usage_error(store, tmp_path):
 def _write(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def test_text_the_store_refuses_costs_only_its_line(store, tmp_path, capsys):
+    path = tmp_path / "nul.jsonl"
+    path.write_text(
+        json.dumps({"problem": "Good one.", "id": "a"}) + "\n"
+        + '{"problem": "Bad \\u0000 one.", "id": "b"}\n'
+        + '{"problem": "Lone \\ud800 surrogate.", "id": "c"}\n'
+        + '{"problem": "Bad id.", "id": "d\\u0000"}\n'
+        + '{"problem": "Odd metadata.", "id": "e", "note": "x\\u0000y", "score": NaN}\n'
+        + json.dumps({"problem": "Good two.", "id": "f"}) + "\n"
+    )
+    capsys.readouterr()
+    assert main(["ingest", str(path), "--source", "nul", "--map", "id=id"]) == 1
+    captured = capsys.readouterr()
+    for line, field in ((2, "'problem' holds U+0000"), (3, "'problem' holds U+D800"), (4, "'id' holds U+0000")):
+        assert f"{path}:{line}: field {field}" in captured.err, captured.err
+    assert "read 6, new 3, duplicate 0, rejected 3" in captured.out
+    with store.engine.connect() as c:
+        stored = dict(c.execute(text("SELECT external_id, metadata FROM problems WHERE source='nul'")).all())
+    assert sorted(stored) == ["a", "e", "f"]
+    assert stored["e"] == {"note": "x\\u0000y", "score": "nan"}  # kept, escaped where jsonb refuses
+
+
+def test_a_batch_the_store_refuses_is_stored_record_by_record(store, tmp_path, monkeypatch):
+    """Whatever else the store refuses (here: one row forced to fail) is named FILE:LINE; the batch is kept."""
+    from db import ingest
+
+    real = ingest._insert
+
+    def refuse_poison(st, problems):
+        if any(p.informal == "Poison." for p in problems):
+            from sqlalchemy.exc import DataError
+
+            raise DataError("INSERT", {}, Exception("invalid input syntax"))
+        return real(st, problems)
+
+    monkeypatch.setattr(ingest, "_insert", refuse_poison)
+    path = _write(tmp_path / "p.jsonl", [{"problem": "One."}, {"problem": "Poison."}, {"problem": "Two."}])
+    report = ingest.ingest_file(store, path, "poison", ingest.FieldMap())
+    assert (report.new, report.duplicate) == (2, 0)
+    assert [str(r) for r in report.rejected] == [f"{path}:2: the store refused it: invalid input syntax"]
+
+
+def test_a_known_id_with_changed_text_is_reported(store, tmp_path, capsys):
+    main(["ingest", str(_write(tmp_path / "v1.jsonl", [{"problem": "What is 2 + 2?", "id": "q1"}])), "--source", "v"])
+    path = _write(tmp_path / "v2.jsonl", [{"problem": "What is 2 + 2?", "id": "q1"}, {"problem": "What is 2 + 3?", "id": "q1"},
+                                          {"problem": "New.", "id": "q2"}, {"problem": "Newer.", "id": "q2"}])
+    capsys.readouterr()
+    assert main(["ingest", str(path), "--source", "v"]) == 0
+    captured = capsys.readouterr()
+    for line, ext in ((2, "q1"), (4, "q2")):
+        assert f"{path}:{line}: id '{ext}' was stored before with other text" in captured.err, captured.err
+    assert "new 3, duplicate 1, rejected 0, changed text for a known id 2" in captured.out
+
+
+def test_a_terminal_sees_the_ingest_progress(store, pg_url, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = _write(tmp_path / "many.jsonl", [{"problem": f"Problem {i}."} for i in range(50)])
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "ingest", str(path), "--source", "bar"],
+                            env=dict(os.environ, FLYWHEEL_DB_URL=pg_url, PYTHONPATH=str(REPO)), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(60) == 0
+    os.close(leader)
+    assert b"ingest:" in seen and b"50/50" in seen, seen[-500:]

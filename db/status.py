@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from db import migrate
+from db.rounds import owner_alive
 from db.sql import render_table
 from db.store import Store
 
@@ -24,13 +25,42 @@ def status_report(store: Store) -> str:
         for number, stages, started, finished in rounds:
             ordered = sorted((stages or {}).items(), key=lambda kv: (kv[1].get("started_at") or "", kv[1].get("ended_at") or ""))
             for name, entry in ordered:
-                stage_rows.append((number, name, entry.get("state", "?"), entry.get("started_at", ""), entry.get("ended_at", "")))
+                stage_rows.append((number, name, shown_state(entry), entry.get("started_at", ""), entry.get("ended_at", "")))
             if not stages:
                 stage_rows.append((number, "-", "not started", "", ""))
         parts.append("rounds:\n" + render_table(["round", "stage", "state", "started", "ended"], stage_rows))
+        parts.extend(_pass_at_k(store))
     else:
         parts.append("rounds: none yet (`flywheel run` starts one)")
     parts.append("funnel:\n" + render_table(funnel_cols, funnel_rows))
     if drops:
         parts.append("dropped by reason:\n" + render_table(["round", "reason", "statements"], [tuple(r) for r in drops]))
     return "\n\n".join(parts)
+
+
+def shown_state(entry: dict) -> str:
+    """A stage's recorded state; `running` only while the process that runs it lives."""
+    state = entry.get("state", "?")
+    owner = entry.get("owner")
+    if state != "running" or not owner:
+        return state
+    alive = owner_alive(owner)
+    if alive is None:
+        return f"running on {owner.get('host')} (pid {owner.get('pid')}; not checked from here)"
+    if alive:
+        return f"running (pid {owner['pid']})"
+    return f"died (pid {owner['pid']} is gone; `flywheel run --resume` continues)"
+
+
+def _pass_at_k(store: Store) -> list[str]:
+    """The latest pass@k of each round's evaluate stage, as its own small table."""
+    from db.evaluation import latest_by_round
+
+    with store.session() as s:
+        latest = latest_by_round(s)
+    if not latest:
+        return []
+    rows = [(r, f"{e['benchmark']} {e['split']} (n={e['n']})", e["checkpoint"],
+             ", ".join(f"pass@{k} {100 * v:.1f}%" for k, v in sorted(e["pass_at_k"].items(), key=lambda kv: int(kv[0]))))
+            for r, e in sorted(latest.items())]
+    return ["pass@k by round:\n" + render_table(["round", "benchmark", "checkpoint", "pass@k"], rows)]

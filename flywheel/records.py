@@ -51,6 +51,7 @@ class DropReason(str, enum.Enum):
 class StageState(str, enum.Enum):
     PENDING = "pending"
     RUNNING = "running"
+    STOPPED = "stopped"  # Ctrl-C or SIGTERM: the work in flight was finished and stored; --resume goes on
     DONE = "done"
     FAILED = "failed"
 

@@ -18,7 +18,7 @@ from flywheel.errors import FlywheelError
 from flywheel.records import DropReason, StageState
 
 log = logging.getLogger(__name__)
-STAGES = ("autoformalize", "filter", "hypotheses", "prove", "audit", "export")
+STAGES = ("autoformalize", "filter", "hypotheses", "prove", "audit", "export", "train", "evaluate")
 
 
 def plan(store: Store, rounds: int, resume: bool) -> list[int]:
@@ -63,19 +63,29 @@ class StopOnSignal:
             signal.signal(sig, old)
 
 
-def begin_round(store: Store, cfg: Config, number: int, run_until: int | None = None) -> None:
-    """Record the round (with its config and the last round of its run) unless it is recorded already.
-    The driver calls this before anything slow starts, so a kill at any later moment leaves a round that
-    `--resume` finds."""
+def begin_round(store: Store, cfg: Config, number: int, run_until: int | None = None, pilot: dict | None = None) -> None:
+    """Record the round (with its config, the last round of its run, and any pilot's --limit/--source) unless it
+    is recorded already. The driver calls this before anything slow starts, so a kill at any later moment leaves
+    a round that `--resume` finds."""
+    recorded = to_dict(cfg) | {"db": {}, "run_until": run_until or number}
+    if pilot:
+        recorded["pilot"] = pilot
     with store.session() as s:
-        dbrounds.ensure_round(s, number, to_dict(cfg) | {"db": {}, "run_until": run_until or number})
+        dbrounds.ensure_round(s, number, recorded)
+
+
+def recorded_pilot(store: Store, number: int) -> dict:
+    """The --limit/--source a round was begun with ({} for a whole round)."""
+    with store.session() as s:
+        row = s.get(RoundRow, number)
+        return dict((row.config or {}).get("pilot") or {}) if row is not None else {}
 
 
 def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.Event, out_dir: Path,
-              run_until: int | None = None) -> list[StageCounts]:
-    from orchestration import prove_stages, statement_stages
-
-    begin_round(store, cfg, number, run_until)
+              run_until: int | None = None, pilot: dict | None = None) -> list[StageCounts]:
+    """Run the round's stages not done yet. A pilot ({"limit": N, "source": S}) formalizes at most N problems
+    of source S in this round, counting those a killed run formalized before."""
+    begin_round(store, cfg, number, run_until, pilot)
     done: list[StageCounts] = []
     for stage in STAGES:
         with store.session() as s:
@@ -86,28 +96,64 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
         if stop.is_set():
             break
         log.info("round %d: %s", number, stage)
-        if stage == "autoformalize":
-            counts = statement_stages.run_autoformalize(store, cfg, engines.generator, number)
-        elif stage == "filter":
-            counts = statement_stages.run_filter(store, cfg, number, engines.generator if cfg.filters.grade else None,
-                                                 engines.compile_check if cfg.filters.compile else None,
-                                                 workers=engines.workers)
-        elif stage == "hypotheses":
-            if not cfg.prover.hypothesis_rejection:
-                continue
-            counts = prove_stages.run_hypotheses(store, cfg, number, engines.generator, engines.check, engines.workers, stop)
-        elif stage == "prove":
-            counts = prove_stages.run_prove(store, cfg, number, engines.generator, engines.check, engines.workers, stop)
-        elif stage == "audit":
-            counts = audit_round(store, cfg, number, engines.workers, stop)
-        else:
-            counts = export_round(store, number, out_dir)
+        try:
+            counts = _run_stage(store, cfg, number, stage, engines, stop, out_dir, pilot or {})
+        except Exception:
+            log.exception("round %d: %s failed", number, stage)  # the run log records every error
+            _settle_stage(store, number, stage, StageState.FAILED)
+            raise
+        if stop.is_set():  # Ctrl-C or SIGTERM: what was in flight is stored; the stage is stopped, not running
+            _settle_stage(store, number, stage, StageState.STOPPED)
+        if counts is None:
+            continue
         print(counts.render(), flush=True)
         done.append(counts)
     if not stop.is_set():
         with store.session() as s:
             dbrounds.finish_round(s, number)
     return done
+
+
+def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop: threading.Event, out_dir: Path,
+               pilot: dict) -> StageCounts | None:
+    from orchestration import prove_stages, statement_stages
+
+    if stage == "autoformalize":
+        limit, source = pilot.get("limit"), pilot.get("source")
+        if limit is not None:
+            with store.session() as s:
+                limit = max(0, int(limit) - dbrounds.formalized_problems(s, number, source))
+        return statement_stages.run_autoformalize(store, cfg, engines.generator, number, limit=limit, source=source)
+    if stage == "filter":
+        return statement_stages.run_filter(store, cfg, number, engines.generator if cfg.filters.grade else None,
+                                           engines.compile_check if cfg.filters.compile else None,
+                                           workers=engines.workers)
+    if stage == "hypotheses" and not cfg.prover.hypothesis_rejection:
+        return None
+    if stage in ("hypotheses", "prove"):
+        from orchestration.engines import open_prover
+        from orchestration.eval_stage import prover_model
+
+        # The latest checkpoint proves unless prover.model pins one (each attempt's model names it).
+        with open_prover(engines, cfg.generator, prover_model(store, cfg)[0]) as prover:
+            run = prove_stages.run_hypotheses if stage == "hypotheses" else prove_stages.run_prove
+            return run(store, cfg, number, prover, engines.check, engines.workers, stop)
+    if stage == "audit":
+        return audit_round(store, cfg, number, engines.workers, stop)
+    if stage == "export":
+        return export_round(store, number, out_dir)
+    from orchestration import train_stage
+
+    if stage == "train":
+        return train_stage.run_train(store, cfg, number, out_dir) if cfg.run.train else None
+    return train_stage.run_evaluate(store, cfg, number, engines, stop) if cfg.run.evaluate else None
+
+
+def _settle_stage(store: Store, number: int, stage: str, state: StageState) -> None:
+    """A stage left `running` by its own code ends as `state` (a stage that finished keeps `done`)."""
+    with store.session() as s:
+        if dbrounds.stage_state(s, number, stage) is StageState.RUNNING:
+            dbrounds.set_stage(s, number, stage, state)
 
 
 def audit_round(store: Store, cfg: Config, number: int, workers: int, stop: threading.Event) -> StageCounts:

@@ -50,6 +50,7 @@ def _config(tmp_path, server, fake_repl, **prover):
         "lean": {"repl": fake_repl, "timeout_s": 10, "workers": 1},
         "autoformalize": {"few_shot": 1, "samples": 1},
         "prover": {"samples_per_side": 2, "passes": 2, "false_hyps_samples": 1} | prover,
+        "run": {"train": False, "evaluate": False},  # tests/test_round_train.py runs those two stages
     }))
     return str(path)
 
@@ -312,3 +313,74 @@ def test_local_lean_workers_always_fit_in_local_ray():
             each = local_memory_per_worker(workers, wanted, available)
             assert 0 < each <= wanted and each * workers <= available, (available, workers, each)
     assert local_memory_per_worker(8, wanted, 500 * gib) == wanted
+
+
+def _formalized(url: str) -> dict[str, int]:
+    """Problems with statements, by source."""
+    engine = create_engine(url)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT p.source, count(DISTINCT p.id) FROM statements s JOIN problems p ON p.id = s.problem_id"
+                              " GROUP BY 1")).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def test_a_pilot_round_formalizes_at_most_limit_problems_of_its_source(store, pg_url, tmp_path, model_server, fake_repl,
+                                                                       capsys, monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    assert main(["ingest", str(SAMPLE), "--source", "other", "--map", "informal=informal_prefix", "--map", "id=name"]) == 0
+    cfg = _config(tmp_path, model_server, fake_repl)
+    assert main(["--config", cfg, "run", "--rounds", "1", "--limit", "2", "--source", "sample",
+                 "--out", str(tmp_path / "runs")]) == 0
+    assert "pilot: at most 2 new problems a round, of source sample" in capsys.readouterr().out
+    assert _formalized(pg_url) == {"sample": 2}
+    assert snapshot(pg_url)["rounds"] == [(1, True)]
+    assert main(["--config", cfg, "run", "--rounds", "1", "--source", "nowhere"]) == 2
+    assert "--source nowhere: no problems were ingested with that source (known: other, sample)" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_pilot_its_round_began_with(store, pg_url, tmp_path, model_server, fake_repl, monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    cfg = _config(tmp_path, model_server, fake_repl)
+    # A pilot of 3 killed in autoformalize after its first problem: the round records the pilot, one problem is done.
+    assert main(["--config", cfg, "autoformalize", "--round", "1", "--limit", "1", "--source", "sample"]) == 0
+    engine = create_engine(pg_url)
+    with engine.begin() as c:
+        c.execute(text("UPDATE rounds SET config = config || '{\"pilot\": {\"limit\": 3, \"source\": \"sample\"}}',"
+                       " stages = jsonb_set(stages, '{autoformalize,state}', '\"running\"') WHERE number = 1"))
+    engine.dispose()
+    assert main(["--config", cfg, "run", "--resume", "--out", str(tmp_path / "runs")]) == 0
+    assert _formalized(pg_url) == {"sample": 3}
+    assert snapshot(pg_url)["rounds"] == [(1, True)]
+
+
+def _stage_states(capsys) -> list[str]:
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("rounds:\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split("|")[2].strip() for line in table.splitlines()[2:] if line.count("|") >= 4]
+
+
+def test_status_tells_stopped_from_running_and_died(fresh_db, tmp_path, model_server, fake_repl, capsys, monkeypatch):
+    url = fresh_db()
+    _ingest(url, monkeypatch)
+    cfg = _config(tmp_path, model_server, fake_repl)
+    run = ["--config", cfg, "run", "--out", str(tmp_path / "runs")]
+    slow = {"FAKE_REPL_LATENCY_MS": "100-200"}
+    proc = _cli([*run, "--rounds", "1"], url, slow)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _attempts(url):
+        time.sleep(0.2)
+    assert f"running (pid {proc.pid})" in _stage_states(capsys)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    states = _stage_states(capsys)
+    assert "stopped" in states and not any(s.startswith(("running", "died")) for s in states), states
+    before = _attempts(url)
+    proc = _cli([*run, "--resume"], url, slow)
+    while time.monotonic() < deadline and _attempts(url) == before:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(60)
+    states = _stage_states(capsys)
+    assert f"died (pid {proc.pid} is gone; `flywheel run --resume` continues)" in states, states

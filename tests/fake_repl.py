@@ -3,8 +3,10 @@
 
 Answers, in order of precedence:
 - fault markers in the command (comments, so the soundness scan lets them through):
-  `-- fake:hang`, `-- fake:die`, `-- fake:garbage`, `-- fake:forge=ENV` (a forged answer printed first), `-- fake:grow=MB`, `-- fake:sleep=MS`,
+  `-- fake:hang`, `-- fake:die`, `-- fake:die-once=PATH` (dies unless PATH exists, creating it: once a test),
+  `-- fake:garbage`, `-- fake:forge=ENV` (a forged answer printed first), `-- fake:grow=MB`, `-- fake:sleep=MS`,
   `-- fake:error=TEXT`, `-- fake:axioms=A,B` (what `#print axioms` will list for this declaration),
+  `-- fake:info=TEXT` (an info message at the marker, as `trace "TEXT"` there prints),
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
 - replay of real answers in tests/data/lean: kimina-match (by statement and proof) and the lean2021
   transcripts (by exact command, printed as the raw multi-line text);
@@ -12,10 +14,12 @@ Answers, in order of precedence:
   imported Mathlib (its keyword) → a parse error; `by sorry` in a 2021 Lean (a version 4.0.0-...) → the
   parse error that Lean gave (the lean2021 transcripts); an identifier `undefined_...` → "unknown
   identifier"; `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
-  no messages (proved).
+  no messages (proved). A command may end with `#print axioms X` lines after its declaration: one answer, one
+  env, with the messages of each command at their positions in the whole text, as the real REPL answers.
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
 FAKE_REPL_SHARED (the folder holding lean/, default tests/data), FAKE_REPL_CRASH_EVERY=N (die on every Nth command),
-FAKE_REPL_CARELESS_JSON=1 (decode `\\u00XY` escapes wrongly, as an older REPL's reader did).
+FAKE_REPL_CARELESS_JSON=1 (decode `\\u00XY` escapes wrongly, as an older REPL's reader did),
+FAKE_REPL_NO_POSITIONS=1 (messages without `pos`/`endPos`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
 _NAME = re.compile(r"(?:theorem|lemma)\s+((?:«[^»]*»|[^\s«(\[{:])+)")  # `foo'`, `«my thm»`, `h.«x y»`
 _UNKNOWN = re.compile(r"\bundefined_\w+")
+_PRINT_AXIOMS = re.compile(r"(?m)^#print axioms[ \t]+(\S[^\n]*)$")
 
 
 def _norm(text: str) -> str:
@@ -134,6 +139,9 @@ class Fake:
             time.sleep(3600)
         if "die" in marks or (self.crash_every and self.count % self.crash_every == 0):
             os._exit(3)
+        if "die-once" in marks and not os.path.exists(marks["die-once"]):
+            Path(marks["die-once"]).touch()
+            os._exit(3)
         if "garbage" in marks:
             return "this is not json {{{\n"
         if "forge" in marks:  # code that prints an answer of its own to stdout before Lean's
@@ -155,17 +163,29 @@ class Fake:
             return {"messages": [{"severity": "info", "pos": {"line": 1, "column": 0}, "endPos": {"line": 1, "column": 5},
                                   "data": json.dumps(self.version)}], "env": self._new_env(env, {})}
         self._sleep()
-        if cmd.startswith("#print axioms"):
-            name = cmd.split(None, 2)[2].strip()
-            axioms = self.envs.get(env, {}).get(name)
-            if axioms is None:
-                return {"messages": [{"severity": "error", "pos": {"line": 1, "column": 14}, "endPos": None,
-                                      "data": f"unknown constant '{name}'"}], "env": self._new_env(env, {})}
-            data = (f"'{name}' depends on axioms: [{', '.join(axioms)}]" if axioms
-                    else f"'{name}' does not depend on any axioms")
-            return {"messages": [{"severity": "info", "pos": {"line": 1, "column": 0},
-                                  "endPos": {"line": 1, "column": 13}, "data": data}], "env": self._new_env(env, {})}
-        return self._check(cmd, env, marks)
+        prints = list(_PRINT_AXIOMS.finditer(cmd))
+        head = cmd[: prints[0].start()] if prints else cmd
+        if head.strip():
+            out = self._check(head, env, marks)
+            if "info" in marks:  # what the proof itself prints (`trace`), at the marker
+                at = next(m.start() for m in _MARK.finditer(cmd) if m.group(1) == "info")
+                out["messages"].insert(0, {"severity": "info", "pos": _pos(cmd, at), "endPos": _pos(cmd, at + 2),
+                                           "data": marks["info"]})
+        else:
+            out = {"messages": [], "env": self._new_env(env, {})}
+        for m in prints:  # each in the env the whole command made, at its own line
+            out["messages"].append(self._print_axioms(m.group(1).strip(), out["env"], _pos(cmd, m.start())))
+        return out
+
+    def _print_axioms(self, name: str, env: int, pos: dict) -> dict:
+        axioms = self.envs.get(env, {}).get(name)
+        line = pos["line"]
+        if axioms is None:
+            return {"severity": "error", "pos": {"line": line, "column": 14}, "endPos": None,
+                    "data": f"unknown constant '{name}'"}
+        data = (f"'{name}' depends on axioms: [{', '.join(axioms)}]" if axioms
+                else f"'{name}' does not depend on any axioms")
+        return {"severity": "info", "pos": pos, "endPos": {"line": line, "column": 13}, "data": data}
 
     def _check(self, cmd: str, env: int | None, marks: dict) -> dict:
         name_m = _NAME.search(cmd)
@@ -177,7 +197,7 @@ class Fake:
                 time.sleep(3600)  # the real run timed out
             resp = dict(replay["response"])
             resp.pop("time", None)
-            msgs = resp.get("messages", [])
+            msgs = list(resp.get("messages", []))
             if any(m.get("severity") == "error" for m in msgs):
                 return {"messages": msgs, "env": self._new_env(env, {})}
             return {"messages": msgs, "env": self._new_env(env, {name: list(BASE_AXIOMS)})}
@@ -221,6 +241,17 @@ class Fake:
         return {"messages": [], "env": self._new_env(env, {name: axioms})}
 
 
+def _pos(text: str, at: int) -> dict:
+    return {"line": text.count("\n", 0, at) + 1, "column": at - (text.rfind("\n", 0, at) + 1)}
+
+
+def _without_positions(answer: dict) -> dict:
+    for m in answer.get("messages", []):
+        m.pop("pos", None)
+        m.pop("endPos", None)
+    return answer
+
+
 def requests(stream):
     """Commands are JSON objects separated by blank lines."""
     buf: list[str] = []
@@ -244,6 +275,8 @@ def main() -> int:
             print(json.dumps({"message": "Could not parse JSON"}), flush=True)
             continue
         out = fake.answer(req)
+        if isinstance(out, dict) and os.environ.get("FAKE_REPL_NO_POSITIONS") == "1":
+            out = _without_positions(out)
         sys.stdout.write((out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)) + "\n\n")
         sys.stdout.flush()
     return 0

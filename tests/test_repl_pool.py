@@ -1,4 +1,5 @@
-"""A REPL process and the pool survive every injected fault, and the check is recorded."""
+"""A REPL process and the pool survive every injected fault, and the check is recorded; the pool holds at most
+its size in processes across headers, evicting the least recently used idle one, never a busy one."""
 
 import shlex
 import threading
@@ -11,8 +12,13 @@ from flywheel.lean.repl import Fault, LeanRepl, ReplFailure
 from tests.conftest import HEADER
 
 
-def _repl(cmd, **kw):
-    return LeanRepl(shlex.split(cmd), HEADER, timeout_s=kw.pop("timeout_s", 2.0), **kw)
+def _repl(cmd, header=HEADER, **kw):
+    return LeanRepl(shlex.split(cmd), header, timeout_s=kw.pop("timeout_s", 2.0), **kw)
+
+
+def _pool(fake_repl, size=1, **kw):
+    repl_kw = {k: kw.pop(k) for k in ("timeout_s", "memory_limit_mb") if k in kw}
+    return ReplPool(lambda header: _repl(fake_repl, header, **repl_kw), size, **kw)
 
 
 def test_header_once_then_checks_on_its_env(fake_repl):
@@ -22,6 +28,11 @@ def test_header_once_then_checks_on_its_env(fake_repl):
         assert answer["sorries"] and answer["env"] == 1
         axioms = repl.run("#print axioms t", env=answer["env"])
         assert "sorryAx" in axioms["messages"][0]["data"]
+        # a proof and `#print axioms` in one command: one answer, one env, each message at its own position
+        both = repl.run("theorem u : 2 = 2 := (by\n  rfl\n)\n\n#print axioms u")
+        assert both["env"] == 3 and both["messages"] == [
+            {"severity": "info", "pos": {"line": 5, "column": 0}, "endPos": {"line": 5, "column": 13},
+             "data": "'u' depends on axioms: [propext, Classical.choice, Quot.sound]"}]
 
 
 @pytest.mark.parametrize("marker, fault", [("hang", Fault.TIMEOUT), ("die", Fault.DIED), ("garbage", Fault.GARBAGE)])
@@ -44,34 +55,41 @@ def test_a_repl_that_cannot_start_says_so():
 
 
 def test_memory_cap_applies(fake_repl):
-    # 200 MB address space is too small for a 400 MB allocation: the process dies, the pool goes on.
-    pool = ReplPool(lambda: _repl(fake_repl, memory_limit_mb=300), size=1)
-    with pool:
-        out = pool.check("theorem t : True := by\n  trivial -- fake:grow=400")
+    # 300 MB address space is too small for a 400 MB allocation: the process dies (twice: a death is retried
+    # once on a fresh process), the pool goes on.
+    with _pool(fake_repl, memory_limit_mb=300) as pool:
+        out = pool.check(HEADER, "theorem t : True := by\n  trivial -- fake:grow=400")
         assert out.failure is not None and out.failure.fault is Fault.DIED
-        assert pool.check("theorem t : True := trivial").answer["env"] >= 1
-    assert pool.stats.crashes == 1 and pool.stats.restarts == 1
+        assert pool.check(HEADER, "theorem t : True := trivial").answer["env"] >= 1
+    assert pool.stats.crashes == 2 and pool.stats.restarts == 2 and pool.stats.retries == 1
 
 
 def test_pool_recycles_after_n_checks_and_on_resident_memory(fake_repl):
-    pool = ReplPool(lambda: _repl(fake_repl), size=1, max_checks=3)
-    with pool:
+    with _pool(fake_repl, max_checks=3) as pool:
         for _ in range(7):
-            assert pool.check("theorem t : True := trivial").failure is None
+            assert pool.check(HEADER, "theorem t : True := trivial").failure is None
     assert pool.stats.restarts == 2
-    pool = ReplPool(lambda: _repl(fake_repl), size=1, rss_limit_mb=60)
-    with pool:
-        pool.check("theorem t : True := by\n  trivial -- fake:grow=120")
-        pool.check("theorem t : True := trivial")  # the grown process is replaced before this one
+    with _pool(fake_repl, rss_limit_mb=60) as pool:
+        pool.check(HEADER, "theorem t : True := by\n  trivial -- fake:grow=120")
+        pool.check(HEADER, "theorem t : True := trivial")  # the grown process is replaced before this one
     assert pool.stats.restarts == 1
+
+
+def test_no_count_limit_unless_configured(fake_repl):
+    from flywheel.config import LeanConfig
+
+    assert LeanConfig().max_checks_per_process == 0
+    with _pool(fake_repl, rss_limit_mb=LeanConfig().rss_limit_mb) as pool:
+        for _ in range(300):
+            assert pool.check(HEADER, "theorem t : True := trivial").failure is None
+    assert pool.stats.restarts == 0
 
 
 def test_restart_budget_counts_checks_not_commands(fake_repl):
     # a proof and its `#print axioms` are one check: max_checks=3 lets each process take three proofs
-    pool = ReplPool(lambda: _repl(fake_repl), size=1, max_checks=3)
-    with pool:
+    with _pool(fake_repl, max_checks=3) as pool:
         for _ in range(6):
-            out = pool.check("theorem t : True := trivial", lambda answer: "#print axioms t")
+            out = pool.check(HEADER, "theorem t : True := trivial", lambda answer: "#print axioms t")
             assert out.env_answer is not None and "depends on axioms" in out.env_answer["messages"][0]["data"]
     assert pool.stats.checks == 6 and pool.stats.restarts == 1
 
@@ -80,18 +98,76 @@ def test_pool_survives_faults_under_concurrency(fake_repl):
     codes = ["theorem t : True := trivial", "theorem t : True := by\n  trivial -- fake:die",
              "theorem t : True := by\n  trivial -- fake:garbage", "theorem t : True := by\n  trivial -- fake:hang"] * 3
     results = []
-    pool = ReplPool(lambda: _repl(fake_repl, timeout_s=1.0), size=2)
-    with pool:
-        threads = [threading.Thread(target=lambda c=c: results.append(pool.check(c))) for c in codes]
+    with _pool(fake_repl, 2, timeout_s=1.0) as pool:
+        threads = [threading.Thread(target=lambda c=c: results.append(pool.check(HEADER, c))) for c in codes]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert pool.check("theorem t : True := trivial").failure is None
+        assert pool.check(HEADER, "theorem t : True := trivial").failure is None
     assert len(results) == len(codes)
     assert sum(r.failure is None for r in results) == 3
-    assert pool.stats.timeouts == 3 and pool.stats.crashes == 3 and pool.stats.garbage == 3
-    assert pool.stats.checks == len(codes) + 1
+    # a death is retried once (and dies again); a timeout or garbage is not retried
+    assert pool.stats.timeouts == 3 and pool.stats.crashes == 6 and pool.stats.garbage == 3
+    assert pool.stats.retries == 3 and pool.stats.checks == len(codes) + 1
+
+
+def test_a_check_whose_process_died_is_retried_once_on_a_fresh_one(fake_repl, tmp_path):
+    with _pool(fake_repl, timeout_s=1.0) as pool:
+        out = pool.check(HEADER, f"theorem t : True := by\n  trivial -- fake:die-once={tmp_path / 'died'}")
+        assert out.failure is None and out.answer["env"] == 1  # the fresh process's first check
+        assert pool.check(HEADER, "theorem t : True := by\n  trivial -- fake:hang").failure.fault is Fault.TIMEOUT
+    assert pool.stats.crashes == 1 and pool.stats.retries == 1 and pool.stats.timeouts == 1
+
+
+def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
+    headers = [f"{HEADER}\nopen N{k}\n" for k in range(4)]
+    started = []
+
+    def factory(header):
+        started.append(_repl(fake_repl, header))
+        return started[-1]
+
+    with ReplPool(factory, 2) as pool:
+        for h in (headers[0], headers[1], headers[0], headers[2]):  # headers[1] is the least recently used
+            assert pool.check(h, "theorem t : True := trivial").failure is None
+        assert pool.processes() == 2 and pool.stats.evictions == 1
+        assert [r.header for r in started if r.alive] == [headers[0], headers[2]]
+        assert pool.check(headers[0], "theorem t : True := trivial").failure is None
+        assert len(started) == 3  # a header still held is not started again
+
+        most, stop = [0], threading.Event()
+
+        def watch():
+            while not stop.wait(0.002):
+                most[0] = max(most[0], sum(r.alive for r in list(started)))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        work = [threading.Thread(target=lambda k=k: [pool.check(headers[(k + i) % 4], "theorem t : True := trivial")
+                                                     for i in range(6)]) for k in range(6)]
+        for t in work:
+            t.start()
+        for t in work:
+            t.join()
+        stop.set()
+        watcher.join()
+        assert most[0] <= 2 and pool.processes() <= 2
+    assert pool.stats.checks == 4 + 1 + 36 and pool.stats.crashes == 0
+
+
+def test_a_busy_process_is_never_evicted(fake_repl):
+    other = f"{HEADER}\nopen Other\n"
+    with _pool(fake_repl, timeout_s=5.0) as pool:
+        slow = []
+        busy = threading.Thread(target=lambda: slow.append(pool.check(HEADER, "theorem t : True := trivial -- fake:sleep=600")))
+        busy.start()
+        while pool.processes() == 0:  # the slow check holds the only slot
+            threading.Event().wait(0.01)
+        fast = pool.check(other, "theorem t : True := trivial")  # waits for it, then takes its place
+        busy.join()
+    assert slow[0].failure is None and fast.failure is None
+    assert pool.stats.evictions == 1 and pool.stats.crashes == 0
 
 
 def test_an_answer_out_of_order_ends_the_process(fake_repl):

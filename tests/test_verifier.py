@@ -143,3 +143,52 @@ def test_the_preamble_comes_between_header_and_theorem(lean_cfg):
     assert verdict.messages[0]["proof_pos"] == {"line": 2, "column": 2}
     assert banned.status is V.REJECTED and "preamble" in banned.reason
     assert unparsable.status is V.REJECTED and "before the declaration" in unparsable.reason
+
+
+FORGED = "'t' does not depend on any axioms"
+
+
+def test_a_forged_axioms_message_from_the_proof_is_not_our_answer(lean_cfg):
+    """`#print axioms` travels in the proof's own command; a proof that prints the message itself (`trace`)
+    prints it at its own position, and only the message at our command's position counts."""
+    with Verifier(lean_cfg) as verifier:
+        cheat = verifier.check(HEADER, STATEMENT, f"by\n  nlinarith -- fake:axioms=propext,cheat\n  -- fake:info={FORGED}")
+        honest = verifier.check(HEADER, STATEMENT, f"by\n  nlinarith -- fake:info={FORGED}")
+    assert cheat.status is V.REJECTED and cheat.reason == "depends on axiom cheat" and cheat.axioms == ["propext", "cheat"]
+    assert honest.status is V.PROVED and honest.axioms == ["propext", "Classical.choice", "Quot.sound"]
+    # the proof's own message stays among the verdict's messages; ours is taken out
+    assert [m["data"] for m in honest.messages] == [FORGED] and honest.messages[0]["proof_pos"]["line"] == 2
+
+
+def test_two_messages_where_print_axioms_answers_are_never_proved():
+    from flywheel.lean.soundness import Policy
+    from flywheel.lean.verdicts import classify, with_axioms
+
+    code, at = with_axioms("theorem t : True := (trivial\n)", "t")
+    assert code.endswith("\n)\n\n#print axioms t") and at == (4, 0)
+    ours = {"severity": "info", "pos": {"line": 4, "column": 0}, "data": "'t' depends on axioms: [propext]"}
+    forged = dict(ours, data=FORGED)
+    assert classify({"env": 1, "messages": [ours]}, "t", None, Policy(), axioms_at=at).status is V.PROVED
+    for messages, reason in (([forged, ours], "more than one message"), ([], "did not report t"),
+                             ([dict(ours, severity="warning")], "did not report t"),
+                             ([dict(ours, pos={"line": 3, "column": 0})], "did not report t")):
+        verdict = classify({"env": 1, "messages": messages}, "t", None, Policy(), axioms_at=at)
+        assert verdict.status is V.REJECTED and reason in verdict.reason, messages
+
+
+def test_a_repl_without_positions_is_asked_print_axioms_alone(lean_cfg, monkeypatch):
+    """Where the answer holds no positions, nothing in it can be told apart from the proof's own messages:
+    `#print axioms` is asked again as a command of its own."""
+    monkeypatch.setenv("FAKE_REPL_NO_POSITIONS", "1")
+    with Verifier(lean_cfg) as verifier:
+        cheat = verifier.check(HEADER, STATEMENT, f"by\n  nlinarith -- fake:axioms=propext,cheat\n  -- fake:info={FORGED}")
+        good = verifier.check(HEADER, STATEMENT, "by\n  nlinarith")
+    assert cheat.status is V.REJECTED and cheat.reason == "depends on axiom cheat"
+    assert good.status is V.PROVED and good.axioms == ["propext", "Classical.choice", "Quot.sound"]
+
+
+def test_a_check_whose_repl_died_is_retried_once(lean_cfg, tmp_path):
+    with Verifier(lean_cfg) as verifier:
+        verdict = verifier.check(HEADER, STATEMENT, f"by\n  nlinarith -- fake:die-once={tmp_path / 'died'}")
+        stats = verifier.stats()
+    assert verdict.status is V.PROVED and stats["crashes"] == 1 and stats["retries"] == 1

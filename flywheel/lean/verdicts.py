@@ -66,10 +66,36 @@ def uses_sorry(answer: Answer) -> bool:
                for m in answer.get("messages", []))
 
 
+def with_axioms(code: str, name: str) -> tuple[str, tuple[int, int]]:
+    """The check and `#print axioms name` as one REPL command (one round trip), and where Lean reports the
+    axioms: at the `#print` token (Lean's `withRef tk`), the start of the last line, column 0."""
+    return f"{code}\n\n#print axioms {name}", (code.count("\n") + 3, 0)
+
+
+def _at(message: dict, at: tuple[int, int]) -> bool:
+    pos = message.get("pos")
+    return (message.get("severity") == "info" and isinstance(pos, dict)
+            and type(pos.get("line")) is int and type(pos.get("column")) is int
+            and (pos["line"], pos["column"]) == at)
+
+
+def axioms_missing(answer: Answer, at: tuple[int, int]) -> bool:
+    """A clean answer without an info message at our `#print axioms`: a REPL that gives no positions. Then
+    `#print axioms` is asked again as a command of its own, whose answer holds nothing of the proof's."""
+    messages = answer.get("messages", [])
+    return (not any(m.get("severity") == "error" for m in messages) and not uses_sorry(answer)
+            and not any(_at(m, at) for m in messages))
+
+
 def classify(answer: Answer, name: str, axioms_answer: Answer | None, policy: Policy, *,
-             expect_sorry: bool = False) -> Verdict:
+             expect_sorry: bool = False, axioms_at: tuple[int, int] | None = None) -> Verdict:
     """`proved` only when Lean reported no error and no sorry, and `#print axioms name` was answered
-    with allowed axioms alone; anything less is never proved."""
+    with allowed axioms alone; anything less is never proved.
+
+    The axioms come from `axioms_answer` (a command of its own), else from `answer` itself when the check
+    ended with `#print axioms` (with_axioms): then only from the one info message at that command's position
+    `axioms_at`. The proof shares the answer and can print any info message of its own (`trace`, `simp?`),
+    but only at positions inside itself; two messages at ours are refused."""
     if "message" in answer and "env" not in answer:
         return Verdict(VerdictStatus.CRASHED, f"REPL error: {answer['message']}")
     messages = list(answer.get("messages", []))
@@ -80,9 +106,16 @@ def classify(answer: Answer, name: str, axioms_answer: Answer | None, policy: Po
         return Verdict(VerdictStatus.INCOMPLETE, "uses sorry" if not expect_sorry else None, messages)
     if expect_sorry:  # a compile check of a statement whose proof is sorry, answered without one
         return Verdict(VerdictStatus.FAILED, "the statement was checked without its sorry", messages)
-    if axioms_answer is None:
+    if axioms_answer is not None:
+        axioms = parse_axioms(axioms_answer.get("messages", []), name)
+    elif axioms_at is not None:
+        ours = [m for m in messages if _at(m, axioms_at)]
+        if len(ours) > 1:
+            return Verdict(VerdictStatus.REJECTED, "more than one message where #print axioms answers", messages)
+        messages = [m for m in messages if not _at(m, axioms_at)]
+        axioms = parse_axioms(ours, name)
+    else:
         return Verdict(VerdictStatus.REJECTED, "no answer to #print axioms", messages)
-    axioms = parse_axioms(axioms_answer.get("messages", []), name)
     if axioms is None:
         return Verdict(VerdictStatus.REJECTED, f"#print axioms did not report {name}", messages)
     bad = check_axioms(axioms, policy)

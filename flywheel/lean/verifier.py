@@ -1,8 +1,9 @@
 """The verifier: the only way a proof becomes `proved`.
 
 The code sent to Lean is built here: the header (imported once per process as env 0), the canonical
-statement rendered by us, and the model's proof body. The body is scanned before Lean sees it; the
-answer is classified; `#print axioms` is asked in the env the check produced; verdicts are cached.
+statement rendered by us, and the model's proof body. The body is scanned before Lean sees it; a proof
+goes to Lean with `#print axioms` after it in the same command (one round trip), and only the message at
+that command's own position counts as its answer; the answer is classified; verdicts are cached.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from flywheel.lean import soundness
 from flywheel.lean import statements as surgery
 from flywheel.lean.cache import VerdictCache
 from flywheel.lean.identity import toolchain_id
-from flywheel.lean.pool import PoolSet, ReplPool
+from flywheel.lean.pool import ReplPool
 from flywheel.lean.repl import Fault, LeanRepl
 from flywheel.lean.toolchain_paths import repl_command, repl_cwd
-from flywheel.lean.verdicts import Verdict, classify, map_positions
+from flywheel.lean.verdicts import Verdict, axioms_missing, classify, map_positions, with_axioms
 from flywheel.records import VerdictStatus
 
 
@@ -87,16 +88,14 @@ class Verifier:
         self._toolchain = toolchain
         self._backend = backend or self.run_in_pool
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
-        self._pools = PoolSet(self._make_pool)
+        # `workers` processes in all, whatever the number of headers: the least recently used header gives way
+        self._pool = ReplPool(self._repl, cfg.workers, cfg.max_checks_per_process, cfg.rss_limit_mb)
         self.lookups = 0
         self.hits = 0
 
-    def _make_pool(self, header: str) -> ReplPool:
-        def factory() -> LeanRepl:
-            return LeanRepl(self._argv, header, timeout_s=self.cfg.timeout_s,
-                            memory_limit_mb=self.cfg.memory_limit_mb, cwd=self._cwd)
-
-        return ReplPool(factory, self.cfg.workers, self.cfg.max_checks_per_process, self.cfg.rss_limit_mb)
+    def _repl(self, header: str) -> LeanRepl:
+        return LeanRepl(self._argv, header, timeout_s=self.cfg.timeout_s, memory_limit_mb=self.cfg.memory_limit_mb,
+                        cwd=self._cwd)
 
     @property
     def toolchain(self) -> str:
@@ -119,13 +118,13 @@ class Verifier:
 
     def close(self) -> None:
         try:
-            self._pools.close()
+            self._pool.close()
         finally:
             if self.cache is not None:
                 self.cache.close()
 
     def stats(self) -> dict:
-        return self._pools.stats() | {"cache_lookups": self.lookups, "cache_hits": self.hits}
+        return self._pool.stats.as_dict() | {"cache_lookups": self.lookups, "cache_hits": self.hits}
 
     # building the code
     def prepare(self, header: str, statement: str, proof: str) -> Prepared | Verdict:
@@ -169,27 +168,35 @@ class Verifier:
         return verdict
 
     def run_in_pool(self, p: Prepared, expect_sorry: bool) -> Verdict:
-        """Lean's part: the code on a pooled REPL, `#print axioms` after a clean answer, the verdict."""
+        """Lean's part: the code with `#print axioms` after it on a pooled REPL, the verdict. Where the answer
+        holds no message at that command's position (a REPL that gives none), `#print axioms` is asked again
+        alone in the env the check produced: never is `proved` inferred without a matched answer."""
         start = time.perf_counter()
+        code, at = (p.code, None) if expect_sorry else with_axioms(p.code, p.name)
 
         def follow_up(answer) -> str | None:
-            clean = not any(m.get("severity") == "error" for m in answer.get("messages", []))
-            return f"#print axioms {p.name}" if clean and not expect_sorry else None
+            return f"#print axioms {p.name}" if at is not None and axioms_missing(answer, at) else None
 
-        outcome = self._pools.get(p.header).check(p.code, follow_up)
+        outcome = self._pool.check(p.header, code, follow_up)
         elapsed = time.perf_counter() - start
         if outcome.failure is not None:
             status = VerdictStatus.TIMEOUT if outcome.failure.fault is Fault.TIMEOUT else VerdictStatus.CRASHED
             return Verdict(status, str(outcome.failure), time_s=elapsed)
-        verdict = classify(outcome.answer, p.name, outcome.env_answer, self.policy, expect_sorry=expect_sorry)
+        verdict = classify(outcome.answer, p.name, outcome.env_answer, self.policy, expect_sorry=expect_sorry,
+                           axioms_at=at)
         verdict.messages = map_positions(verdict.messages, p.proof_line, p.proof_col)
         verdict.time_s = elapsed
         return verdict
 
     def check_many(self, items: Sequence[tuple[str, str, str]], workers: int | None = None) -> list[Verdict]:
-        """(header, statement, proof) triples checked concurrently; verdicts in input order."""
+        """(header, statement, proof) triples checked concurrently; verdicts in input order. They are run
+        grouped by header, so that a header's processes are started (and evicted) once, not once per switch."""
         workers = workers or self.cfg.workers
+        order = sorted(range(len(items)), key=lambda i: items[i][0])  # stable: input order within a header
         if workers <= 1:
-            return [self.check(*item) for item in items]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lean") as pool:
-            return list(pool.map(lambda item: self.check(*item), items))
+            done = [self.check(*items[i]) for i in order]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lean") as pool:
+                done = list(pool.map(lambda i: self.check(*items[i]), order))
+        placed = dict(zip(order, done))
+        return [placed[i] for i in range(len(items))]

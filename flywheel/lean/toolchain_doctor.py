@@ -129,8 +129,9 @@ def _memory(cfg: LeanConfig) -> StepResult:
     from flywheel.lean.dojo import dojo_memory_limit_gb
 
     total = psutil.virtual_memory().total // 2**20
+    count = f" or {cfg.max_checks_per_process} checks" if cfg.max_checks_per_process else ""
     text = (f"machine {total:,} MB; per REPL: address space {cfg.memory_limit_mb:,} MB, restart past "
-            f"{cfg.rss_limit_mb:,} MB resident or {cfg.max_checks_per_process} checks; {cfg.workers} worker(s); "
+            f"{cfg.rss_limit_mb:,} MB resident{count}; {cfg.workers} worker(s) in all headers; "
             f"lean-dojo {dojo_memory_limit_gb(cfg, total)} GB")
     if cfg.rss_limit_mb >= cfg.memory_limit_mb > 0:
         return StepResult("memory", False, text + ": the restart threshold is not below the address-space cap")

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import re
+import threading
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from db.store import Store
 from flywheel.errors import StoreError
@@ -40,19 +42,49 @@ def run_readonly(store: Store, sql: str, timeout_s: float = 300.0) -> QueryResul
 
     _check(sql)
     with store.read_only() as conn:
-        cur = conn.connection.dbapi_connection.cursor()
+        dbapi = conn.connection.dbapi_connection
+        cur = dbapi.cursor()
         try:
             cur.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
-            cur.execute(sql)  # raw DBAPI: no parameter interpolation of % or :name in the user's text
-            columns = [d.name for d in cur.description] if cur.description else []
-            rows = cur.fetchall() if cur.description else []
+            return _cancellable(dbapi, lambda: _fetch(cur, sql))
         except psycopg2.errors.ReadOnlySqlTransaction as e:
             raise StoreError(f"read-only: {e.pgerror.strip().splitlines()[0] if e.pgerror else e}") from e
         except psycopg2.Error as e:
             raise StoreError(f"query failed: {(e.pgerror or str(e)).strip()}") from e
         finally:
             cur.close()
-    return QueryResult(columns, rows)
+
+
+def _fetch(cur, sql: str) -> QueryResult:
+    cur.execute(sql)  # raw DBAPI: no parameter interpolation of % or :name in the user's text
+    if not cur.description:
+        return QueryResult([], [])
+    return QueryResult([d.name for d in cur.description], cur.fetchall())
+
+
+def _cancellable(dbapi, work: Callable[[], QueryResult], grace_s: float = 5.0) -> QueryResult:
+    """Run `work` on a helper thread so that Ctrl-C reaches us at once; then ask the server to cancel the
+    query (psycopg2's cancel travels on its own connection) and let the interrupt go on."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as e:  # handed to the caller's thread below
+            box["error"] = e
+
+    worker = threading.Thread(target=run, name="flywheel-sql", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        dbapi.cancel()
+        worker.join(grace_s)  # the server stops the query and answers at once
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _cell(v: Any) -> Any:
@@ -65,6 +97,10 @@ def _cell(v: Any) -> Any:
 
 def format_result(result: QueryResult, fmt: str) -> str:
     if fmt == "json":
+        shared = [c for c, n in Counter(result.columns).items() if n > 1]
+        if shared:
+            raise StoreError(f"--format json: columns share a name ({', '.join(shared)}), so an object would keep "
+                             f"only one of each: name them apart with AS, or use --format table or csv")
         return json.dumps([{c: _cell(v) for c, v in zip(result.columns, row)} for row in result.rows],
                           ensure_ascii=False, indent=1, default=str)
     if fmt == "csv":

@@ -14,8 +14,8 @@ def register(leansub: argparse._SubParsersAction) -> None:
     p = leansub.add_parser("check", help="verify proofs: each line {id, header?, statement, proof}")
     p.add_argument("file", help="JSONL input; proof is the text after `:=`")
     p.add_argument("--out", required=True, help="JSONL output, one verdict a line, in input order")
-    p.add_argument("--workers", type=int, help="REPL processes (lean.workers)")
-    p.add_argument("--timeout", type=float, help="seconds per check (lean.timeout_s)")
+    p.add_argument("--workers", type=int, metavar="N", help="REPL processes (default: lean.workers)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds per check (default: lean.timeout_s)")
     p.add_argument("--no-cache", action="store_true", help="check everything again, ignoring cached verdicts")
     p.add_argument("--no-store", action="store_true", help="cache in memory only, without a database")
     p.set_defaults(func=cmd_check)
@@ -39,38 +39,82 @@ def _items(path: str, default_header: str):
         yield {"line": line, "id": obj.get("id", line), "header": header, "statement": obj["statement"], "proof": obj["proof"]}
 
 
+def _row(item: dict, verdict) -> dict:
+    if verdict is None:
+        return {"id": item.get("id"), "verdict": None, "reason": item["error"], "messages": [], "axioms": None,
+                "time_s": 0.0, "cached": False}
+    return {"id": item["id"]} | verdict.to_json()
+
+
+def _finished(future) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _check_into(verifier, items: list[dict], out, workers: int) -> dict[str, int]:
+    """Check the good items on `workers` threads and write every row to `out` in input order, each as soon as
+    those before it are written. On Ctrl-C the rows finished by then are written (still in input order,
+    skipping the unfinished) before the interrupt goes on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestration.progress import progress_bar
+
+    counts: dict[str, int] = {}
+    written: set[int] = set()
+
+    def write(i: int, verdict) -> None:
+        item = items[i]
+        if verdict is None:
+            print(item["error"], file=sys.stderr)
+        key = "bad input" if verdict is None else verdict.status.value
+        counts[key] = counts.get(key, 0) + 1
+        out.write(json.dumps(_row(item, verdict), ensure_ascii=False) + "\n")
+        out.flush()  # a kill loses nothing written so far
+        written.add(i)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lean")
+    futures = {i: pool.submit(verifier.check, it["header"], it["statement"], it["proof"])
+               for i, it in enumerate(items) if "error" not in it}
+    with progress_bar("lean check", len(futures), "proof") as bar:
+        for future in futures.values():
+            future.add_done_callback(lambda _: bar.update())
+        try:
+            for i in range(len(items)):
+                write(i, futures[i].result() if i in futures else None)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for i in range(len(items)):
+                if i not in written and (i not in futures or _finished(futures[i])):
+                    write(i, futures[i].result() if i in futures else None)
+            print(f"{out.name}: interrupted: wrote the {len(written)} of {len(items)} lines finished, in input order",
+                  file=sys.stderr)
+            raise
+    pool.shutdown()
+    return counts
+
+
 def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
     from orchestration.engines import open_verifier
+    from orchestration.outputs import check_out_file
 
     if args.workers is not None:
         if args.workers < 1:
             raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
         cfg.lean.workers = args.workers
     if args.timeout is not None:
+        if not args.timeout > 0:
+            raise ConfigError(f"--timeout must be more than 0 seconds, got {args.timeout}")
         cfg.lean.timeout_s = args.timeout
     items = list(_items(args.file, cfg.lean.header))
-    good = [it for it in items if "error" not in it]
+    out_path = check_out_file(args.out)  # before any check runs
     store = None
     if not args.no_store and not args.no_cache:
         from db.store import Store
 
         store = Store.open(cfg.db)
     try:
-        with open_verifier(cfg.lean, store, cache=not args.no_cache) as verifier:
-            verdicts = iter(verifier.check_many([(it["header"], it["statement"], it["proof"]) for it in good]))
-            counts: dict[str, int] = {}
-            with open(args.out, "w", encoding="utf-8") as out:
-                for it in items:
-                    if "error" in it:
-                        print(it["error"], file=sys.stderr)
-                        row = {"id": it.get("id"), "verdict": None, "reason": it["error"], "messages": [],
-                               "axioms": None, "time_s": 0.0, "cached": False}
-                        counts["bad input"] = counts.get("bad input", 0) + 1
-                    else:
-                        v = next(verdicts)
-                        row = {"id": it["id"]} | v.to_json()
-                        counts[v.status.value] = counts.get(v.status.value, 0) + 1
-                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        with open(out_path, "w", encoding="utf-8") as out, \
+                open_verifier(cfg.lean, store, cache=not args.no_cache) as verifier:
+            counts = _check_into(verifier, items, out, cfg.lean.workers)
             stats = verifier.stats()
     finally:
         if store is not None:

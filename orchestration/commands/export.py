@@ -27,8 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     from db.export import export_dataset
     from db.store import Store
+    from orchestration.outputs import check_out_dir
 
     exclude = [b.strip() for b in args.exclude_benchmarks.split(",") if b.strip()]
+    check_out_dir(args.out)  # a file there, or a folder we cannot write in, is said before the store is read
     with Store.open(cfg.db) as store:
         manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.sides, exclude,
                                   args.include_unaudited)

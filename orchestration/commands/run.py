@@ -33,6 +33,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from db.store import Store
     from orchestration.engines import open_engines
     from orchestration.logs import run_log
+    from orchestration.outputs import check_out_dir
     from orchestration.preflight import preflight
     from orchestration.round import StopOnSignal, begin_round, plan, recorded_pilot, run_round
 
@@ -48,6 +49,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be 1 or more, got {args.limit}")
     out = Path(args.out or cfg.run.log_dir or "runs")
+    check_out_dir(out, "--out" if args.out else "run.log_dir")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     with Store.open(cfg.db) as store, run_log(out / "logs" / f"run-{stamp}.jsonl") as log_path:
         numbers = plan(store, rounds, args.resume)

@@ -11,9 +11,10 @@ from flywheel.config import Config
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write verified statement/proof pairs as a fine-tuning dataset")
     p.add_argument("--out", required=True, help="output folder, written afresh: train.* and manifest.json, nothing else")
-    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
-    p.add_argument("--style", choices=["prompt-completion", "messages"], default="prompt-completion")
-    p.add_argument("--round", type=int, action="append", help="only this round (repeatable)")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl", help="file format of train.*")
+    p.add_argument("--style", choices=["prompt-completion", "messages"], default="prompt-completion",
+                   help="prompt-completion: the fields TRL's SFTTrainer takes; messages: one user and one assistant turn")
+    p.add_argument("--round", type=int, action="append", help="only this round (repeatable; default: every round)")
     p.add_argument("--sides", "--side", dest="sides", default="statement,negation",
                    help="comma-separated sides to write: statement, negation, false_hyps (proofs of `hyps ⊢ False`), "
                         "or all (default: statement,negation)")

@@ -10,7 +10,7 @@ from flywheel.config import Config
 def register(leansub: argparse._SubParsersAction) -> None:
     p = leansub.add_parser("audit", help="re-check stored proofs in fresh Lean processes (kernel replay, axioms, "
                                          "statement identity); only audited proofs are exported")
-    p.add_argument("--round", type=int, help="only proofs of this round")
+    p.add_argument("--round", type=int, help="only proofs of this round (default: every round)")
     p.add_argument("--recheck", action="store_true", help="also proofs already audited or refused")
     p.add_argument("--workers", type=int, help="modules compiled at once (default lean.workers)")
     p.set_defaults(func=cmd_audit)

@@ -12,11 +12,11 @@ _RELEASE = re.compile(r"v\d+\.\d+\.\d+(-rc\d+)?")
 
 def register(leansub: argparse._SubParsersAction) -> None:
     p = leansub.add_parser("setup", help="create the pinned Lake project, fetch the Mathlib cache, build the REPL")
-    p.add_argument("--mathlib", metavar="REV", help="Mathlib revision (lean.mathlib_rev); a release tag such as "
+    p.add_argument("--mathlib", metavar="REV", help="Mathlib revision (default: lean.mathlib_rev); a release tag such as "
                                                     "v4.26.0 also sets --lean and --repl-rev unless given")
-    p.add_argument("--lean", metavar="VERSION", help="Lean version, e.g. v4.26.0 (lean.lean_version)")
-    p.add_argument("--repl-rev", metavar="REV", help="REPL revision (lean.repl_rev)")
-    p.add_argument("--project", metavar="DIR", help="where the Lake project goes (lean.project_dir)")
+    p.add_argument("--lean", metavar="VERSION", help="Lean version, e.g. v4.26.0 (default: lean.lean_version)")
+    p.add_argument("--repl-rev", metavar="REV", help="REPL revision (default: lean.repl_rev)")
+    p.add_argument("--project", metavar="DIR", help="where the Lake project goes (default: lean.project_dir)")
     p.add_argument("--yes", action="store_true", help="allow installing elan when it is missing")
     p.set_defaults(func=cmd_setup)
     d = leansub.add_parser("doctor", help="say what of the Lean toolchain is found and what is missing")

@@ -14,11 +14,11 @@ from flywheel.errors import ConfigError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run whole rounds: autoformalize, filter, hypotheses, prove, audit, export, train, evaluate")
     p.add_argument("--rounds", type=int, help="how many rounds (run.rounds, default 1)")
-    p.add_argument("--workers", type=int, help="Lean workers; 1 runs serially in-process, more on Ray")
-    p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    p.add_argument("--workers", type=int, help="Lean workers; 1 runs serially in-process, more on Ray (default: run.workers)")
+    p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one (default: run.ray_address, else local)")
     p.add_argument("--resume", action="store_true",
                    help="finish the round (and the run) that was interrupted; --rounds is then ignored")
-    p.add_argument("--model", help="model path or hub name (overrides generator.model)")
+    p.add_argument("--model", help="model path or hub name (default: generator.model)")
     p.add_argument("--out", help="where datasets and logs go (run.log_dir; default ./runs)")
     p.add_argument("--limit", type=int, metavar="N",
                    help="a pilot: each round formalizes at most N new problems (default: every pending problem); "

@@ -10,7 +10,8 @@ from flywheel.config import Config
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sql", help="run one read-only SQL query against the store")
     p.add_argument("query", help='e.g. "SELECT * FROM round_funnel"')
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="table: aligned text for reading; csv or json (one object a row) for programs")
     p.set_defaults(func=cmd_sql)
     s = sub.add_parser("status", help="rounds, stage states and the funnel")
     s.set_defaults(func=cmd_status)

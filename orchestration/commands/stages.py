@@ -11,16 +11,16 @@ from flywheel.errors import ConfigError
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--round", type=int, help="round number (default: the latest round, else 1)")
-    p.add_argument("--model", help="model path or hub name (overrides generator.model)")
-    p.add_argument("--backend", choices=["vllm", "openai", "hf"], help="overrides generator.backend")
+    p.add_argument("--model", help="model path or hub name (default: generator.model)")
+    p.add_argument("--backend", choices=["vllm", "openai", "hf"], help="the generation back end (default: generator.backend)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("autoformalize", help="formalize pending problems into Lean 4 statements")
     _add_model_flags(p)
-    p.add_argument("--samples", type=int, help="statements sampled per problem (autoformalize.samples)")
-    p.add_argument("--limit", type=int, help="at most this many problems")
-    p.add_argument("--source", help="only problems of this source")
+    p.add_argument("--samples", type=int, help="statements sampled per problem (default: autoformalize.samples)")
+    p.add_argument("--limit", type=int, help="at most this many problems (default: every pending one)")
+    p.add_argument("--source", help="only problems of this source (default: every source)")
     p.set_defaults(func=cmd_autoformalize)
     f = sub.add_parser("filter", help="compile, dedup, decontaminate and grade the round's candidates")
     _add_model_flags(f)

@@ -247,7 +247,7 @@ def _rule_problems(cfg: Config, name: Name) -> Iterator[str]:
         if gen is None:
             continue
         if gen.backend == "openai" and not gen.base_url:
-            yield f"{name(section + '.base_url')}: the openai back end needs the server's URL ({section}.base_url)"
+            yield f"{name(section + '.backend')}: openai needs {section}.base_url, the server's URL"
         if gen.max_model_len is not None:
             for where in ("autoformalize.sampling", "filters.grade_sampling", "prover.sampling"):
                 tokens = _get(cfg, where + ".max_tokens")
@@ -282,13 +282,14 @@ def load_config(
     tree: dict[str, Any] = {}
     if path is not None:
         tree = read_file(Path(path))
+    file_keys = set(leaves(tree))
     origins: dict[str, str] = {}
     tree = merge(tree, env_overrides(os.environ if environ is None else environ, ENV_ALIASES, origins))
     if overrides:
         tree = merge(tree, overrides)
         for dotted in leaves(overrides):
             origins.pop(dotted, None)  # a flag beat the variable
-    name = namer(str(path) if path is not None else None, origins)
+    name = namer(str(path) if path is not None else None, file_keys, origins)
     cfg = build(Config, tree, "", name)
     validate(cfg, name)
     return cfg

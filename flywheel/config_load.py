@@ -109,15 +109,18 @@ def leaves(tree: Mapping, prefix: str = "") -> list[str]:
     return out
 
 
-def namer(file: str | None, origins: Mapping[str, str]) -> Callable[[str], str]:
-    """Dotted path -> what the user wrote: the variable that set it (or a section above it), else file and key."""
+def namer(file: str | None, file_keys: set[str], origins: Mapping[str, str]) -> Callable[[str], str]:
+    """Dotted path -> what the user wrote: the variable that set it (or a section above it), else the file and
+    key when the file set it, else the bare path (a default)."""
     def name(path: str) -> str:
         key = path.split("[", 1)[0]
         while key:
             if key in origins:
                 return f"{origins[key]} ({path})"
+            if key in file_keys and file:
+                return f"{file}: {path}"
             key = key.rpartition(".")[0]
-        return f"{file}: {path}" if file else path
+        return path
 
     return name
 

@@ -85,3 +85,50 @@ def test_flywheel_config_names_the_file_when_no_flag_does(tmp_path, monkeypatch,
     monkeypatch.setenv("FLYWHEEL_CONFIG", str(bad))
     assert main(["status"]) != 0
     assert f"{bad}: the top level must be a mapping" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("prover:\n  negation_form: sideways\n", "prover.negation_form"),
+        ("filters:\n  min_grade: great\n", "filters.min_grade"),
+        ("filters:\n  benchmarks: [minif2f, putnam]\n", "filters.benchmarks[1]"),
+        ("generator:\n  backend: tgi\n", "generator.backend"),
+        ("prover:\n  samples_per_side: 0\n", "prover.samples_per_side"),
+        ("filters:\n  jaccard_threshold: 1.5\n", "filters.jaccard_threshold"),
+        ("lean:\n  timeout_s: 0\n", "lean.timeout_s"),
+        ("generator:\n  gpu_memory_utilization: 0\n", "generator.gpu_memory_utilization"),
+        ("prover:\n  sampling:\n    top_p: .nan\n", "prover.sampling.top_p"),
+        ("lean:\n  rss_limit_mb: 9000\n", "lean.rss_limit_mb: must be below lean.memory_limit_mb"),
+        ("generator:\n  backend: openai\n  model: m\n", "generator.backend: openai needs generator.base_url"),
+        ("generator:\n  max_model_len: 1024\n", "generator.max_model_len"),
+    ],
+)
+def test_every_choice_range_and_rule_is_checked_when_read(tmp_path, text, named):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert f"{path}: {named}" in str(err.value)
+
+
+def test_a_variable_is_named_as_the_user_set_it():
+    with pytest.raises(ConfigError) as err:
+        load_config(environ={"FLYWHEEL_PROVER__SAMPLES_PER_SIDE": "-3"})
+    assert str(err.value).startswith("FLYWHEEL_PROVER__SAMPLES_PER_SIDE=-3 (prover.samples_per_side): must be 1 or more")
+    with pytest.raises(ConfigError, match=r"FLYWHEEL_LEAN__TIMEOUT_S=soon \(lean.timeout_s\): expected float"):
+        load_config(environ={"FLYWHEEL_LEAN__TIMEOUT_S": "soon"})
+    with pytest.raises(ConfigError, match=r"FLYWHEEL_PROVER__SAMPLS=3 \(prover.sampls\): unknown field"):
+        load_config(environ={"FLYWHEEL_PROVER__SAMPLS": "3"})
+
+
+def test_a_file_value_a_variable_replaced_is_not_blamed(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text("prover:\n  samples_per_side: 0\n")
+    assert load_config(path, environ={"FLYWHEEL_PROVER__SAMPLES_PER_SIDE": "4"}).prover.samples_per_side == 4
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={"FLYWHEEL_LEAN__RSS_LIMIT_MB": "9000"})
+    message = str(err.value)
+    assert message.startswith("2 problems in the config:")  # every problem at once, not one per try
+    assert "FLYWHEEL_LEAN__RSS_LIMIT_MB=9000 (lean.rss_limit_mb): must be below lean.memory_limit_mb" in message
+    assert f"{path}: prover.samples_per_side: must be 1 or more, got 0" in message

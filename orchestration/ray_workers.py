@@ -1,6 +1,6 @@
 """Ray: Lean workers and generation engines as actors. The only module that starts Ray.
 
-A Lean worker owns one REPL process (a one-process Verifier). The driver keeps the verdict cache, so a
+A Lean worker owns one REPL process (a one-process Verifier: a statement of another header replaces it). The driver keeps the verdict cache, so a
 repeated proof never leaves it; its keys name the toolchain the workers report when they start. A worker that dies is replaced and its check retried once; a check that
 still fails is recorded as crashed, never lost.
 

@@ -75,11 +75,18 @@ def start_embedded(data_dir: Path) -> str:
     return uri.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
-def locate(cfg: DbConfig) -> Location:
+def embedded_pgdata(cfg: DbConfig) -> Path | None:
+    """Where the embedded server keeps its data (one server per data dir), or None when a URL names the store."""
     if cfg.url:
+        return None
+    return (Path(cfg.data_dir) if cfg.data_dir else default_data_dir()) / "pgdata"
+
+
+def locate(cfg: DbConfig) -> Location:
+    pgdata = embedded_pgdata(cfg)
+    if pgdata is None:
         return Location(_normalise_url(cfg.url), None)
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir()
-    return Location(start_embedded(data_dir), data_dir / "pgdata")
+    return Location(start_embedded(pgdata.parent), pgdata)
 
 
 def connect(url: str, echo: bool = False) -> Engine:

@@ -76,3 +76,45 @@ def test_dead_server_is_named_without_its_password(capsys):
     err = capsys.readouterr().err
     assert "cannot reach the database at postgresql+psycopg2://fw:***@127.0.0.1:1/flywheel" in err
     assert "s3cret" not in err
+
+
+def test_db_status_and_stop_the_embedded_server(data_dir, capsys):
+    import re
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.conftest import REPO
+
+    assert main(["db", "status"]) == 0
+    assert f"embedded PostgreSQL in {data_dir}/pgdata: none yet" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["db", "status"]) == 0
+    running = re.search(r"pgdata: running, pid (\d+), socket \S+/\.s\.PGSQL\.\d+, since ", capsys.readouterr().out)
+    assert running and psutil.pid_exists(int(running[1]))
+    assert main(["db", "stop"]) == 0
+    assert f"stopped (was pid {running[1]})" in capsys.readouterr().out
+    try:  # gone, or a zombie its parent (here whatever adopted it from pg_ctl) has not reaped yet
+        assert psutil.Process(int(running[1])).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        pass
+    assert main(["db", "status"]) == 0
+    assert "pgdata: not running (the next command that needs the store starts it)" in capsys.readouterr().out
+    assert main(["db", "stop"]) == 0
+    assert "was not running" in capsys.readouterr().out
+    # The next command (a process of its own, as from a shell) starts it again on the same data.
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    again = subprocess.run([sys.executable, "-m", "orchestration.cli", "db", "status"], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert "not running" in again.stdout
+    again = subprocess.run([sys.executable, "-m", "orchestration.cli", "db", "current"], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "(head" in again.stdout and ", current)" in again.stdout, again.stderr
+
+
+def test_db_status_of_a_server_flywheel_does_not_manage(capsys):
+    assert main(["--db", "postgresql://fw:s3cret@db.example:5432/flywheel", "db", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "a server flywheel does not manage: nothing to report here" in out and "s3cret" not in out

@@ -139,8 +139,13 @@ class CheckpointRow(Base):
     base_model: Mapped[str | None] = mapped_column(Text)
     data_manifest_sha256: Mapped[str | None] = mapped_column(SHA)
     metrics: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    method: Mapped[str | None] = mapped_column(String(16))  # sft | sft-lora
+    serve: Mapped[str | None] = mapped_column(String(16))  # full | merged (LoRA merged into path) | adapter
+    adapter: Mapped[str | None] = mapped_column(Text)  # LoRA: the adapter folder (path, when served as one)
+    config: Mapped[dict] = mapped_column(JSONB, server_default="{}")  # the train section it was trained with
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (UniqueConstraint("round", "path", name="uq_checkpoints_round_path"),)
+    __table_args__ = (UniqueConstraint("round", "path", name="uq_checkpoints_round_path"),
+                      CheckConstraint("serve IS NULL OR serve IN ('full', 'merged', 'adapter')", name="ck_checkpoints_serve"))
 
 
 class VerdictCacheRow(Base):

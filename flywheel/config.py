@@ -128,15 +128,55 @@ class RunConfig:
 
 
 @dataclass(slots=True)
+class TrainConfig:
+    """Supervised fine-tuning of the next prover (prover_loop/train): TRL's SFTTrainer on the verified pairs."""
+
+    base_model: str | None = None  # None: the model that proved this round (prover, else generator)
+    lora: bool = False  # LoRA through PEFT instead of full fine-tuning
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    lora_serve: str = "merge"  # merge: the next round loads base + adapter merged; adapter: vLLM serves the adapter
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0: stop after this many optimizer steps, whatever epochs says
+    lr: float = 1e-5
+    lr_scheduler: str = "cosine"  # any transformers scheduler name: linear, cosine, constant, ...
+    warmup: float = 0.0  # linear warm-up: a number of steps, or a fraction (< 1) of all steps
+    weight_decay: float = 0.0
+    batch_size: int = 8  # sequences per device and step
+    grad_accumulation: int = 1
+    max_length: int = 2048  # tokens; longer pairs are cut
+    packing: bool = False
+    bf16: bool = True
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    save_steps: int = 200  # a resumable checkpoint every N optimizer steps
+    save_total_limit: int = 2
+    logging_steps: int = 1
+    device: str = "auto"  # auto | cpu | cuda
+    sides: list[str] = field(default_factory=lambda: ["statement", "negation"])
+    exclude_benchmarks: list[str] = field(default_factory=lambda: ["minif2f", "proofnet"])
+    include_unaudited: bool = False
+    formalizer_too: bool = False  # the checkpoint formalizes too next round (DeepSeek-Prover V1: one model for both)
+    out_dir: str = "runs/checkpoints"  # round-N/ under it; on several nodes, a folder every node shares
+    accelerate_config: str | None = None  # an accelerate config file: DDP, FSDP or DeepSpeed on one node
+    ray_workers: int = 1  # Ray Train workers (with --ray-address)
+    ray_use_gpu: bool = True
+
+
+@dataclass(slots=True)
 class Config:
     db: DbConfig = field(default_factory=DbConfig)
     lean: LeanConfig = field(default_factory=LeanConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     grader: GeneratorConfig | None = None  # None: the generator grades
+    formalizer: GeneratorConfig | None = None  # None: the generator formalizes
     autoformalize: AutoformalizeConfig = field(default_factory=AutoformalizeConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     prover: ProverConfig = field(default_factory=ProverConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 # Short names users already know; the general form is FLYWHEEL_<SECTION>__<FIELD>.

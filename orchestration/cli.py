@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "orchestration.commands.lean",
     "orchestration.commands.stages",
     "orchestration.commands.run",
+    "orchestration.commands.train",
 ]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130

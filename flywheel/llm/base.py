@@ -114,6 +114,15 @@ def chat_text(tokenizer, messages: list[dict]) -> str:
     return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
 
 
+def prompt_token_ids(tokenizer, prompt: Prompt) -> list[int]:
+    """The tokens a prompt is sent as (what vLLM makes of a text prompt, too), and what training puts before
+    each completion: text with the tokenizer's special tokens, chat through its template (which writes its
+    own BOS)."""
+    if isinstance(prompt, str):
+        return tokenizer(prompt)["input_ids"]
+    return tokenizer(chat_text(tokenizer, prompt), add_special_tokens=False)["input_ids"]
+
+
 def require_open(loaded: object, name: str) -> None:
     if loaded is None:
         raise GenerationError(f"the {name} generator is used outside its `with` block")

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from flywheel.config import DTYPES, GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, chat_text, require_open,
+from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, prompt_token_ids, require_open,
                                truncate_at_stop, validate)
 from flywheel.llm.hf_sampling import RowSampler, row_seed
 
@@ -80,10 +80,7 @@ class HFGenerator:
             torch.cuda.empty_cache()
 
     def _prompt_ids(self, req: GenerationRequest) -> list[int]:
-        if isinstance(req.prompt, str):
-            return self._tok(req.prompt)["input_ids"]
-        # The chat template writes its own BOS.
-        return self._tok(chat_text(self._tok, req.prompt), add_special_tokens=False)["input_ids"]
+        return prompt_token_ids(self._tok, req.prompt)
 
     def _rows(self, requests: Sequence[GenerationRequest]) -> list[_Row]:
         rows = []

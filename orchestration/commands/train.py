@@ -1,0 +1,43 @@
+"""`flywheel train`: the next prover, fine-tuned on the verified pairs of every round so far."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from flywheel.config import Config
+from flywheel.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune the next prover on the verified pairs of all rounds so far")
+    p.add_argument("--round", type=int, help="train on rounds 1..N and record the checkpoint as round N's "
+                                             "(default: the latest round)")
+    p.add_argument("--method", choices=["sft"], default="sft", help="supervised fine-tuning (TRL's SFTTrainer)")
+    p.add_argument("--lora", action="store_true", help="LoRA through PEFT instead of full fine-tuning (train.lora)")
+    p.add_argument("--resume", action="store_true", help="continue a killed training from its last saved step")
+    p.add_argument("--out", help="checkpoint folder (default: train.out_dir/round-N)")
+    p.add_argument("--accelerate-config", metavar="FILE",
+                   help="run under `accelerate launch` with this config file: DDP, FSDP or DeepSpeed on one node")
+    p.add_argument("--ray-address", metavar="ADDR", help="train on this Ray cluster with Ray Train (train.ray_workers)")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
+    from db.store import Store
+    from orchestration.commands.stages import resolve_round
+    from orchestration.train_stage import run_train
+
+    if args.lora:
+        cfg.train.lora = True
+    if args.accelerate_config and args.ray_address:
+        raise ConfigError("--accelerate-config and --ray-address: choose one way to start the training processes")
+    with Store.open(cfg.db) as store:
+        round_ = resolve_round(store, args.round)
+        result, ident = run_train(store, cfg, round_, args.out, args.resume, args.accelerate_config, args.ray_address)
+    m = result.metrics
+    print(f"round {round_}: checkpoint {ident} ({result.method}, {result.serve}) at {result.path}\n"
+          f"base {result.base_model}; {m['steps']} steps, {m['tokens']} tokens, {m['tokens_per_s']} tokens/s, "
+          f"{m['wall_time_s']} s; loss {m['loss'][0]['loss']:.4f} -> {m['loss'][-1]['loss']:.4f}")
+    print(json.dumps({"checkpoint": ident, "data_manifest_sha256": result.data_manifest_sha256}))
+    return 0

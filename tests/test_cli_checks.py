@@ -1,0 +1,197 @@
+"""The CLI refuses what cannot work before any work (config, Lean, the model, output paths), keeps what it
+finished when interrupted, and ends quietly when its reader goes away."""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from orchestration.cli import build_parser, main, walk_parsers
+from tests.conftest import REPO
+
+_NO_DEFAULT = (None, False, [], argparse.SUPPRESS)
+
+
+def test_every_option_says_what_it_does_and_shows_its_default():
+    for parser in walk_parsers(build_parser()):
+        shown = " ".join(parser.format_help().split())
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                continue
+            what = f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help and action.help.strip(), f"{what}: no help text"
+            if action.option_strings and action.default not in _NO_DEFAULT:
+                assert f"default: {action.default}" in shown, f"{what}: default {action.default!r} not shown"
+
+
+def test_config_is_taken_after_the_sub_command(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("prover:\n  negation_form: sideways\n")
+    assert main(["status", "--config", str(bad)]) == 2
+    assert f"{bad}: prover.negation_form: expected one of hyps, forall" in capsys.readouterr().err
+    assert main(["lean", "check", "in.jsonl", "--out", "o.jsonl", "--config", str(bad)]) == 2
+    assert f"{bad}: prover.negation_form" in capsys.readouterr().err
+
+
+def _rounds(store) -> int:
+    with store.engine.connect() as c:
+        return c.execute(text("SELECT count(*) FROM rounds")).scalar()
+
+
+@pytest.fixture()
+def run_config(tmp_path, fake_repl):
+    """Writes a config that could start a run but for what the test changes; returns its path."""
+    def write(**sections) -> str:
+        tree = {"generator": {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1"},
+                "lean": {"repl": fake_repl}}
+        for section, values in sections.items():
+            tree[section] = (tree.get(section) or {}) | values
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(tree))
+        return str(path)
+
+    return write
+
+
+@pytest.mark.parametrize("sections, env, named", [
+    ({"prover": {"negation_form": "sideways"}}, {}, "prover.negation_form"),
+    ({"filters": {"min_grade": "great"}}, {}, "filters.min_grade"),
+    ({"filters": {"benchmarks": ["minif2f", "putnam"]}}, {}, "filters.benchmarks[1]"),
+    ({"lean": {"rss_limit_mb": 9000}}, {}, "lean.rss_limit_mb"),
+    ({}, {"FLYWHEEL_PROVER__SAMPLES_PER_SIDE": "-3"}, "FLYWHEEL_PROVER__SAMPLES_PER_SIDE=-3"),
+])
+def test_a_bad_config_records_no_round(store, run_config, tmp_path, monkeypatch, capsys, sections, env, named):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    cfg = run_config(**sections)
+    assert main(["run", "--config", cfg, "--out", str(tmp_path / "runs")]) == 2
+    assert named in capsys.readouterr().err
+    assert _rounds(store) == 0
+
+
+def test_run_checks_lean_then_the_model_before_recording_a_round(store, run_config, tmp_path, monkeypatch, capsys):
+    out = ["--out", str(tmp_path / "runs")]
+    no_lean = run_config(lean={"repl": str(tmp_path / "no-repl")})
+    assert main(["run", "--config", no_lean, *out]) == 2
+    assert f"lean.repl (FLYWHEEL_LEAN_REPL): {tmp_path / 'no-repl'} not found" in capsys.readouterr().err
+    assert main(["run", "--config", run_config(), *out]) == 2  # nothing listens on port 1
+    assert "generator.base_url http://127.0.0.1:1/v1: the server does not answer" in capsys.readouterr().err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub = run_config(generator={"backend": "hf", "model": "flywheel-tests/no-such-model"})
+    assert main(["run", "--config", hub, *out]) == 2
+    err = capsys.readouterr().err
+    assert "'flywheel-tests/no-such-model' is not a local path and not in the hub cache, and HF_HUB_OFFLINE" in err
+    local = run_config(generator={"backend": "hf", "model": str(tmp_path / "no-model")})
+    assert main(["run", "--config", local, *out]) == 2
+    assert f"generator.model: no such directory {tmp_path / 'no-model'}" in capsys.readouterr().err
+    assert _rounds(store) == 0
+
+
+def test_output_paths_are_checked_before_the_work(store, fake_repl, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 1, "statement": "theorem a : 1 = 1 := by sorry", "proof": "by rfl"}) + "\n")
+    missing = tmp_path / "missing" / "o.jsonl"
+    assert main(["lean", "check", str(src), "--out", str(missing), "--no-store"]) == 2
+    assert f"--out {missing}: the folder {missing.parent} does not exist" in capsys.readouterr().err
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine\n")
+    assert main(["export", "--out", str(a_file)]) == 2
+    assert f"--out {a_file}: is a file, not a folder" in capsys.readouterr().err
+    assert main(["run", "--out", str(a_file / "runs"), "--config", "/dev/null"]) == 2
+    assert f"{a_file} is a file, so the folder cannot be made" in capsys.readouterr().err
+    assert a_file.read_text() == "mine\n" and _rounds(store) == 0
+
+
+def _cli(*args: str, **popen) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], env=env, cwd=REPO, **popen)
+
+
+def test_ctrl_c_in_lean_check_keeps_the_finished_lines(fake_repl, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    monkeypatch.setenv("FAKE_REPL_LATENCY_MS", "150")
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps({"id": f"p{i}", "statement": f"theorem t{i} : {i} = {i} := by sorry",
+                                       "proof": "by rfl"}) + "\n" for i in range(200)))
+    proc = _cli("lean", "check", str(src), "--out", str(out), "--no-store", "--workers", "2",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert 3 <= len(ids) < 200
+    assert ids == sorted(ids, key=lambda x: int(x[1:]))  # input order, each line once
+    assert ids[:3] == ["p0", "p1", "p2"]
+    assert f"interrupted: wrote the {len(ids)} of 200 lines finished" in err.decode()
+
+
+def test_lean_check_shows_progress_on_a_terminal(fake_repl, tmp_path, monkeypatch):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    monkeypatch.setenv("FAKE_REPL_LATENCY_MS", "200")
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "statement": f"theorem t{i} : {i} = {i} := by sorry",
+                                       "proof": "by rfl"}) + "\n" for i in range(5)))
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # a terminal 160 columns wide
+    proc = _cli("lean", "check", str(src), "--out", str(tmp_path / "out.jsonl"), "--no-store",
+                stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(60) == 0
+    os.close(leader)
+    assert "lean check:" in seen.decode(errors="replace") and "proof" in seen.decode(errors="replace")
+
+
+def test_sql_into_a_closed_pipe_ends_quietly(store):
+    proc = _cli("sql", "SELECT g, repeat('x', 50) AS pad FROM generate_series(1, 200000) AS g", "--format", "csv",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"g,pad\n"  # what `| head -1` reads before it goes away
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141 and err == ""
+
+
+def test_ctrl_c_cancels_a_running_query(store):
+    proc = _cli("sql", "SELECT pg_sleep(60)", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    running = "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'"
+    deadline = time.monotonic() + 30
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:  # no stats snapshot
+        while time.monotonic() < deadline and not c.execute(text(running)).scalar():
+            time.sleep(0.1)
+        assert c.execute(text(running)).scalar() == 1
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)  # not the 60 seconds the query would take
+        assert proc.returncode == 130 and b"Traceback" not in err
+        assert c.execute(text(running)).scalar() == 0  # the server stopped it, not only the client
+
+
+def test_json_refuses_columns_that_share_a_name(store, capsys):
+    assert main(["sql", "SELECT 1 AS n, 2 AS n", "--format", "json"]) == 2
+    assert "columns share a name (n)" in capsys.readouterr().err
+    assert main(["sql", "SELECT 1 AS n, 2 AS m", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 1, "m": 2}]

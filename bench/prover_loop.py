@@ -4,8 +4,10 @@ busy fraction >= 0.95 and orchestration overhead (store included) <= 2 ms per at
 the number of workers. `--workers 1` runs in-process; more run on local Ray, as `flywheel run` does.
 
 Busy fraction = the Lean time the workers report (each check's time inside its REPL pool) divided by
-workers x the stage's wall time. Overhead per attempt = the driver's CPU time (generation hand-off,
-scheduling, soundness scans, verdicts, bulk writes to PostgreSQL) divided by the attempts stored."""
+workers x the stage's wall time. Overhead per attempt = the CPU time of every process the stage runs in
+except Lean's (the REPLs) and the model's (the server double), divided by the attempts stored: the driver
+(generation hand-off, scheduling, soundness scans, verdicts, bulk writes to PostgreSQL), and on Ray the
+Lean-worker and generator actors and Ray's own processes (raylet, GCS, idle workers), read with psutil."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def _serve(urls, latency_s: float) -> None:
 
 @contextlib.contextmanager
 def model_server(latency_s: float):
-    """The scripted model in its own process, so that its CPU time is not counted as ours."""
+    """The scripted model in its own process, so that its CPU time is not counted as ours; yields its URL and pid."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
@@ -53,10 +55,29 @@ def model_server(latency_s: float):
     proc = ctx.Process(target=_serve, args=(urls, latency_s), daemon=True)
     proc.start()
     try:
-        yield urls.get(timeout=30)
+        yield urls.get(timeout=30), proc.pid
     finally:
         proc.kill()
         proc.join()
+
+
+def cpu_by_process(skip_pid: int) -> dict[tuple[int, float], float]:
+    """CPU seconds (user + system) of this process and all its descendants (Ray's processes and actors when
+    Ray runs locally), keyed by (pid, start time); the REPLs and the model server (skip_pid) left out. A
+    process that ends in between is not counted: the REPLs restart, Ray's processes and actors stay."""
+    import psutil
+
+    me = psutil.Process()
+    out = {}
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            if proc.pid == skip_pid or any(str(FAKE) in part for part in proc.cmdline()):
+                continue
+            times = proc.cpu_times()
+            out[(proc.pid, proc.create_time())] = times.user + times.system
+        except psutil.Error:  # gone meanwhile
+            continue
+    return out
 
 
 class Timed:
@@ -77,7 +98,7 @@ class Timed:
         return verdict
 
 
-def run(workers: int, per_worker: int, server_url: str, latency: str) -> dict:
+def run(workers: int, per_worker: int, server: tuple[str, int], latency: str) -> dict:
     from db.store import Store
     from flywheel.config import Config, DbConfig
     from orchestration.engines import open_engines
@@ -87,6 +108,7 @@ def run(workers: int, per_worker: int, server_url: str, latency: str) -> dict:
 
     os.environ.update(FAKE_REPL_NO_REPLAY="1", FAKE_REPL_LATENCY_MS=latency)
     cfg = Config()
+    server_url, server_pid = server
     cfg.generator.backend, cfg.generator.model, cfg.generator.base_url = "openai", "scripted", server_url
     cfg.lean.repl = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE))}"
     cfg.lean.timeout_s = 30.0
@@ -104,13 +126,17 @@ def run(workers: int, per_worker: int, server_url: str, latency: str) -> dict:
                 t.start()
             for t in threads:
                 t.join()
-            cpu0, wall0 = time.process_time(), time.perf_counter()
+            before, cpu0, wall0 = cpu_by_process(server_pid), time.process_time(), time.perf_counter()
             counts = run_prove(store, cfg, 1, engines.generator, timed, engines.workers)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            after = cpu_by_process(server_pid)
+    total = sum(t - before.get(key, 0.0) for key, t in after.items())
     attempts = int(counts.outcomes["attempts"])
     return {"workers": workers, "statements": per_worker * workers, "attempts": attempts, "checks": timed.checks,
             "wall": wall, "rate": attempts / wall, "busy": timed.lean_s / (workers * wall),
-            "overhead_ms": cpu / attempts * 1e3, "proved": int(counts.outcomes["proved: statement"])}
+            "driver_ms": cpu / attempts * 1e3, "others_ms": (total - cpu) / attempts * 1e3,
+            "overhead_ms": total / attempts * 1e3, "processes": len(after),
+            "proved": int(counts.outcomes["proved: statement"])}
 
 
 def main() -> None:
@@ -121,10 +147,10 @@ def main() -> None:
     ap.add_argument("--model-latency-s", type=float, default=0.2, help="the model server's time per request")
     args = ap.parse_args()
     rows = []
-    with model_server(args.model_latency_s) as url:
-        run(1, 1, url, args.latency_ms)  # warm-up, not reported: imports and SQL compilation happen once
+    with model_server(args.model_latency_s) as server:
+        run(1, 1, server, args.latency_ms)  # warm-up, not reported: imports and SQL compilation happen once
         for w in (int(x) for x in args.workers.split(",")):
-            r = run(w, args.statements_per_worker, url, args.latency_ms)
+            r = run(w, args.statements_per_worker, server, args.latency_ms)
             print(r, flush=True)
             rows.append(r)
 
@@ -133,20 +159,28 @@ def main() -> None:
 
     body = table(
         ["workers", "where", "statements", "attempts", "wall", "attempts/s", "Lean busy", ">= 0.95",
-         "overhead / attempt", "<= 2 ms"],
+         "driver CPU / attempt", "Ray processes and actors CPU / attempt", "overhead / attempt", "<= 2 ms"],
         [[r["workers"], "in-process" if r["workers"] == 1 else "local Ray", r["statements"], r["attempts"],
           f"{r['wall']:.1f} s", f"{r['rate']:.1f}", f"{r['busy']:.3f}", met(r["busy"] >= 0.95),
-          f"{r['overhead_ms']:.2f} ms", met(r["overhead_ms"] <= 2.0)] for r in rows],
+          f"{r['driver_ms']:.2f} ms", f"{r['others_ms']:.2f} ms ({r['processes'] - 1} processes)" if r["workers"] > 1
+          else "", f"{r['overhead_ms']:.2f} ms", met(r["overhead_ms"] <= 2.0)] for r in rows],
     )
+    missed = [r["workers"] for r in rows if r["overhead_ms"] > 2.0]
     body += (f"\n\nTargets: Lean busy >= 0.95, overhead <= 2 ms per attempt. Fake REPL latency {args.latency_ms} ms per "
-             f"command (a proof that passes also pays for `#print axioms`), model {args.model_latency_s * 1000:.0f} ms "
+             f"check (the proof and its `#print axioms`, one command), model {args.model_latency_s * 1000:.0f} ms "
              f"per request, {SAMPLES} samples per side, statement and negation in parallel; each statement is proved "
              f"by its last statement-side sample, so {2 * SAMPLES - 1} attempts are stored for each. Worker REPLs are "
-             "started before the clock, after an unreported warm-up run. Overhead is the driver's CPU time per stored attempt: "
-             "soundness scans, cache lookups, the model client, scheduling and PostgreSQL writes (the server's own CPU "
-             "not counted); on Ray it also holds the direct channel to each worker and Ray's own driver threads (their idle "
-             "polling). Before the direct channel (each check an actor call) Ray cost 3.80/3.35/2.84 ms at 2/4/8 workers. "
-             "The model server double runs in a process of its own.\n")
+             "started before the clock, after an unreported warm-up run. Overhead is the CPU time per stored attempt "
+             "of every process involved but Lean's and the model's: the driver (soundness scans, cache lookups, the "
+             "model client, scheduling, PostgreSQL writes; the database server's own CPU not counted) and, on Ray, "
+             "every process Ray started for the run (raylet, GCS, the Lean-worker and generator actors, idle workers), "
+             "read with psutil before and after the stage. The model server double runs in a process of its own.\n")
+    if 1 in missed:
+        body += "\nIn-process the overhead target is missed: the driver's own work per attempt is over budget.\n"
+    if any(w > 1 for w in missed):
+        body += (f"\nOn Ray the overhead target is missed ({', '.join(str(w) for w in missed if w > 1)} workers): most "
+                 "of the cost is Ray's own processes and the actors around each REPL, not the driver, whose share "
+                 "alone is in its column.\n")
     write_section("prover_loop", "Prover loop: Lean-worker utilisation and orchestration overhead", body)
 
 

@@ -1,5 +1,7 @@
-"""1,000,000 attempt rows through the bulk path against the per-row ORM path, then `flywheel status`
-and the funnel query over them. Targets: bulk >= 20,000 rows/s and >= 10x ORM; status and funnel < 0.5 s."""
+"""1,000,000 attempt rows through the bulk path against the ORM path (as a careful user writes it: objects
+added and flushed in batches, which SQLAlchemy sends as multi-row INSERTs; one flush per row beside it for
+reference), then `flywheel status` and the funnel query over them. Targets: bulk >= 20,000 rows/s and >= 10x
+the batched ORM; status and funnel < 0.5 s."""
 
 from __future__ import annotations
 
@@ -34,21 +36,25 @@ def attempts(statement_ids: list[str], start: int, n: int, round_: int = 1) -> l
     return out
 
 
-def orm_insert(store: Store, rows: list[ProofAttempt]) -> None:
-    """The path the bulk writer replaces: one ORM object and one INSERT per attempt."""
+def orm_insert(store: Store, rows: list[ProofAttempt], flush_every: int) -> None:
+    """The path the bulk writer replaces: one ORM object per attempt, flushed every `flush_every` objects
+    (1: an INSERT per row), one transaction."""
     with store.session() as s:
-        for a in rows:
-            s.add(ProofAttemptRow(attempt_key=a.id, statement_id=a.statement_id, side=a.side.value, round=a.round,
-                                  model=a.model, sampling=a.sampling, proof=a.proof, code_sha256=a.code_sha256,
-                                  verdict=a.verdict.value, reason=a.reason, messages=a.messages, time_s=a.time_s,
-                                  cached=a.cached))
+        for i in range(0, len(rows), flush_every):
+            s.add_all([ProofAttemptRow(attempt_key=a.id, statement_id=a.statement_id, side=a.side.value,
+                                       round=a.round, model=a.model, sampling=a.sampling, proof=a.proof,
+                                       code_sha256=a.code_sha256, verdict=a.verdict.value, reason=a.reason,
+                                       messages=a.messages, time_s=a.time_s, cached=a.cached)
+                       for a in rows[i:i + flush_every]])
             s.flush()
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--orm-rows", type=int, default=20_000)
+    parser.add_argument("--orm-rows", type=int, default=100_000, help="rows through the batched ORM path")
+    parser.add_argument("--orm-batch", type=int, default=5_000, help="objects per ORM flush")
+    parser.add_argument("--per-row-rows", type=int, default=20_000, help="rows through the ORM flushed per row")
     parser.add_argument("--batch", type=int, default=50_000)
     args = parser.parse_args(argv)
     with scratch_db() as url:
@@ -63,8 +69,12 @@ def main(argv=None) -> None:
                 bulk_s += time.perf_counter() - t
             orm_rows = attempts(ids, 0, args.orm_rows)
             t = time.perf_counter()
-            orm_insert(store, orm_rows)
+            orm_insert(store, orm_rows, args.orm_batch)
             orm_s = time.perf_counter() - t
+            per_row = attempts(ids, args.orm_rows, args.per_row_rows)
+            t = time.perf_counter()
+            orm_insert(store, per_row, 1)
+            per_row_s = time.perf_counter() - t
             # What autovacuum does after a large insert (PostgreSQL 13+), so index-only scans can be used.
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.execute(text("VACUUM ANALYZE"))
@@ -80,12 +90,16 @@ def main(argv=None) -> None:
                 with store.read_only() as c:
                     c.execute(text(f"SELECT * FROM {view}")).all()
                 timings[view] = time.perf_counter() - t
-    bulk_rate, orm_rate = args.rows / bulk_s, args.orm_rows / orm_s
+    bulk_rate, orm_rate, per_row_rate = args.rows / bulk_s, args.orm_rows / orm_s, args.per_row_rows / per_row_s
+    total = args.rows + args.orm_rows + args.per_row_rows
     rows = [
         ("bulk insert (COPY)", f"{args.rows:,} rows", f"{bulk_s:.1f} s", f"{bulk_rate:,.0f} rows/s", ">= 20,000 rows/s", "yes" if bulk_rate >= 20_000 else "NO"),
-        ("per-row ORM insert", f"{args.orm_rows:,} rows", f"{orm_s:.1f} s", f"{orm_rate:,.0f} rows/s", "", ""),
-        ("bulk / ORM", "", "", f"{bulk_rate / orm_rate:.1f}x", ">= 10x", "yes" if bulk_rate >= 10 * orm_rate else "NO"),
-        ("`flywheel status` (in-process)", f"{args.rows + args.orm_rows:,} attempts", f"{status_s * 1000:.0f} ms", "", "< 500 ms", "yes" if status_s < 0.5 else "NO"),
+        (f"ORM insert, a flush per {args.orm_batch:,} objects", f"{args.orm_rows:,} rows", f"{orm_s:.1f} s",
+         f"{orm_rate:,.0f} rows/s", "", ""),
+        ("ORM insert, a flush per object", f"{args.per_row_rows:,} rows", f"{per_row_s:.1f} s",
+         f"{per_row_rate:,.0f} rows/s", "", ""),
+        ("bulk / batched ORM", "", "", f"{bulk_rate / orm_rate:.1f}x", ">= 10x", "yes" if bulk_rate >= 10 * orm_rate else "NO"),
+        ("`flywheel status` (in-process)", f"{total:,} attempts", f"{status_s * 1000:.0f} ms", "", "< 500 ms", "yes" if status_s < 0.5 else "NO"),
         ("per-round funnel (`SELECT * FROM round_funnel`)", "", f"{timings['round_funnel'] * 1000:.0f} ms", "", "< 500 ms",
          "yes" if timings["round_funnel"] < 0.5 else "NO"),
         ("attempts by round, side, verdict (`attempt_outcomes`)", "", f"{timings['attempt_outcomes'] * 1000:.0f} ms", "", "", ""),
@@ -95,7 +109,10 @@ def main(argv=None) -> None:
                   "\n\nPostgreSQL 15 on 127.0.0.1 (the machine's own server), one connection, batches of "
                   f"{args.batch:,}; attempts carry JSONB sampling and messages like real ones. Bulk time counts the "
                   "writes only (records are built outside the clock on both paths). Queries run after `VACUUM "
-                  "ANALYZE`, as autovacuum leaves a table after a large insert.")
+                  "ANALYZE`, as autovacuum leaves a table after a large insert."
+                  + ("" if bulk_rate >= 10 * orm_rate else
+                     f" Against the batched ORM the bulk path is {bulk_rate / orm_rate:.1f}x, short of the 10x target: "
+                     "SQLAlchemy's multi-row INSERTs close most of the gap that a flush per row leaves."))
 
 
 if __name__ == "__main__":

@@ -117,7 +117,8 @@ def _rows(problems: list[Problem]) -> list[dict]:
                             answer=p.answer, meta=storable(p.metadata)) for p in problems}.values())
 
 
-def _insert(store: Store, problems: list[Problem]) -> int:
+def write_problems(store: Store, problems: list[Problem]) -> int:
+    """Store problems in one transaction (one already stored is skipped); returns how many were new."""
     with store.session() as s:
         stmt = insert(ProblemRow).values(_rows(problems)).on_conflict_do_nothing().returning(ProblemRow.id)
         return len(s.execute(stmt).all())
@@ -129,14 +130,14 @@ def _write(store: Store, pending: list[tuple[BadRecord, Problem]], report: Inges
     if not pending:
         return
     try:
-        report.new += _insert(store, [p for _, p in pending])
+        report.new += write_problems(store, [p for _, p in pending])
         return
     except DBAPIError as e:
         log.warning("%s: the store refused a batch of %d records (%s); storing them one by one",
                     report.path, len(pending), _why(e))
     for where, problem in pending:
         try:
-            report.new += _insert(store, [problem])
+            report.new += write_problems(store, [problem])
         except DBAPIError as e:
             report.rejected.append(BadRecord(where.path, where.line, f"the store refused it: {_why(e)}"))
 

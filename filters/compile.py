@@ -35,10 +35,11 @@ def decide(verdict) -> Decision:
     if verdict.status is VerdictStatus.FAILED:
         first = next((m.get("data", "") for m in verdict.messages if m.get("severity") == "error"), "")
         return Drop(DropReason.DOES_NOT_COMPILE, (first or verdict.reason or "Lean reported errors")[:500])
+    said = ": ".join(x for x in (verdict.status.value, verdict.reason) if x)
     if verdict.status in INFRA:
-        return InfraFailed(f"{verdict.status.value}: {verdict.reason or ''}".strip()[:500])
+        return InfraFailed(said[:500])
     # rejected: banned content in the statement, never a statement worth proving
-    return Drop(DropReason.DOES_NOT_COMPILE, f"{verdict.status.value}: {verdict.reason or ''}".strip())
+    return Drop(DropReason.DOES_NOT_COMPILE, said)
 
 
 def check_with_retries(check: Callable[[], object], retries: Retries, what: str,

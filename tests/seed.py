@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from db import proofs as dbproofs
 from db import statements as dbst
-from db.ingest import _write as write_problems
+from db.ingest import write_problems
 from flywheel.hashing import sha256_text
 from flywheel.lean.statements import statement_sha256
 from flywheel.records import Problem, Proof, ProofAttempt, Side, Statement, StatementStatus, VerdictStatus

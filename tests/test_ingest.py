@@ -116,7 +116,7 @@ def test_a_batch_the_store_refuses_is_stored_record_by_record(store, tmp_path, m
     """Whatever else the store refuses (here: one row forced to fail) is named FILE:LINE; the batch is kept."""
     from db import ingest
 
-    real = ingest._insert
+    real = ingest.write_problems
 
     def refuse_poison(st, problems):
         if any(p.informal == "Poison." for p in problems):
@@ -125,7 +125,7 @@ def test_a_batch_the_store_refuses_is_stored_record_by_record(store, tmp_path, m
             raise DataError("INSERT", {}, Exception("invalid input syntax"))
         return real(st, problems)
 
-    monkeypatch.setattr(ingest, "_insert", refuse_poison)
+    monkeypatch.setattr(ingest, "write_problems", refuse_poison)
     path = _write(tmp_path / "p.jsonl", [{"problem": "One."}, {"problem": "Poison."}, {"problem": "Two."}])
     report = ingest.ingest_file(store, path, "poison", ingest.FieldMap())
     assert (report.new, report.duplicate) == (2, 0)
@@ -145,15 +145,19 @@ def test_a_known_id_with_changed_text_is_reported(store, tmp_path, capsys):
 
 
 def test_a_terminal_sees_the_ingest_progress(store, pg_url, tmp_path):
+    import fcntl
     import os
     import pty
+    import struct
     import subprocess
     import sys
+    import termios
 
     from tests.conftest import REPO
 
     path = _write(tmp_path / "many.jsonl", [{"problem": f"Problem {i}."} for i in range(50)])
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # tqdm draws nothing at width 0
     proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "ingest", str(path), "--source", "bar"],
                             env=dict(os.environ, FLYWHEEL_DB_URL=pg_url, PYTHONPATH=str(REPO)), cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=follower)
@@ -169,4 +173,4 @@ def test_a_terminal_sees_the_ingest_progress(store, pg_url, tmp_path):
         seen += chunk
     assert proc.wait(60) == 0
     os.close(leader)
-    assert b"ingest:" in seen and b"50/50" in seen, seen[-500:]
+    assert b"ingest:" in seen and b"/50 " in seen and b"record" in seen, seen[-500:]

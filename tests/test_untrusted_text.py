@@ -73,36 +73,38 @@ def _poison(text: str, k: int) -> str:
     return head.replace(")", f"{mark})", 1) + sep + rest if ")" in head else head + f" {mark}" + sep + rest
 
 
-def _scripted(corrupt_statements: set[int]):
+def _poisoned(corrupt_statements: set[int]):
     """The round model (tests/round_model.py) with NUL and lone surrogates in the statements of problems
-    `corrupt_statements` and in every first proof sample; the grader's rationale holds NUL too."""
-    from tests.doubles import ScriptedGenerator, prompt_text
+    `corrupt_statements` and in every first proof sample; the grader's rationale holds NUL too. Served as
+    JSON, so a surrogate arrives as a JSON decoder makes it from "\\ud800"."""
     from tests.round_model import _index, respond
 
-    def script(req):
-        prompt = prompt_text(req)
-        texts = [respond(prompt, i) for i in range(req.n)]
+    def poisoned(prompt: str, i: int) -> str:
+        said = respond(prompt, i)
         if "You are grading" in prompt:
-            return [t.replace("so 2n", "so\x00 2n") for t in texts]
+            return said.replace("so 2n", "so\x00 2n")
         if "Translate the problem to Lean 4" in prompt:
             k = _index(prompt)
-            return [_poison(t, k) for t in texts] if k in corrupt_statements else texts
-        return [_poison(t, i) if i == 0 else t for i, t in enumerate(texts)]
+            return _poison(said, k) if k in corrupt_statements else said
+        return _poison(said, i) if i == 0 else said
 
-    return ScriptedGenerator(script)
+    return poisoned
 
 
 @pytest.mark.postgres
-def test_a_model_writing_nul_and_surrogates_never_stops_a_round(store, pg_url, tmp_path, fake_repl, monkeypatch, capsys):
+def test_a_model_writing_nul_and_surrogates_never_stops_a_round(store, pg_url, tmp_path, fake_repl, monkeypatch, capsys,
+                                                                 request):
     from orchestration.cli import main
+    from tests.doubles import OpenAIServer
     from tests.round_model import SAMPLE
 
-    monkeypatch.setattr("flywheel.llm.base.make_generator", lambda cfg: _scripted({0, 1, 4, 5}))
+    server = OpenAIServer(_poisoned({0, 1, 4, 5}))
+    request.addfinalizer(server.close)
     monkeypatch.setenv("FLYWHEEL_DB_URL", pg_url)
     assert main(["ingest", str(SAMPLE), "--source", "sample", "--map", "informal=informal_prefix", "--map", "id=name"]) == 0
     cfg = tmp_path / "round.yaml"
     cfg.write_text(yaml.safe_dump({
-        "generator": {"backend": "hf", "model": "scripted"},
+        "generator": {"backend": "openai", "model": "scripted", "base_url": server.url, "max_retries": 2},
         "lean": {"repl": fake_repl, "timeout_s": 10, "workers": 1},
         "autoformalize": {"few_shot": 1, "samples": 1},
         "filters": {"decontaminate": False},

@@ -42,6 +42,13 @@ def export_pairs(store: Store, cfg: Config, round_: int, data_dir: Path, resume:
     return data_dir
 
 
+def default_trainer():
+    """The in-process trainer (prover_loop.train.train_sft); tests of the round driver put a double here."""
+    from prover_loop.train.sft import train_sft
+
+    return train_sft
+
+
 def run_train(store: Store, cfg: Config, round_: int, out_dir: Path | None = None, resume: bool = False,
               accelerate_config: str | None = None, ray_address: str | None = None) -> tuple[TrainResult, int]:
     """Train round `round_`'s checkpoint into out_dir (default train.out_dir/round-N) and record it; returns the
@@ -56,9 +63,7 @@ def run_train(store: Store, cfg: Config, round_: int, out_dir: Path | None = Non
     elif accelerate_config:
         result = train_accelerate(accelerate_config, data, cfg.train, out, base, resume)
     else:
-        from prover_loop.train.sft import train_sft
-
-        result = train_sft(data, cfg.train, out, base, resume)
+        result = default_trainer()(data, cfg.train, out, base, resume)
     with store.session() as s:
         ident = dbcheckpoints.save_checkpoint(s, round_, result.path, result.base_model, result.data_manifest_sha256,
                                               result.metrics, result.method, result.serve, result.adapter, result.config)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -159,3 +160,61 @@ class VerdictCacheRow(Base):
     time_s: Mapped[float] = mapped_column(Float, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (CheckConstraint(_in("verdict", VerdictStatus), name="ck_verdict_cache_verdict"),)
+
+
+class EvaluationRow(Base):
+    """One evaluation: a checkpoint on a benchmark split, n samples a problem; pass_at_k once finished."""
+
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(SHA, unique=True)  # sha256(checkpoint, benchmark, split, n, settings)
+    checkpoint: Mapped[str] = mapped_column(Text)  # the model path or hub name that proved
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("checkpoints.id"))
+    round: Mapped[int | None] = mapped_column(Integer)  # the round whose evaluate stage ran it
+    benchmark: Mapped[str] = mapped_column(Text)
+    split: Mapped[str] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
+    ks: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    settings: Mapped[dict] = mapped_column(JSONB, server_default="{}")  # sampling and prompt style
+    problems: Mapped[int] = mapped_column(Integer, server_default="0")  # in the split (or the --limit)
+    pass_at_k: Mapped[dict | None] = mapped_column(JSONB)  # {"1": 0.42, ...}, set when every problem is done
+    by_source: Mapped[dict | None] = mapped_column(JSONB)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_evaluations_round", "round"),)
+
+
+class EvalProblemRow(Base):
+    """A problem's outcome in an evaluation, committed with its attempts: a resumed evaluation skips it."""
+
+    __tablename__ = "eval_problems"
+    evaluation_id: Mapped[int] = mapped_column(Integer, ForeignKey("evaluations.id"), primary_key=True)
+    problem: Mapped[str] = mapped_column(Text, primary_key=True)  # the benchmark's theorem name
+    source: Mapped[str | None] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[int] = mapped_column(Integer)
+    lean_s: Mapped[float] = mapped_column(Float, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (CheckConstraint("correct >= 0 AND correct <= n", name="ck_eval_problems_correct"),)
+
+
+class EvalAttemptRow(Base):
+    __tablename__ = "eval_attempts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[int] = mapped_column(Integer)
+    problem: Mapped[str] = mapped_column(Text)
+    sample: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(Text)
+    proof: Mapped[str] = mapped_column(Text)
+    code_sha256: Mapped[str] = mapped_column(SHA)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    messages: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    time_s: Mapped[float] = mapped_column(Float, server_default="0")
+    cached: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    __table_args__ = (
+        CheckConstraint(_in("verdict", VerdictStatus), name="ck_eval_attempts_verdict"),
+        ForeignKeyConstraint(["evaluation_id", "problem"], ["eval_problems.evaluation_id", "eval_problems.problem"],
+                             name="fk_eval_attempts_problem"),
+        UniqueConstraint("evaluation_id", "problem", "sample", name="uq_eval_attempts_sample"),
+    )

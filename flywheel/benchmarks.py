@@ -20,6 +20,8 @@ class BenchmarkItem:
     split: str
     statement: str
     normalized: str
+    header: str = ""  # the imports and opens (ProofNet's also definitions) the statement is checked under
+    informal: str = ""
 
 
 @functools.cache
@@ -33,7 +35,8 @@ def load_benchmark(name: str) -> tuple[BenchmarkItem, ...]:
     for line in text.splitlines():
         row = json.loads(line)
         st = row["formal_statement"]
-        items.append(BenchmarkItem(name, row["name"], row.get("split", ""), st, normalize_statement(st)))
+        items.append(BenchmarkItem(name, row["name"], row.get("split", ""), st, normalize_statement(st),
+                                   row.get("header", ""), row.get("informal_prefix", "")))
     return tuple(items)
 
 

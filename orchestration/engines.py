@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from flywheel.config import Config, LeanConfig
+from flywheel.config import Config, GeneratorConfig, LeanConfig
 from flywheel.errors import ConfigError
 
 
@@ -106,3 +106,24 @@ def _driver_cache(store):
     from db.verdict_cache import StoreCache
 
     return StoreCache(store) if store is not None else None
+
+
+@contextlib.contextmanager
+def open_prover(engines: Engines, cfg: GeneratorConfig, model: str | None):
+    """The generator that proves with `model`: the engines' own when it is theirs already, else a new one
+    of the same back end (in-process, or one Ray actor) closed on the way out."""
+    if not model or model == getattr(engines.generator, "model", None) or model == cfg.model:
+        yield engines.generator
+        return
+    wanted = dataclasses.replace(cfg, model=model)
+    if not engines.on_ray:
+        from flywheel.llm.base import make_generator
+
+        with make_generator(wanted) as generator:
+            yield generator
+        return
+    from orchestration.ray_workers import RayGenerator
+
+    gpus = float(cfg.tensor_parallel_size) if _gpus() else 0.0
+    with RayGenerator(wanted, 1, gpus) as generator:
+        yield generator

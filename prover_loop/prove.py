@@ -142,8 +142,9 @@ def result_of(group: Group, round_: int) -> Result:
 def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
                cfg: ProverConfig, pass_: int, round_: int, generator, check: Callable, workers: int,
                on_results: Callable[[list[Result]], None], samples: int | None = None, chunk: int = 16,
-               stop: threading.Event | None = None) -> None:
-    """Generation of chunk k+1 overlaps verification of chunk k through a bounded queue."""
+               stop: threading.Event | None = None, early_stop: bool = True) -> None:
+    """Generation of chunk k+1 overlaps verification of chunk k through a bounded queue. Without early_stop
+    every candidate is verified (evaluation: pass@k needs the count of correct samples)."""
     samples = cfg.samples_per_side if samples is None else samples
     handoff: queue.Queue = queue.Queue(maxsize=max(2 * chunk, 8))
     errors: list[BaseException] = []
@@ -172,7 +173,8 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
     producer.start()
     with _Writer(on_results, stop) as writer:
         # Results are stored by the writer thread, so a Lean worker never waits on the database.
-        verify_groups(handoff, verify, lambda v: v is not None and v.status is VerdictStatus.PROVED, workers,
+        proved = (lambda v: v is not None and v.status is VerdictStatus.PROVED) if early_stop else (lambda v: False)
+        verify_groups(handoff, verify, proved, workers,
                       lambda g: writer.put(result_of(g, round_)), writer)
     producer.join()
     if errors:

@@ -59,7 +59,8 @@ def pg_url() -> str:
     admin.dispose()
 
 
-TABLES = ["proofs", "proof_attempts", "statements", "problems", "rounds", "checkpoints", "verdict_cache"]
+TABLES = ["proofs", "proof_attempts", "statements", "problems", "rounds", "checkpoints", "verdict_cache",
+          "eval_attempts", "eval_problems", "evaluations"]
 
 
 @pytest.fixture()

@@ -1,0 +1,99 @@
+"""Evaluation moved between the store and prover_loop: each problem commits whole with its attempts, so a
+resumed evaluation repeats no problem; pass@k is computed once every problem is stored."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+from db import evaluation as dbeval
+from db.store import Store
+from flywheel.config import Config, EvalConfig
+from flywheel.counts import StageCounts
+from flywheel.errors import ConfigError
+from orchestration.progress import progress_bar
+from prover_loop.evaluate import benchmark_statements, by_source, evaluate, mean_pass_at_k, parse_ks
+
+
+def prover_model(store: Store, cfg: Config) -> tuple[str | None, int | None]:
+    """(model, checkpoint id) that proves now: prover.model when pinned, else the latest checkpoint, else
+    generator.model."""
+    if cfg.prover.model:
+        with store.session() as s:
+            return cfg.prover.model, dbeval.checkpoint_id_of(s, cfg.prover.model)
+    with store.session() as s:
+        latest = dbeval.latest_checkpoint(s)
+        if latest is not None:
+            return latest.path, latest.id
+    return cfg.generator.model, None
+
+
+def resolve_checkpoint(store: Store, cfg: Config, given: str | None) -> tuple[str | None, int | None]:
+    """`--checkpoint ID|PATH`: a number is a row of `checkpoints`, anything else a model path or hub name."""
+    if given is None:
+        return prover_model(store, cfg)
+    with store.session() as s:
+        if given.isdigit():
+            path = dbeval.checkpoint_path(s, int(given))
+            if path is None:
+                raise ConfigError(f"--checkpoint {given}: no checkpoint with that id (`flywheel sql \"SELECT * FROM checkpoints\"`)")
+            return path, int(given)
+        return given, dbeval.checkpoint_id_of(s, given)
+
+
+def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, workers: int, checkpoint: str,
+             checkpoint_id: int | None = None, round_: int | None = None,
+             stop: threading.Event | None = None) -> tuple[dict, StageCounts]:
+    """Evaluate `checkpoint` (the generator's model) on ev's benchmark split; returns the summary and counts."""
+    ks = parse_ks(",".join(map(str, ev.k)), ev.n)
+    counts = StageCounts("evaluate")
+    statements = benchmark_statements(ev.benchmark, ev.split, ev.limit)
+    settings = {"sampling": dataclasses.asdict(cfg.prover.sampling), "prompt_style": cfg.prover.prompt_style}
+    with store.session() as s:
+        eid = dbeval.evaluation_id(s, checkpoint, ev.benchmark, ev.split, ev.n, ks, settings, len(statements),
+                                   checkpoint_id, round_)
+        done = dbeval.done_problems(s, eid)
+    todo = [st for st in statements if st.name not in done]
+    counts.seen = len(statements)
+    counts.outcomes["resumed: already stored"] = len(statements) - len(todo)
+    bar = progress_bar(f"evaluate {ev.benchmark} {ev.split}", len(todo), "problem")
+
+    def on_results(results) -> None:
+        with store.session() as s:
+            dbeval.save_problems(s, eid, results)
+        counts.outcomes["samples"] += sum(len(r.attempts) for r in results)
+        bar.update(len(results))
+
+    try:
+        if todo:
+            evaluate(todo, ev.benchmark, ev.n, cfg.prover, generator, check, workers, on_results,
+                     round_=round_ or 0, stop=stop)
+    finally:
+        bar.close()
+    summary = _summary(store, eid, statements, ks, checkpoint, ev)
+    counts.kept = len(summary["problems"])
+    for k, value in summary["pass_at_k"].items():
+        counts.outcomes[f"pass@{k}"] = f"{100 * value:.1f}%"
+    counts.stop()
+    return summary, counts
+
+
+def _summary(store: Store, eid: int, statements, ks, checkpoint: str, ev: EvalConfig) -> dict:
+    wanted = {st.name for st in statements}
+    with store.session() as s:
+        rows = [r for r in dbeval.problem_counts(s, eid) if r[0] in wanted]
+        complete = len(rows) == len(wanted)
+        overall = mean_pass_at_k([(n, c) for _, _, n, c in rows], ks)
+        sources = by_source([(src, n, c) for _, src, n, c in rows], ks)
+        if complete:
+            dbeval.finish(s, eid, overall, sources)
+    return {"checkpoint": checkpoint, "benchmark": ev.benchmark, "split": ev.split, "n": ev.n, "complete": complete,
+            "pass_at_k": overall, "by_source": sources,
+            "problems": [{"name": name, "n": n, "correct": c} for name, _, n, c in rows]}
+
+
+def write_summary(summary: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,119 @@
+"""`flywheel run --rounds 2` with the train and evaluate stages, end to end with doubles (the scripted model
+server, the fake REPL, the training double): round 2 proves with the checkpoint round 1 trained, each round's
+pass@k is stored and shown, and both rounds are in the report."""
+
+import json
+import re
+import uuid
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from orchestration.cli import main
+from tests import train_double
+from tests.doubles import OpenAIServer
+from tests.round_model import respond as round_respond
+from tests.test_round import _ingest, audit_toolchain  # noqa: F401 (the audit stage's fake toolchain, autouse)
+
+pytestmark = pytest.mark.postgres
+BENCH = ["amc12a_2019_p21", "amc12a_2015_p10"]  # the first two problems of miniF2F valid
+
+
+def respond(prompt: str, i: int) -> str:
+    """Benchmark prompts: the first problem is proved by sample 0 only, the second never."""
+    if "theorem amc12a_2019_p21" in prompt:
+        return f"  -- {i}\n  norm_num\n```" if i == 0 else f"  -- {i}\n  omega -- fake:error=no\n```"
+    if "theorem amc12a_2015_p10" in prompt:
+        return f"  -- {i}\n  omega -- fake:error=no\n```"
+    return round_respond(prompt, i)
+
+
+@pytest.fixture()
+def server():
+    s = OpenAIServer(respond)
+    yield s
+    s.close()
+
+
+def _config(tmp_path, server, fake_repl) -> str:
+    path = tmp_path / f"round-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump({
+        "generator": {"backend": "openai", "model": "scripted", "base_url": server.url, "max_retries": 2},
+        "lean": {"repl": fake_repl, "timeout_s": 10, "workers": 1},
+        "autoformalize": {"few_shot": 1, "samples": 1},
+        "prover": {"samples_per_side": 2, "passes": 1, "false_hyps_samples": 1},
+        "eval": {"benchmark": "minif2f", "split": "valid", "n": 2, "k": [1, 2], "limit": 2},
+        "train": {"out_dir": str(tmp_path / "checkpoints")},
+    }))
+    return str(path)
+
+
+def _two_rounds(url, tmp_path, server, fake_repl, monkeypatch, workers: str) -> None:
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+    monkeypatch.setattr("orchestration.train_stage.default_trainer", lambda: train_double.fake_train_sft)
+    _ingest(url, monkeypatch)
+    cfg = _config(tmp_path, server, fake_repl)
+    assert main(["--config", cfg, "run", "--rounds", "2", "--workers", workers, "--out", str(tmp_path / "runs")]) == 0
+    engine = create_engine(url)
+    with engine.connect() as c:
+        models = dict(c.execute(text("SELECT round, array_agg(DISTINCT model) FROM proof_attempts GROUP BY round")).all())
+        checkpoints = c.execute(text("SELECT round, path, base_model FROM checkpoints ORDER BY round")).all()
+        evals = c.execute(text("SELECT round, checkpoint, pass_at_k FROM evaluations ORDER BY round")).all()
+        stages = c.execute(text("SELECT stages FROM rounds WHERE number = 2")).scalar_one()
+    engine.dispose()
+    round1 = str(tmp_path / "checkpoints" / "round-1" / "model")
+    assert [tuple(c) for c in checkpoints] == [(1, round1, "scripted"), (2, str(tmp_path / "checkpoints" / "round-2" / "model"), round1)]
+    assert models[1] == ["scripted"] and models[2] == [round1]  # round 2 proves with round 1's checkpoint
+    assert [(e.round, e.checkpoint) for e in evals] == [(1, round1), (2, checkpoints[1].path)]
+    for e in evals:
+        assert e.pass_at_k == pytest.approx({"1": 0.25, "2": 0.5})  # problem 1: 1 of 2 correct; problem 2: none
+    assert stages["train"]["state"] == "done" and stages["evaluate"]["state"] == "done"
+
+
+def test_two_rounds_train_and_evaluate_and_report(store, pg_url, tmp_path, server, fake_repl, monkeypatch, capsys):
+    _two_rounds(pg_url, tmp_path, server, fake_repl, monkeypatch, "1")
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"pass@k by round:\n.*\n.*\n1 .*pass@1 25\.0%, pass@2 50\.0%", out), out
+    report = tmp_path / "report"
+    assert main(["report", "--out", str(report)]) == 0
+    data = json.loads((report / "report.json").read_text())
+    assert [r["round"] for r in data["rounds"]] == [1, 2]
+    assert [e["round"] for e in data["pass_at_k"]] == [1, 2]
+    assert [len(c["loss"]) for c in data["training"]] == [5, 5]
+    assert data["rounds"][0]["funnel"]["problems"] == 20 and data["rounds"][0]["throughput"]["attempts"] > 0
+    page = (report / "index.html").read_text()
+    for png in re.findall(r'<img src="([^"]+)"', page):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in page and "https://" not in page  # opens with no network
+
+
+def test_killed_in_train_resumes(store, pg_url, tmp_path, server, fake_repl, monkeypatch):
+    """A trainer that dies mid-stage leaves the stage unfinished; --resume trains again into the same folder
+    (where a real trainer finds its last save) and the round goes on to evaluate."""
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+    _ingest(pg_url, monkeypatch)
+    cfg = _config(tmp_path, server, fake_repl)
+
+    def dying(data_dir, train_cfg, out_dir, base_model, resume=False):
+        (out_dir / "trainer" / "checkpoint-2").mkdir(parents=True)
+        raise KeyboardInterrupt  # as a kill would, after a save
+
+    monkeypatch.setattr("orchestration.train_stage.default_trainer", lambda: dying)
+    assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 130
+    train_double.CALLS.clear()
+    monkeypatch.setattr("orchestration.train_stage.default_trainer", lambda: train_double.fake_train_sft)
+    assert main(["--config", cfg, "run", "--resume", "--out", str(tmp_path / "runs")]) == 0
+    assert [c["resumed_from"] for c in train_double.CALLS] == [["checkpoint-2"]]  # the same folder, its last save
+    engine = create_engine(pg_url)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM evaluations WHERE finished_at IS NOT NULL")).scalar_one() == 1
+        assert c.execute(text("SELECT finished_at IS NOT NULL FROM rounds")).scalar_one()
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_two_rounds_on_local_ray(store, pg_url, tmp_path, server, fake_repl, monkeypatch):
+    _two_rounds(pg_url, tmp_path, server, fake_repl, monkeypatch, "2")

@@ -1,0 +1,31 @@
+"""TEST DOUBLE of prover_loop.train.train_sft (same signature): writes a model folder and the result a real
+training returns (losses falling, one per step), resuming from a `trainer/checkpoint-*` folder it finds, as
+the real one does. Never a default."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CALLS: list[dict] = []
+
+
+@dataclass(slots=True)
+class FakeResult:
+    path: str
+    base_model: str
+    data_manifest_sha256: str | None
+    metrics: dict = field(default_factory=dict)
+
+
+def fake_train_sft(data_dir: Path, cfg, out_dir: Path, base_model: str, resume: bool = False) -> FakeResult:
+    rows = (Path(data_dir) / "train.jsonl").read_text(encoding="utf-8").count("\n")
+    out_dir = Path(out_dir)
+    saved = sorted(p.name for p in (out_dir / "trainer").glob("checkpoint-*")) if resume else []
+    model = out_dir / "model"
+    model.mkdir(parents=True, exist_ok=True)
+    (model / "config.json").write_text(json.dumps({"base_model": base_model, "rows": rows}))
+    CALLS.append({"out_dir": str(out_dir), "base_model": base_model, "rows": rows, "resumed_from": saved})
+    losses = [{"step": s, "loss": round(2.0 / (s + 1), 4)} for s in range(1, 6)]
+    return FakeResult(str(model), base_model, None, {"loss": losses, "steps": 5, "train_rows": rows})

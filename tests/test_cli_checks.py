@@ -138,33 +138,17 @@ def test_ctrl_c_in_lean_check_keeps_the_finished_lines(fake_repl, tmp_path, monk
 
 
 def test_lean_check_shows_progress_on_a_terminal(fake_repl, tmp_path, monkeypatch):
-    import fcntl
-    import pty
-    import struct
-    import termios
+    from tests.terminal import stderr_on_terminal
 
-    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
     monkeypatch.setenv("FAKE_REPL_LATENCY_MS", "200")
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": i, "statement": f"theorem t{i} : {i} = {i} := by sorry",
                                        "proof": "by rfl"}) + "\n" for i in range(5)))
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # a terminal 160 columns wide
-    proc = _cli("lean", "check", str(src), "--out", str(tmp_path / "out.jsonl"), "--no-store",
-                stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(60) == 0
-    os.close(leader)
-    assert "lean check:" in seen.decode(errors="replace") and "proof" in seen.decode(errors="replace")
+    code, drawn = stderr_on_terminal(
+        [sys.executable, "-m", "orchestration.cli", "lean", "check", str(src), "--out", str(tmp_path / "out.jsonl"),
+         "--no-store"], dict(os.environ, PYTHONPATH=str(REPO), FLYWHEEL_LEAN_REPL=fake_repl), REPO)
+    assert code == 0
+    assert "lean check:" in drawn and "/5 " in drawn and "proof" in drawn
 
 
 def test_sql_into_a_closed_pipe_ends_quietly(store):

@@ -163,33 +163,15 @@ def _cli(args, url, env_extra=None):
 
 
 def test_a_terminal_sees_a_progress_bar_per_stage(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
-    import fcntl
-    import pty
-    import struct
-    import termios
+    from tests.terminal import stderr_on_terminal
 
     url = fresh_db()
     _ingest(url, monkeypatch)
     cfg = _config(tmp_path, model_server, fake_repl)
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # a terminal 160 columns wide
     env = dict(os.environ, FLYWHEEL_DB_URL=url, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "--config", cfg, "run", "--rounds", "1",
-                             "--out", str(tmp_path / "runs")], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=follower)
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(120) == 0
-    os.close(leader)
-    text_seen = seen.decode(errors="replace")
+    code, text_seen = stderr_on_terminal([sys.executable, "-m", "orchestration.cli", "--config", cfg, "run", "--rounds",
+                                          "1", "--out", str(tmp_path / "runs")], env, REPO)
+    assert code == 0
     for bar in ("autoformalize:", "filter:", "hypotheses pass 1/1:", "prove pass 1/2:", "prove pass 2/2:"):
         assert bar in text_seen, (bar, text_seen[-2000:])
     assert "problem" in text_seen and "stmt" in text_seen

@@ -105,6 +105,7 @@ class FilterConfig:
 
 @dataclass(slots=True)
 class ProverConfig:
+    model: str | None = None  # pins the prover; None: the latest trained checkpoint, else generator.model
     samples_per_side: int = 8
     passes: int = 1
     wall_time_s: float = 3600.0
@@ -120,8 +121,21 @@ class ProverConfig:
 
 
 @dataclass(slots=True)
+class EvalConfig:
+    """`flywheel eval` and the round's evaluate stage: pass@k of the prover on a shipped benchmark."""
+
+    benchmark: str = "minif2f"  # minif2f | proofnet
+    split: str = "test"  # valid | test
+    n: int = 32  # proofs sampled per problem
+    k: list[int] = field(default_factory=lambda: [1, 8, 32])
+    limit: int | None = None  # the first problems of the split only (a quick look)
+
+
+@dataclass(slots=True)
 class RunConfig:
     rounds: int = 1
+    train: bool = True  # the train stage: SFT of the next prover on everything verified so far
+    evaluate: bool = True  # the evaluate stage: pass@k of the new checkpoint (the eval section)
     workers: int = 1
     ray_address: str | None = None
     log_dir: str | None = None
@@ -177,6 +191,7 @@ class Config:
     prover: ProverConfig = field(default_factory=ProverConfig)
     run: RunConfig = field(default_factory=RunConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # Short names users already know; the general form is FLYWHEEL_<SECTION>__<FIELD>.
@@ -200,6 +215,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("FilterConfig", "benchmarks"): BUNDLED,
     ("ProverConfig", "negation_form"): ("hyps", "forall"),
     ("ProverConfig", "prompt_style"): ("completion", "chat"),
+    ("EvalConfig", "benchmark"): BUNDLED,
+    ("EvalConfig", "split"): ("valid", "test"),
 }
 
 
@@ -253,6 +270,8 @@ RANGES: dict[tuple[str, str], Range] = {
     ("ProverConfig", "wall_time_s"): POSITIVE,
     ("RunConfig", "rounds"): COUNT,
     ("RunConfig", "workers"): COUNT,
+    ("EvalConfig", "n"): COUNT,
+    ("EvalConfig", "limit"): COUNT,
 }
 
 Name = Callable[[str], str]

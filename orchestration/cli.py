@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "orchestration.commands.stages",
     "orchestration.commands.run",
     "orchestration.commands.train",
+    "orchestration.commands.eval",
+    "orchestration.commands.report",
 ]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -135,18 +135,18 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
         from orchestration.eval_stage import prover_model
 
         # The latest checkpoint proves unless prover.model pins one (each attempt's model names it).
-        with open_prover(engines, cfg.generator, prover_model(store, cfg)[0]) as prover:
+        with open_prover(engines, cfg.generator, prover_model(store, cfg, number)[0]) as prover:
             run = prove_stages.run_hypotheses if stage == "hypotheses" else prove_stages.run_prove
             return run(store, cfg, number, prover, engines.check, engines.workers, stop)
     if stage == "audit":
         return audit_round(store, cfg, number, engines.workers, stop)
     if stage == "export":
         return export_round(store, number, out_dir)
-    from orchestration import train_stage
+    from orchestration import learn_stages
 
     if stage == "train":
-        return train_stage.run_train(store, cfg, number, out_dir) if cfg.run.train else None
-    return train_stage.run_evaluate(store, cfg, number, engines, stop) if cfg.run.evaluate else None
+        return learn_stages.train_round(store, cfg, number) if cfg.run.train else None
+    return learn_stages.evaluate_round(store, cfg, number, engines, stop) if cfg.run.evaluate else None
 
 
 def _settle_stage(store: Store, number: int, stage: str, state: StageState) -> None:

@@ -1,0 +1,51 @@
+"""The round's last two stages: train (orchestration/train_stage.py's training, with the stage's state and
+counts recorded) and evaluate (pass@k of the checkpoint just trained). A killed train stage resumes from the
+trainer's last save in its folder; a killed evaluation resumes per problem."""
+
+from __future__ import annotations
+
+import threading
+from db import rounds as dbrounds
+from db.store import Store
+from flywheel.config import Config
+from flywheel.counts import StageCounts
+from flywheel.records import StageState
+
+
+def train_round(store: Store, cfg: Config, number: int) -> StageCounts:
+    from orchestration.train_stage import run_train
+
+    counts = StageCounts("train")
+    with store.session() as s:
+        before = dbrounds.stage_state(s, number, "train")  # set: an earlier run began training, resume it
+        dbrounds.set_stage(s, number, "train", StageState.RUNNING)
+    result, ident = run_train(store, cfg, number, resume=before is not None)
+    metrics = result.metrics or {}
+    losses = metrics.get("loss") or []
+    counts.outcomes["checkpoint"] = f"{ident}: {result.path}"
+    counts.outcomes["steps"] = int(metrics.get("steps") or len(losses))
+    if losses:
+        counts.outcomes["last loss"] = f"{float(losses[-1]['loss']):.4f}"
+    counts.stop()
+    with store.session() as s:
+        dbrounds.set_stage(s, number, "train", StageState.DONE, counts.as_dict())
+    return counts
+
+
+def evaluate_round(store: Store, cfg: Config, number: int, engines, stop: threading.Event) -> StageCounts:
+    """pass@k (eval.benchmark, eval.split, eval.n, eval.k) of the model the next round proves with: this
+    round's checkpoint, or the pinned prover.model."""
+    from orchestration.engines import open_prover
+    from orchestration.eval_stage import prover_model, run_eval
+
+    with store.session() as s:
+        dbrounds.set_stage(s, number, "evaluate", StageState.RUNNING)
+    model, ident = prover_model(store, cfg, number + 1)
+    with open_prover(engines, cfg.generator, model) as generator:
+        summary, counts = run_eval(store, cfg, cfg.eval, generator, engines.check, engines.workers, model, ident,
+                                   round_=number, stop=stop)
+    if not stop.is_set():
+        with store.session() as s:
+            dbrounds.set_stage(s, number, "evaluate", StageState.DONE,
+                               counts.as_dict() | {"pass_at_k": summary["pass_at_k"]})
+    return counts

@@ -70,19 +70,6 @@ def checkpoint_id_of(session: Session, path: str) -> int | None:
     return session.scalar(select(CheckpointRow.id).where(CheckpointRow.path == path).order_by(CheckpointRow.id.desc()).limit(1))
 
 
-def latest_checkpoint(session: Session) -> CheckpointRow | None:
-    return session.scalars(select(CheckpointRow).order_by(CheckpointRow.round.desc(), CheckpointRow.id.desc()).limit(1)).first()
-
-
-def record_checkpoint(session: Session, round_: int, path: str, base_model: str | None,
-                      data_manifest_sha256: str | None, metrics: dict) -> int:
-    """Idempotent on (round, path): a resumed train stage records its checkpoint once."""
-    session.execute(insert(CheckpointRow).values(round=round_, path=path, base_model=base_model,
-                                                 data_manifest_sha256=data_manifest_sha256, metrics=metrics)
-                    .on_conflict_do_nothing(constraint="uq_checkpoints_round_path"))
-    return session.scalar(select(CheckpointRow.id).where(CheckpointRow.round == round_, CheckpointRow.path == path))
-
-
 def latest_by_round(session: Session) -> dict[int, dict]:
     """round -> the pass@k of its latest finished evaluation, with the benchmark and split it was on."""
     rows = session.scalars(select(EvaluationRow).where(EvaluationRow.round.is_not(None), EvaluationRow.finished_at.is_not(None))

@@ -17,14 +17,15 @@ from orchestration.progress import progress_bar
 from prover_loop.evaluate import benchmark_statements, by_source, evaluate, mean_pass_at_k, parse_ks
 
 
-def prover_model(store: Store, cfg: Config) -> tuple[str | None, int | None]:
-    """(model, checkpoint id) that proves now: prover.model when pinned, else the latest checkpoint, else
-    generator.model."""
-    if cfg.prover.model:
-        with store.session() as s:
-            return cfg.prover.model, dbeval.checkpoint_id_of(s, cfg.prover.model)
+def prover_model(store: Store, cfg: Config, round_: int | None = None) -> tuple[str | None, int | None]:
+    """(model, checkpoint id) that proves in round `round_` (None: from now on): prover.model when pinned,
+    else the newest checkpoint trained before that round, else generator.model."""
+    from db.checkpoints import checkpoint_before
+
     with store.session() as s:
-        latest = dbeval.latest_checkpoint(s)
+        if cfg.prover.model:
+            return cfg.prover.model, dbeval.checkpoint_id_of(s, cfg.prover.model)
+        latest = checkpoint_before(s, round_ if round_ is not None else 2**31 - 1)
         if latest is not None:
             return latest.path, latest.id
     return cfg.generator.model, None

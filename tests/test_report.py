@@ -17,6 +17,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture()
 def report(store, tmp_path, monkeypatch):
     from db import evaluation as dbeval
+    from db.checkpoints import save_checkpoint
     from db import proofs as dbproofs
     from db import statements as dbst
     from flywheel.records import Proof, Side, VerdictStatus
@@ -37,7 +38,7 @@ def report(store, tmp_path, monkeypatch):
     (ckpt / "trainer_state.json").write_text(json.dumps({"log_history": [{"step": 1, "loss": 1.5}, {"step": 2, "loss": 0.9},
                                                                           {"step": 2, "train_loss": 1.2}]}))
     with store.session() as s:
-        ident = dbeval.record_checkpoint(s, 1, str(ckpt), "base", None, {})
+        ident = save_checkpoint(s, 1, str(ckpt), "base", None, {}, "sft", "full", None, {})
         eid = dbeval.evaluation_id(s, str(ckpt), "minif2f", "valid", 4, [1, 4], {}, 2, ident, 1)
         dbeval.finish(s, eid, {"1": 0.25, "4": 0.5}, {})
     out = tmp_path / "report"

@@ -63,7 +63,8 @@ def _two_rounds(url, tmp_path, server, fake_repl, monkeypatch, workers: str) -> 
         stages = c.execute(text("SELECT stages FROM rounds WHERE number = 2")).scalar_one()
     engine.dispose()
     round1 = str(tmp_path / "checkpoints" / "round-1" / "model")
-    assert [tuple(c) for c in checkpoints] == [(1, round1, "scripted"), (2, str(tmp_path / "checkpoints" / "round-2" / "model"), round1)]
+    # every round trains afresh from the base model on the pairs of all rounds so far
+    assert [tuple(c) for c in checkpoints] == [(1, round1, "scripted"), (2, str(tmp_path / "checkpoints" / "round-2" / "model"), "scripted")]
     assert models[1] == ["scripted"] and models[2] == [round1]  # round 2 proves with round 1's checkpoint
     assert [(e.round, e.checkpoint) for e in evals] == [(1, round1), (2, checkpoints[1].path)]
     for e in evals:

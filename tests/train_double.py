@@ -13,10 +13,16 @@ CALLS: list[dict] = []
 
 @dataclass(slots=True)
 class FakeResult:
+    """What prover_loop.train.sft.TrainResult holds."""
+
     path: str
     base_model: str
     data_manifest_sha256: str | None
     metrics: dict = field(default_factory=dict)
+    method: str = "sft"
+    serve: str = "full"
+    adapter: str | None = None
+    config: dict = field(default_factory=dict)
 
 
 def fake_train_sft(data_dir: Path, cfg, out_dir: Path, base_model: str, resume: bool = False) -> FakeResult:

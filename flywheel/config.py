@@ -48,10 +48,16 @@ class LeanConfig:
     dojo_memory_limit_mb: int = 16384
 
 
+# The open prover the main job (scripts/run.sh) uses when no model is configured: one model that formalizes and
+# proves, as DeepSeek-Prover V1 did with one model. Not GeneratorConfig.model's default: a command run without
+# a model must say so, not start downloading 14 GB.
+DEFAULT_MODEL = "deepseek-ai/DeepSeek-Prover-V1.5-SFT"
+
+
 @dataclass(slots=True)
 class GeneratorConfig:
     backend: str = "hf"  # vllm | openai | hf
-    model: str | None = None  # a local path or a hub name
+    model: str | None = None  # a local path or a hub name; scripts/run.sh uses DEFAULT_MODEL when none is set
     tensor_parallel_size: int = 1
     dtype: str = "auto"
     max_model_len: int | None = None

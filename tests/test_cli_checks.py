@@ -179,3 +179,14 @@ def test_json_refuses_columns_that_share_a_name(store, capsys):
     assert "columns share a name (n)" in capsys.readouterr().err
     assert main(["sql", "SELECT 1 AS n, 2 AS m", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": 1, "m": 2}]
+
+
+def test_the_stages_check_lean_and_the_model_before_loading_it(store, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", str(tmp_path / "no-repl"))
+    model = ["--backend", "hf", "--model", "flywheel-tests/no-such-model"]
+    assert main(["autoformalize", *model]) == 2
+    assert "not in the hub cache, and HF_HUB_OFFLINE is set" in capsys.readouterr().err
+    assert main(["filter", *model]) == 2  # Lean first: the grading model is not looked at yet
+    assert f"{tmp_path / 'no-repl'} not found" in capsys.readouterr().err

@@ -47,11 +47,13 @@ def resolve_round(store, requested: int | None) -> int:
         return rounds.latest_round(s) or 1
 
 
-def open_generator(cfg, stack: contextlib.ExitStack):
+def open_generator(cfg, stack: contextlib.ExitStack, section: str = "generator"):
     from flywheel.llm.base import make_generator
+    from orchestration.preflight import check_model
 
     if not cfg.model:
         raise ConfigError("no model: pass --model PATH or set generator.model in the config")
+    check_model(cfg, section)  # a missing path or an unreachable hub is said now, not after a minute of retries
     return stack.enter_context(make_generator(cfg))
 
 
@@ -83,7 +85,12 @@ def cmd_filter(args: argparse.Namespace, cfg: Config) -> int:
         cfg.filters.grade = False
     with Store.open(cfg.db) as store, contextlib.ExitStack() as stack:
         round_ = resolve_round(store, args.round)
-        generator = open_generator(cfg.grader or cfg.generator, stack) if cfg.filters.grade else None
+        if cfg.filters.compile:
+            from orchestration.preflight import check_lean
+
+            check_lean(cfg.lean)  # before a model is loaded for grading
+        generator = (open_generator(cfg.grader or cfg.generator, stack, "grader" if cfg.grader else "generator")
+                     if cfg.filters.grade else None)
         compile_check = None
         if cfg.filters.compile:
             from orchestration.engines import open_verifier

@@ -145,32 +145,13 @@ def test_a_known_id_with_changed_text_is_reported(store, tmp_path, capsys):
 
 
 def test_a_terminal_sees_the_ingest_progress(store, pg_url, tmp_path):
-    import fcntl
     import os
-    import pty
-    import struct
-    import subprocess
     import sys
-    import termios
 
     from tests.conftest import REPO
+    from tests.terminal import stderr_on_terminal
 
     path = _write(tmp_path / "many.jsonl", [{"problem": f"Problem {i}."} for i in range(50)])
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # tqdm draws nothing at width 0
-    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "ingest", str(path), "--source", "bar"],
-                            env=dict(os.environ, FLYWHEEL_DB_URL=pg_url, PYTHONPATH=str(REPO)), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(60) == 0
-    os.close(leader)
-    assert b"ingest:" in seen and b"/50 " in seen and b"record" in seen, seen[-500:]
+    code, seen = stderr_on_terminal([sys.executable, "-m", "orchestration.cli", "ingest", str(path), "--source", "bar"],
+                                    dict(os.environ, FLYWHEEL_DB_URL=pg_url, PYTHONPATH=str(REPO)), REPO, 60)
+    assert code == 0 and "ingest:" in seen and "/50 " in seen and "record" in seen, seen[-500:]

@@ -109,6 +109,7 @@ def test_a_model_writing_nul_and_surrogates_never_stops_a_round(store, pg_url, t
         "autoformalize": {"few_shot": 1, "samples": 1},
         "filters": {"decontaminate": False},
         "prover": {"samples_per_side": 2, "passes": 1, "false_hyps_samples": 1},
+        "run": {"train": False, "evaluate": False},  # tests/test_round_train.py runs those two stages
     }))
     out = tmp_path / "runs"
     assert main(["--config", str(cfg), "run", "--rounds", "1", "--out", str(out)]) == 0

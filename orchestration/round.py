@@ -100,7 +100,10 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
             counts = _run_stage(store, cfg, number, stage, engines, stop, out_dir, pilot or {})
         except Exception:
             log.exception("round %d: %s failed", number, stage)  # the run log records every error
-            _settle_stage(store, number, stage, StageState.FAILED)
+            try:
+                _settle_stage(store, number, stage, StageState.FAILED)
+            except Exception:  # the store itself may be what failed: the stage's own error is the one to see
+                log.warning("round %d: could not record %s as failed", number, stage, exc_info=True)
             raise
         if stop.is_set():  # Ctrl-C or SIGTERM: what was in flight is stored; the stage is stopped, not running
             _settle_stage(store, number, stage, StageState.STOPPED)

@@ -36,6 +36,10 @@ class LeanConfig:
     repl_rev: str = "v4.26.0"
     header: str = DEFAULT_HEADER
     timeout_s: float = 60.0
+    # A filter's check that timed out or crashed is tried again this many times (waiting infra_backoff_s,
+    # doubled each try) before its statement is recorded infra_failed: a verdict on Lean, not on the statement.
+    infra_retries: int = 2
+    infra_backoff_s: float = 1.0
     workers: int = 1  # REPL processes in all, across headers (the least recently used header gives way)
     memory_limit_mb: int = 8192  # address-space cap per REPL process
     rss_limit_mb: int = 6144  # restart a REPL whose resident memory passed this
@@ -74,6 +78,8 @@ class GeneratorConfig:
     trust_remote_code: bool = False  # vllm and hf: run the model repository's own code
     extra_body: dict[str, Any] = field(default_factory=dict)  # openai back end: extra request fields (top_k, ...)
     seed: int = 0
+    lora_adapter: str | None = None  # vllm back end: a LoRA adapter folder served on `model` (a trained checkpoint's)
+    max_lora_rank: int = 64  # vllm back end with an adapter: the largest LoRA rank it accepts
 
 
 @dataclass(slots=True)
@@ -124,6 +130,7 @@ class ProverConfig:
     false_hyps_samples: int = 4
     template: str | None = None
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, max_tokens=2048))
+    generator: GeneratorConfig | None = None  # the prover's own Generator; None: generator (model: as above)
 
 
 @dataclass(slots=True)
@@ -256,6 +263,8 @@ RANGES: dict[tuple[str, str], Range] = {
                                           "max_rec_depth", "dojo_memory_limit_mb")},
     ("LeanConfig", "max_checks_per_process"): COUNT0,  # 0: no count limit, restarts on memory alone
     ("LeanConfig", "timeout_s"): POSITIVE,
+    ("LeanConfig", "infra_retries"): COUNT0,
+    ("LeanConfig", "infra_backoff_s"): COUNT0,
     **{("GeneratorConfig", f): COUNT for f in ("tensor_parallel_size", "max_model_len", "max_concurrency",
                                                "batch_size")},
     ("GeneratorConfig", "max_retries"): COUNT0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import time
 
 from sqlalchemy import text
@@ -57,6 +58,7 @@ def main(argv=None) -> None:
     parser.add_argument("--per-row-rows", type=int, default=20_000, help="rows through the ORM flushed per row")
     parser.add_argument("--batch", type=int, default=50_000)
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     with scratch_db() as url:
         with Store.open(DbConfig(url=url)) as store:
             ids = [st.id for st in seed(store, 500, rounds=(1, 2, 3))]
@@ -112,7 +114,11 @@ def main(argv=None) -> None:
                   "ANALYZE`, as autovacuum leaves a table after a large insert."
                   + ("" if bulk_rate >= 10 * orm_rate else
                      f" Against the batched ORM the bulk path is {bulk_rate / orm_rate:.1f}x, short of the 10x target: "
-                     "SQLAlchemy's multi-row INSERTs close most of the gap that a flush per row leaves."))
+                     "SQLAlchemy's multi-row INSERTs close most of the gap that a flush per row leaves.")
+                  + ("" if all(row[-1] != "NO" for row in rows) else
+                     f" The load average was {load_before:.1f} when the run began and {os.getloadavg()[0]:.1f} when it "
+                     f"ended, on {os.cpu_count()} CPUs shared with the database server: the rates fall with every "
+                     "other process on the machine."))
 
 
 if __name__ == "__main__":

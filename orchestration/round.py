@@ -15,6 +15,7 @@ from db.store import Store
 from flywheel.config import Config, to_dict
 from flywheel.counts import StageCounts
 from flywheel.errors import FlywheelError
+from flywheel.roles import role_config
 from flywheel.records import DropReason, StageState
 
 log = logging.getLogger(__name__)
@@ -120,17 +121,22 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
 def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop: threading.Event, out_dir: Path,
                pilot: dict) -> StageCounts | None:
     from orchestration import prove_stages, statement_stages
+    from orchestration.engines import open_prover
 
     if stage == "autoformalize":
         limit, source = pilot.get("limit"), pilot.get("source")
         if limit is not None:
             with store.session() as s:
                 limit = max(0, int(limit) - dbrounds.formalized_problems(s, number, source))
-        return statement_stages.run_autoformalize(store, cfg, engines.generator, number, limit=limit, source=source)
+        formalizer = _role(store, cfg, number, "formalizer")
+        with open_prover(engines, formalizer, formalizer.model) as generator:
+            return statement_stages.run_autoformalize(store, cfg, generator, number, limit=limit, source=source)
     if stage == "filter":
-        return statement_stages.run_filter(store, cfg, number, engines.generator if cfg.filters.grade else None,
-                                           engines.compile_check if cfg.filters.compile else None,
-                                           workers=engines.workers)
+        grader = _role(store, cfg, number, "grader")
+        with open_prover(engines, grader, grader.model) as generator:
+            return statement_stages.run_filter(store, cfg, number, generator if cfg.filters.grade else None,
+                                               engines.compile_check if cfg.filters.compile else None,
+                                               workers=engines.workers)
     if stage == "hypotheses" and not cfg.prover.hypothesis_rejection:
         return None
     if stage in ("hypotheses", "prove"):
@@ -138,7 +144,7 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
         from orchestration.eval_stage import prover_model
 
         # The latest checkpoint proves unless prover.model pins one (each attempt's model names it).
-        with open_prover(engines, cfg.generator, prover_model(store, cfg, number)[0]) as prover:
+        with open_prover(engines, role_config(cfg, "prover"), prover_model(store, cfg, number)[0]) as prover:
             run = prove_stages.run_hypotheses if stage == "hypotheses" else prove_stages.run_prove
             return run(store, cfg, number, prover, engines.check, engines.workers, stop)
     if stage == "audit":
@@ -150,6 +156,16 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
     if stage == "train":
         return learn_stages.train_round(store, cfg, number) if cfg.run.train else None
     return learn_stages.evaluate_round(store, cfg, number, engines, stop) if cfg.run.evaluate else None
+
+
+def _role(store: Store, cfg: Config, number: int, role: str):
+    """The role's Generator config in this round (formalizer, grader; the latest checkpoint formalizes too
+    where train.formalizer_too says so)."""
+    from db.checkpoints import checkpoint_before
+    from flywheel.roles import round_roles
+
+    with store.session() as s:
+        return round_roles(cfg, checkpoint_before(s, number))[role]
 
 
 def _settle_stage(store: Store, number: int, stage: str, state: StageState) -> None:

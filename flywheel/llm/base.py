@@ -130,6 +130,8 @@ def require_open(loaded: object, name: str) -> None:
 
 def make_generator(cfg: GeneratorConfig) -> Generator:
     """The back end named by cfg.backend; nothing is loaded until the generator is entered."""
+    if cfg.lora_adapter and cfg.backend != "vllm":
+        raise ConfigError(f"generator.lora_adapter: only the vllm back end serves LoRA adapters, not {cfg.backend!r}")
     if cfg.backend == "vllm":
         from flywheel.llm.vllm_backend import VllmGenerator
 

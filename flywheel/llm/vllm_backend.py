@@ -26,7 +26,18 @@ def engine_kwargs(cfg: GeneratorConfig) -> dict:
                   trust_remote_code=cfg.trust_remote_code)
     if cfg.max_model_len:
         kwargs["max_model_len"] = cfg.max_model_len
+    if cfg.lora_adapter:
+        kwargs |= dict(enable_lora=True, max_lora_rank=cfg.max_lora_rank, max_loras=1)
     return kwargs
+
+
+def lora_request(cfg: GeneratorConfig):
+    """The adapter every request of this generator is served with (None: the model alone)."""
+    if not cfg.lora_adapter:
+        return None
+    from vllm.lora.request import LoRARequest
+
+    return LoRARequest("checkpoint", 1, cfg.lora_adapter)
 
 
 def sampling_params(req: GenerationRequest):
@@ -99,7 +110,7 @@ class VllmGenerator:
         prompts = [self.prompt(r) for r in requests]
         params = [sampling_params(r) for r in requests]
         try:
-            outputs = self._llm.generate(prompts, params, use_tqdm=False)
+            outputs = self._llm.generate(prompts, params, use_tqdm=False, lora_request=lora_request(self.cfg))
         except ValueError as e:  # e.g. a prompt longer than max_model_len
             raise GenerationError(f"vLLM refused the batch of {len(requests)} requests: {e}") from e
         return [to_completions(o) for o in outputs]

@@ -7,6 +7,7 @@ import contextlib
 
 from flywheel.config import Config
 from flywheel.errors import ConfigError
+from flywheel.roles import role_config
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -68,7 +69,7 @@ def cmd_autoformalize(args: argparse.Namespace, cfg: Config) -> int:
         cfg.autoformalize.samples = args.samples
     with Store.open(cfg.db) as store, contextlib.ExitStack() as stack:
         round_ = resolve_round(store, args.round)
-        generator = open_generator(cfg.generator, stack)
+        generator = open_generator(role_config(cfg, "formalizer"), stack, "formalizer" if cfg.formalizer else "generator")
         counts = run_autoformalize(store, cfg, generator, round_, args.limit, source=args.source)
     print(f"round {round_}\n{counts.render()}")
     return 0

@@ -15,6 +15,7 @@ from flywheel.config import Config
 from flywheel.counts import StageCounts
 from flywheel.records import DropReason, Side, StageState
 from orchestration.progress import progress_bar
+from orchestration.unit_store import save_units
 from prover_loop.prove import Result, prove_pass
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,15 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
         bar = progress_bar(f"{stage} pass {pass_ + 1}/{passes}", len(todo), "stmt")
         tick = progress or bar.update
 
-        def on_results(results: list[Result], tick=tick) -> None:
+        def save(results: list[Result]) -> None:
             with store.session() as s:  # whole units only, several per transaction
                 dbproofs.save_results(s, results, round_)
-            for result in results:
+
+        def on_results(results: list[Result], tick=tick) -> None:
+            failed = save_units(save, results, lambda r: f"statement {r.statement.id if r.statement else '?'}", stage)
+            counts.outcomes["not stored (left open)"] += len(failed)
+            refused = {id(r) for r, _ in failed}
+            for result in (r for r in results if id(r) not in refused):
                 counts.outcomes["attempts"] += len(result.attempts)
                 if result.side is not None:
                     counts.outcomes[f"proved: {result.side.value}"] += 1

@@ -15,6 +15,8 @@ from flywheel.counts import StageCounts
 from flywheel.records import StageState, Statement, StatementStatus
 from orchestration.progress import progress_bar
 
+from orchestration.unit_store import save_units
+
 log = logging.getLogger(__name__)
 
 
@@ -43,8 +45,15 @@ def _formalize_batches(store: Store, cfg: Config, generator, round_: int, remain
         if not problems:
             break
         statements, counts = formalize(problems, generator, cfg.autoformalize, cfg.lean.header, round_)
-        with store.session() as s:
-            new = dbst.insert_statements(s, statements)
+        stored = []
+
+        def save(sts) -> None:
+            with store.session() as s:
+                stored.append(dbst.insert_statements(s, sts))
+
+        failed = save_units(save, statements, lambda st: f"statement {st.id} (problem {st.problem_id})", "autoformalize")
+        new = sum(stored)
+        total.outcomes["not stored"] += len(failed)
         total.merge(counts)
         total.outcomes["stored"] += new
         if new == 0:  # every row was stored before: taking the same problems again would never end

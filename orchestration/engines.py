@@ -26,6 +26,43 @@ def open_verifier(cfg: LeanConfig, store=None, cache: bool = True):
     return Verifier(cfg, StoreCache(store))
 
 
+class LazyGenerator:
+    """A generator loaded on its first request and released on demand, so that one GPU serves proving,
+    training and the next checkpoint's generator in turn, never two of them at once."""
+
+    def __init__(self, make: Callable[[], contextlib.AbstractContextManager], model: str | None):
+        self._make, self.model = make, model
+        self._context = None
+        self._generator = None
+
+    def _loaded(self):
+        if self._generator is None:
+            context = self._make()
+            self._generator = context.__enter__()
+            self._context = context
+        return self._generator
+
+    def generate(self, requests):
+        return self._loaded().generate(requests)
+
+    def __getattr__(self, name: str):  # what else a back end offers (its tokenizer, its stats)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._loaded(), name)
+
+    def release(self) -> None:
+        context, self._context, self._generator = self._context, None, None
+        if context is not None:
+            context.__exit__(None, None, None)
+
+
+def release_generation(engines: "Engines") -> None:
+    """Free what the engines' generator holds (GPU memory) before something else needs it."""
+    release = getattr(engines.generator, "release", None)
+    if release is not None:
+        release()
+
+
 @dataclass(slots=True)
 class Engines:
     generator: object  # has generate(requests) and model
@@ -46,7 +83,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         if workers == 1 and not ray_address:
             from flywheel.llm.base import make_generator
 
-            generator = stack.enter_context(make_generator(cfg.generator))
+            generator = LazyGenerator(lambda: make_generator(cfg.generator), cfg.generator.model)
+            stack.callback(generator.release)
             verifier = stack.enter_context(open_verifier(dataclasses.replace(cfg.lean, workers=1), store))
             yield Engines(generator, verifier.check, verifier.compile_check, 1, False)
             return
@@ -57,7 +95,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         gpus = _gpus()
         engines = max(1, gpus // max(1, cfg.generator.tensor_parallel_size)) if cfg.generator.backend == "vllm" and gpus else 1
         per_engine_gpus = float(cfg.generator.tensor_parallel_size) if gpus else 0.0
-        generator = stack.enter_context(RayGenerator(cfg.generator, engines, per_engine_gpus))
+        generator = LazyGenerator(lambda: RayGenerator(cfg.generator, engines, per_engine_gpus), cfg.generator.model)
+        stack.callback(generator.release)
         cpus = 1.0 if ray_address else local_cpus_per_worker(workers)
         memory = cfg.lean.rss_limit_mb * 2**20
         if not ray_address:
@@ -116,6 +155,7 @@ def open_prover(engines: Engines, cfg: GeneratorConfig, model: str | None):
         yield engines.generator
         return
     wanted = dataclasses.replace(cfg, model=model)
+    release_generation(engines)  # the base model gives the GPU to this one; it reloads when asked again
     if not engines.on_ray:
         from flywheel.llm.base import make_generator
 

@@ -118,3 +118,37 @@ def test_killed_in_train_resumes(store, pg_url, tmp_path, server, fake_repl, mon
 @pytest.mark.slow
 def test_two_rounds_on_local_ray(store, pg_url, tmp_path, server, fake_repl, monkeypatch):
     _two_rounds(pg_url, tmp_path, server, fake_repl, monkeypatch, "2")
+
+
+def test_the_generator_loads_when_asked_and_gives_way_when_released(monkeypatch):
+    """One GPU serves proving, training and the next checkpoint in turn: the engines' generator is loaded
+    on its first request and released before another model opens (and before training)."""
+    import contextlib
+
+    import flywheel.llm.base as llm_base
+    from flywheel.config import GeneratorConfig
+    from orchestration.engines import Engines, LazyGenerator, open_prover
+
+    events = []
+
+    @contextlib.contextmanager
+    def make(model):
+        events.append(f"load {model}")
+
+        class Double:
+            def generate(self, requests):
+                return [[model]] * len(requests)
+
+        yield Double()
+        events.append(f"free {model}")
+
+    monkeypatch.setattr(llm_base, "make_generator", lambda c: make(c.model))
+    base = LazyGenerator(lambda: make("base"), "base")
+    assert events == [] and base.generate(["r"]) == [["base"]] and events == ["load base"]
+    engines = Engines(base, None, None, 1, False)
+    with open_prover(engines, GeneratorConfig(backend="hf", model="base"), "ckpt") as prover:
+        assert prover.generate(["r"]) == [["ckpt"]]
+    assert events == ["load base", "free base", "load ckpt", "free ckpt"]
+    assert base.generate(["r"]) == [["base"]] and events[-1] == "load base"  # back when asked again
+    base.release()
+    assert events[-1] == "free base"

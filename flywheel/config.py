@@ -230,6 +230,10 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ProverConfig", "prompt_style"): ("completion", "chat"),
     ("EvalConfig", "benchmark"): BUNDLED,
     ("EvalConfig", "split"): ("valid", "test"),
+    ("TrainConfig", "lora_serve"): ("merge", "adapter"),
+    ("TrainConfig", "device"): ("auto", "cpu", "cuda"),
+    ("TrainConfig", "sides"): ("statement", "negation", "false_hyps"),
+    ("TrainConfig", "exclude_benchmarks"): BUNDLED,
 }
 
 
@@ -287,6 +291,14 @@ RANGES: dict[tuple[str, str], Range] = {
     ("RunConfig", "workers"): COUNT,
     ("EvalConfig", "n"): COUNT,
     ("EvalConfig", "limit"): COUNT,
+    **{("TrainConfig", f): COUNT for f in ("lora_r", "lora_alpha", "batch_size", "grad_accumulation", "max_length",
+                                           "save_steps", "save_total_limit", "logging_steps", "ray_workers")},
+    ("TrainConfig", "lora_dropout"): Range(0, 1),
+    ("TrainConfig", "epochs"): POSITIVE,
+    ("TrainConfig", "lr"): POSITIVE,
+    ("TrainConfig", "warmup"): COUNT0,
+    ("TrainConfig", "weight_decay"): COUNT0,
+    ("TrainConfig", "seed"): COUNT0,
 }
 
 Name = Callable[[str], str]

@@ -132,3 +132,19 @@ def test_a_file_value_a_variable_replaced_is_not_blamed(tmp_path):
     assert message.startswith("2 problems in the config:")  # every problem at once, not one per try
     assert "FLYWHEEL_LEAN__RSS_LIMIT_MB=9000 (lean.rss_limit_mb): must be below lean.memory_limit_mb" in message
     assert f"{path}: prover.samples_per_side: must be 1 or more, got 0" in message
+
+
+@pytest.mark.parametrize("train, says", [
+    ({"lora_serve": "both"}, "train.lora_serve"),
+    ({"device": "tpu"}, "train.device"),
+    ({"sides": ["statement", "lemma"]}, "train.sides"),
+    ({"lr": 0}, "train.lr"),
+    ({"batch_size": 0}, "train.batch_size"),
+    ({"lora_dropout": 1.5}, "train.lora_dropout"),
+])
+def test_training_settings_are_checked_when_read(train, says):
+    from flywheel.config import load_config
+    from flywheel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=says.replace(".", r"\.")):
+        load_config(overrides={"train": train}, environ={})

@@ -83,7 +83,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         if workers == 1 and not ray_address:
             from flywheel.llm.base import make_generator
 
-            generator = LazyGenerator(lambda: make_generator(cfg.generator), cfg.generator.model)
+            generator = LazyGenerator(lambda: make_generator(cfg.generator),
+                                      cfg.generator.lora_adapter or cfg.generator.model)
             stack.callback(generator.release)
             verifier = stack.enter_context(open_verifier(dataclasses.replace(cfg.lean, workers=1), store))
             yield Engines(generator, verifier.check, verifier.compile_check, 1, False)
@@ -95,7 +96,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         gpus = _gpus()
         engines = max(1, gpus // max(1, cfg.generator.tensor_parallel_size)) if cfg.generator.backend == "vllm" and gpus else 1
         per_engine_gpus = float(cfg.generator.tensor_parallel_size) if gpus else 0.0
-        generator = LazyGenerator(lambda: RayGenerator(cfg.generator, engines, per_engine_gpus), cfg.generator.model)
+        generator = LazyGenerator(lambda: RayGenerator(cfg.generator, engines, per_engine_gpus),
+                                  cfg.generator.lora_adapter or cfg.generator.model)
         stack.callback(generator.release)
         cpus = 1.0 if ray_address else local_cpus_per_worker(workers)
         memory = cfg.lean.rss_limit_mb * 2**20
@@ -148,13 +150,13 @@ def _driver_cache(store):
 
 
 @contextlib.contextmanager
-def open_prover(engines: Engines, cfg: GeneratorConfig, model: str | None):
-    """The generator that proves with `model`: the engines' own when it is theirs already, else a new one
-    of the same back end (in-process, or one Ray actor) closed on the way out."""
-    if not model or model == getattr(engines.generator, "model", None) or model == cfg.model:
+def open_prover(engines: Engines, wanted: GeneratorConfig):
+    """The generator `wanted` describes: the engines' own when it is theirs already, else a new one of the
+    same kind (in-process, or one Ray actor) closed on the way out, the engines' own having given way."""
+    name = wanted.lora_adapter or wanted.model
+    if not wanted.model or (name == getattr(engines.generator, "model", None) and not wanted.lora_adapter):
         yield engines.generator
         return
-    wanted = dataclasses.replace(cfg, model=model)
     release_generation(engines)  # the base model gives the GPU to this one; it reloads when asked again
     if not engines.on_ray:
         from flywheel.llm.base import make_generator
@@ -164,6 +166,6 @@ def open_prover(engines: Engines, cfg: GeneratorConfig, model: str | None):
         return
     from orchestration.ray_workers import RayGenerator
 
-    gpus = float(cfg.tensor_parallel_size) if _gpus() else 0.0
+    gpus = float(wanted.tensor_parallel_size) if _gpus() else 0.0
     with RayGenerator(wanted, 1, gpus) as generator:
         yield generator

@@ -10,38 +10,49 @@ from pathlib import Path
 
 from db import evaluation as dbeval
 from db.store import Store
-from flywheel.config import Config, EvalConfig
+from flywheel.config import Config, EvalConfig, GeneratorConfig
 from flywheel.counts import StageCounts
 from flywheel.errors import ConfigError
 from orchestration.progress import progress_bar
 from prover_loop.evaluate import benchmark_statements, by_source, evaluate, mean_pass_at_k, parse_ks
 
 
-def prover_model(store: Store, cfg: Config, round_: int | None = None) -> tuple[str | None, int | None]:
-    """(model, checkpoint id) that proves in round `round_` (None: from now on): prover.model when pinned,
-    else the newest checkpoint trained before that round, else generator.model."""
+def prover_model(store: Store, cfg: Config, round_: int | None = None) -> tuple[GeneratorConfig, int | None]:
+    """(the prover's Generator config, its checkpoint id) in round `round_` (None: from now on): prover.model
+    when pinned, else the newest checkpoint trained before that round (an adapter served on its base model),
+    else the prover's (or generator's) own model."""
     from db.checkpoints import checkpoint_before
+    from flywheel.roles import round_roles
 
     with store.session() as s:
-        if cfg.prover.model:
-            return cfg.prover.model, dbeval.checkpoint_id_of(s, cfg.prover.model)
         latest = checkpoint_before(s, round_ if round_ is not None else 2**31 - 1)
-        if latest is not None:
-            return latest.path, latest.id
-    return cfg.generator.model, None
+        wanted = round_roles(cfg, latest)["prover"]
+        if cfg.prover.model:
+            return wanted, dbeval.checkpoint_id_of(s, cfg.prover.model)
+    return wanted, latest.id if latest is not None else None
 
 
-def resolve_checkpoint(store: Store, cfg: Config, given: str | None) -> tuple[str | None, int | None]:
-    """`--checkpoint ID|PATH`: a number is a row of `checkpoints`, anything else a model path or hub name."""
+def resolve_checkpoint(store: Store, cfg: Config, given: str | None) -> tuple[GeneratorConfig, int | None]:
+    """`--checkpoint ID|PATH`: a number is a row of `checkpoints` (served as it was trained to be), anything
+    else a model path or hub name."""
+    from db.models import CheckpointRow
+    from flywheel.roles import role_config, serving
+
     if given is None:
         return prover_model(store, cfg)
+    prover = role_config(cfg, "prover")
     with store.session() as s:
         if given.isdigit():
-            path = dbeval.checkpoint_path(s, int(given))
-            if path is None:
+            row = s.get(CheckpointRow, int(given))
+            if row is None:
                 raise ConfigError(f"--checkpoint {given}: no checkpoint with that id (`flywheel sql \"SELECT * FROM checkpoints\"`)")
-            return path, int(given)
-        return given, dbeval.checkpoint_id_of(s, given)
+            return serving(prover, row.path, row.serve, row.base_model), int(given)
+        return dataclasses.replace(prover, model=given, lora_adapter=None), dbeval.checkpoint_id_of(s, given)
+
+
+def model_name(gen: GeneratorConfig) -> str | None:
+    """What attempts record as their model: the adapter where one is served, else the model."""
+    return gen.lora_adapter or gen.model
 
 
 def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, workers: int, checkpoint: str,

@@ -36,14 +36,14 @@ def evaluate_round(store: Store, cfg: Config, number: int, engines, stop: thread
     """pass@k (eval.benchmark, eval.split, eval.n, eval.k) of the model the next round proves with: this
     round's checkpoint, or the pinned prover.model."""
     from orchestration.engines import open_prover
-    from orchestration.eval_stage import prover_model, run_eval
+    from orchestration.eval_stage import model_name, prover_model, run_eval
 
     with store.session() as s:
         dbrounds.set_stage(s, number, "evaluate", StageState.RUNNING)
-    model, ident = prover_model(store, cfg, number + 1)
-    with open_prover(engines, cfg.generator, model) as generator:
-        summary, counts = run_eval(store, cfg, cfg.eval, generator, engines.check, engines.workers, model, ident,
-                                   round_=number, stop=stop)
+    wanted, ident = prover_model(store, cfg, number + 1)
+    with open_prover(engines, wanted) as generator:
+        summary, counts = run_eval(store, cfg, cfg.eval, generator, engines.check, engines.workers,
+                                   model_name(wanted), ident, round_=number, stop=stop)
     if not stop.is_set():
         with store.session() as s:
             dbrounds.set_stage(s, number, "evaluate", StageState.DONE,

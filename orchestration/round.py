@@ -15,7 +15,6 @@ from db.store import Store
 from flywheel.config import Config, to_dict
 from flywheel.counts import StageCounts
 from flywheel.errors import FlywheelError
-from flywheel.roles import role_config
 from flywheel.records import DropReason, StageState
 
 log = logging.getLogger(__name__)
@@ -129,22 +128,19 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
             with store.session() as s:
                 limit = max(0, int(limit) - dbrounds.formalized_problems(s, number, source))
         formalizer = _role(store, cfg, number, "formalizer")
-        with open_prover(engines, formalizer, formalizer.model) as generator:
+        with open_prover(engines, formalizer) as generator:
             return statement_stages.run_autoformalize(store, cfg, generator, number, limit=limit, source=source)
     if stage == "filter":
         grader = _role(store, cfg, number, "grader")
-        with open_prover(engines, grader, grader.model) as generator:
+        with open_prover(engines, grader) as generator:
             return statement_stages.run_filter(store, cfg, number, generator if cfg.filters.grade else None,
                                                engines.compile_check if cfg.filters.compile else None,
                                                workers=engines.workers)
     if stage == "hypotheses" and not cfg.prover.hypothesis_rejection:
         return None
     if stage in ("hypotheses", "prove"):
-        from orchestration.engines import open_prover
-        from orchestration.eval_stage import prover_model
-
         # The latest checkpoint proves unless prover.model pins one (each attempt's model names it).
-        with open_prover(engines, role_config(cfg, "prover"), prover_model(store, cfg, number)[0]) as prover:
+        with open_prover(engines, _role(store, cfg, number, "prover")) as prover:
             run = prove_stages.run_hypotheses if stage == "hypotheses" else prove_stages.run_prove
             return run(store, cfg, number, prover, engines.check, engines.workers, stop)
     if stage == "audit":

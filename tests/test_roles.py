@@ -50,3 +50,25 @@ def test_an_adapter_is_a_vllm_lora_request_on_its_base():
         serving(hf, ADAPTER.path, "adapter", "base")
     with pytest.raises(ConfigError, match="only the vllm back end"):
         make_generator(dataclasses.replace(hf, lora_adapter="/a"))
+
+
+def test_the_next_prover_and_an_evaluated_checkpoint_are_served_as_trained(store):
+    """An adapter checkpoint is served on its base model (vLLM LoRA), by the round's prover and by
+    `flywheel eval --checkpoint ID`; a merged one is the model itself; attempts name the checkpoint."""
+    from db.checkpoints import save_checkpoint
+    from flywheel.config import load_config
+    from orchestration.eval_stage import model_name, prover_model, resolve_checkpoint
+
+    cfg = load_config(overrides={"generator": {"backend": "vllm", "model": "base/model"}}, environ={})
+    with store.session() as s:
+        merged = save_checkpoint(s, 1, "/ckpt/round-1", "base/model", None, {}, "sft", "merged", None, {})
+        adapter = save_checkpoint(s, 2, "/ckpt/round-2", "base/model", None, {}, "sft", "adapter", "/ckpt/round-2", {})
+    wanted, ident = prover_model(store, cfg, 2)
+    assert (wanted.model, wanted.lora_adapter, ident) == ("/ckpt/round-1", None, merged)
+    wanted, ident = prover_model(store, cfg, 3)
+    assert (wanted.model, wanted.lora_adapter, ident) == ("base/model", "/ckpt/round-2", adapter)
+    assert model_name(wanted) == "/ckpt/round-2"
+    wanted, ident = resolve_checkpoint(store, cfg, str(adapter))
+    assert (wanted.model, wanted.lora_adapter, ident) == ("base/model", "/ckpt/round-2", adapter)
+    wanted, _ = resolve_checkpoint(store, cfg, "/some/model")
+    assert (wanted.model, wanted.lora_adapter) == ("/some/model", None)

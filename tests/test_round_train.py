@@ -146,7 +146,7 @@ def test_the_generator_loads_when_asked_and_gives_way_when_released(monkeypatch)
     base = LazyGenerator(lambda: make("base"), "base")
     assert events == [] and base.generate(["r"]) == [["base"]] and events == ["load base"]
     engines = Engines(base, None, None, 1, False)
-    with open_prover(engines, GeneratorConfig(backend="hf", model="base"), "ckpt") as prover:
+    with open_prover(engines, GeneratorConfig(backend="hf", model="ckpt")) as prover:
         assert prover.generate(["r"]) == [["ckpt"]]
     assert events == ["load base", "free base", "load ckpt", "free ckpt"]
     assert base.generate(["r"]) == [["base"]] and events[-1] == "load base"  # back when asked again

@@ -62,7 +62,7 @@ class VllmGenerator:
         if not cfg.model:
             raise ConfigError("generator.model is not set (a local path or a hub name)")
         self.cfg = cfg
-        self.model: str | None = cfg.model
+        self.model: str | None = cfg.lora_adapter or cfg.model  # what attempts record: the adapter, if served
         self._llm = None
         self._tokenizer = None
 

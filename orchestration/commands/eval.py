@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
     from db.store import Store
     from orchestration.engines import open_engines
-    from orchestration.eval_stage import resolve_checkpoint, run_eval, write_summary
+    from orchestration.eval_stage import model_name, resolve_checkpoint, run_eval, write_summary
     from orchestration.round import StopOnSignal
 
     ev = cfg.eval
@@ -42,10 +42,11 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
         ev.k = parse_ks(args.k, ev.n)
     workers = args.workers if args.workers is not None else cfg.run.workers
     with Store.open(cfg.db) as store:
-        model, checkpoint_id = resolve_checkpoint(store, cfg, args.checkpoint)
+        wanted, checkpoint_id = resolve_checkpoint(store, cfg, args.checkpoint)
+        model = model_name(wanted)
         if not model:
             raise ConfigError("no model to evaluate: pass --checkpoint, or set generator.model or prover.model")
-        cfg.generator.model = model
+        cfg.generator = wanted  # the engines' generator is the one evaluated
         with StopOnSignal() as stop, open_engines(cfg, store, workers, args.ray_address or cfg.run.ray_address) as engines:
             summary, counts = run_eval(store, cfg, ev, engines.generator, engines.check, engines.workers, model,
                                        checkpoint_id, stop=stop.event)

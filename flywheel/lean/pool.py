@@ -137,8 +137,10 @@ class ReplPool:
         return self.factory(header).start()
 
     # checks
-    def check(self, header: str, code: str, follow_up: Callable[[Answer], str | None] | None = None) -> Outcome:
-        """Run code on the header's base env; if follow_up(answer) gives a command, run it in the env produced.
+    def check(self, header: str, code: str, follow_up: Callable[[Answer], str | None] | None = None,
+              options: dict | None = None) -> Outcome:
+        """Run code on the header's base env, with the command's options (`allTactics`); if follow_up(answer)
+        gives a command, run it in the env produced.
         A check whose process died (a crash, the memory cap) runs once more on a fresh process before its
         failure is returned: the death may have been the process's, not the proof's. A timeout is not
         retried: it would most likely cost a second timeout."""
@@ -153,7 +155,7 @@ class ReplPool:
                     current, repl = repl, None
                     repl = self._usable(header, current)
                     repl.checks += 1  # one check, however many commands it takes: max_checks counts proofs
-                    answer = repl.run(code)
+                    answer = repl.run(code, options=options)
                     command = follow_up(answer) if follow_up is not None else None
                     extra = repl.run(command, env=answer["env"]) if command is not None and "env" in answer else None
                     return Outcome(answer, None, extra, time.perf_counter() - start)

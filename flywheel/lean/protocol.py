@@ -31,27 +31,67 @@ class Sorry(TypedDict):
     proofState: NotRequired[int]
 
 
+class Tactic(TypedDict):
+    """One tactic of a command sent with `allTactics`: `goals` are the goals before it, pretty-printed and
+    joined by a blank line ("no goals" when none)."""
+    pos: Pos
+    endPos: Pos
+    goals: str
+    tactic: str
+    proofState: NotRequired[int]
+    usedConstants: NotRequired[list[str]]
+
+
 class Command(TypedDict):
     cmd: str
     env: NotRequired[int]
+    allTactics: NotRequired[bool]
+    infotree: NotRequired[str]  # "full" | "tactics" | "original" | "substantive"
+    rootGoals: NotRequired[bool]
+
+
+class ProofStep(TypedDict):
+    """Tactic mode: run a tactic on a proof state a `sorry` (or an earlier step) left."""
+    tactic: str
+    proofState: int
 
 
 class Answer(TypedDict, total=False):
     env: int
     messages: list[Message]
     sorries: list[Sorry]
+    tactics: list[Tactic]
+    infotree: list[dict]
     message: str  # the REPL's own error, e.g. "Unknown environment."
     time: float
+
+
+class StepAnswer(TypedDict, total=False):
+    """The answer to a ProofStep; an error of the REPL's own is {"message": ...} alone."""
+    proofState: int
+    goals: list[str]
+    proofStatus: str  # "Completed", "Incomplete: open goals remain", "Incomplete: contains sorry", ...
+    messages: list[Message]
+    sorries: list[Sorry]
+    traces: list[str]
+    message: str
 
 
 class ProtocolError(Exception):
     """The REPL printed something that is not an answer."""
 
 
-def encode(cmd: str, env: int | None = None) -> bytes:
+def encode(cmd: str, env: int | None = None, options: dict | None = None) -> bytes:
+    """options: the command's own options (`allTactics`, `infotree`, `rootGoals`)."""
     request: dict = {"cmd": cmd}
     if env is not None:
         request["env"] = env
+    request.update(options or {})
+    return (json.dumps(request, ensure_ascii=False) + "\n\n").encode("utf-8")
+
+
+def encode_step(tactic: str, proof_state: int) -> bytes:
+    request: ProofStep = {"tactic": tactic, "proofState": proof_state}
     return (json.dumps(request, ensure_ascii=False) + "\n\n").encode("utf-8")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Sequence
 
 from flywheel.errors import LeanError
-from flywheel.lean.protocol import Answer, AnswerReader, ProtocolError, encode
+from flywheel.lean.protocol import Answer, AnswerReader, ProtocolError, StepAnswer, encode, encode_step
 
 # How often the resident memory is measured: psutil walks /proc, too slow to do on every check.
 RSS_EVERY_S = 1.0
@@ -124,7 +124,7 @@ class LeanRepl:
         """The header's answer carries the env every check builds on (an unknown env would silently
         start from nothing in old REPLs, so the env is taken from the answer, never assumed)."""
         try:
-            answer = self._send(self.header, None, self.header_timeout_s)
+            answer = self._send(encode(self.header), self.header_timeout_s)
         except ReplFailure:  # a slow or dying start is a fault of this process, not of the setup
             self.close()
             raise
@@ -210,17 +210,25 @@ class LeanRepl:
         return None
 
     # commands
-    def run(self, code: str, env: int | None = None, timeout_s: float | None = None) -> Answer:
-        """Run code in `env` (default: the header's env). ReplFailure kills the process group."""
-        return self._send(code, self.base_env if env is None else env, timeout_s or self.timeout_s)
+    def run(self, code: str, env: int | None = None, timeout_s: float | None = None,
+            options: dict | None = None) -> Answer:
+        """Run code in `env` (default: the header's env), with the command's options (`allTactics`,
+        `infotree`). ReplFailure kills the process group."""
+        request = encode(code, self.base_env if env is None else env, options)
+        return self._send(request, timeout_s or self.timeout_s)
 
-    def _send(self, code: str, env: int | None, timeout_s: float) -> Answer:
+    def step(self, proof_state: int, tactic: str, timeout_s: float | None = None) -> StepAnswer:
+        """Tactic mode: run a tactic on a proof state of this process (a `sorry`'s, or an earlier step's).
+        The answer is not parsed here (flywheel.lean.tactics.parse_step does)."""
+        return self._send(encode_step(tactic, proof_state), timeout_s or self.timeout_s)
+
+    def _send(self, request: bytes, timeout_s: float) -> Answer:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             self.kill()
             raise ReplFailure(Fault.DIED, self._died("the REPL process is not running", proc))
         try:
-            proc.stdin.write(encode(code, env))
+            proc.stdin.write(request)
             proc.stdin.flush()
         except (OSError, ValueError) as e:  # ValueError: the pipe was closed by a kill meanwhile
             self.kill()

@@ -22,7 +22,9 @@ from flywheel.lean import statements as surgery
 from flywheel.lean.cache import VerdictCache
 from flywheel.lean.identity import toolchain_id
 from flywheel.lean.pool import ReplPool
+from flywheel.lean.protocol import Answer
 from flywheel.lean.repl import Fault, LeanRepl
+from flywheel.lean.tactics import Checked, checked_from, scan_sketch
 from flywheel.lean.toolchain_paths import repl_command, repl_cwd
 from flywheel.lean.verdicts import Verdict, axioms_missing, classify, map_positions, with_axioms
 from flywheel.records import VerdictStatus
@@ -171,22 +173,61 @@ class Verifier:
         """Lean's part: the code with `#print axioms` after it on a pooled REPL, the verdict. Where the answer
         holds no message at that command's position (a REPL that gives none), `#print axioms` is asked again
         alone in the env the check produced: never is `proved` inferred without a matched answer."""
+        return self._in_pool(p, expect_sorry)[0]
+
+    def _in_pool(self, p: Prepared, expect_sorry: bool, options: dict | None = None) -> tuple[Verdict, Answer | None]:
         start = time.perf_counter()
         code, at = (p.code, None) if expect_sorry else with_axioms(p.code, p.name)
 
         def follow_up(answer) -> str | None:
             return f"#print axioms {p.name}" if at is not None and axioms_missing(answer, at) else None
 
-        outcome = self._pool.check(p.header, code, follow_up)
+        outcome = self._pool.check(p.header, code, follow_up, options)
         elapsed = time.perf_counter() - start
         if outcome.failure is not None:
             status = VerdictStatus.TIMEOUT if outcome.failure.fault is Fault.TIMEOUT else VerdictStatus.CRASHED
-            return Verdict(status, str(outcome.failure), time_s=elapsed)
+            return Verdict(status, str(outcome.failure), time_s=elapsed), None
         verdict = classify(outcome.answer, p.name, outcome.env_answer, self.policy, expect_sorry=expect_sorry,
                            axioms_at=at)
         verdict.messages = map_positions(verdict.messages, p.proof_line, p.proof_col)
         verdict.time_s = elapsed
-        return verdict
+        return verdict, outcome.answer
+
+    # tactic-level checks (flywheel.lean.tactics): never cached, since the cache keeps verdicts, not tactics
+    def check_tactics(self, header: str, statement: str, proof: str, goals_after: bool = False) -> Checked:
+        """check(), and the tactics Lean ran on the proof with their goals before (and after, when asked:
+        a larger answer), at positions in the proof body. The verdict is the same check()'s, guard and all."""
+        reason = soundness.scan_proof(proof, self.policy)
+        return self._tactics(header, statement, proof, reason, False, goals_after)
+
+    def sketch(self, header: str, statement: str, sketch: str, goals_after: bool = False) -> Checked:
+        """A proof with `sorry`s for its holes, elaborated for their goals (`Checked.sorries`): `incomplete`
+        when it elaborates, `failed` when Lean refuses it, never `proved` (a sketch without a sorry is refused;
+        every other rule of the guard holds)."""
+        reason = scan_sketch(sketch, self.policy)
+        return self._tactics(header, statement, sketch, reason, True, goals_after)
+
+    def _tactics(self, header: str, statement: str, proof: str, reason: str | None, sketch: bool,
+                 goals_after: bool) -> Checked:
+        if reason:
+            return Checked(Verdict(VerdictStatus.REJECTED, reason), proof.strip("\n"))
+        prepared = self.prepare(header, statement, proof)
+        if isinstance(prepared, Verdict):
+            return Checked(prepared, proof.strip("\n"))
+        if self._backend != self.run_in_pool:
+            raise LeanError("tactic information comes from this process's own REPL pool; this verifier runs "
+                            "Lean elsewhere")
+        checked = self.run_tactics_in_pool(prepared, sketch, goals_after)
+        if self.cache is not None and not sketch:  # the verdict is check()'s: later checks reuse it
+            self.cache.put(prepared.key, self.toolchain, checked.verdict)
+        return checked
+
+    def run_tactics_in_pool(self, p: Prepared, sketch: bool, goals_after: bool = False) -> Checked:
+        """run_in_pool with `allTactics` (and the infotree when goals_after); a sketch is checked as a
+        compile check is (no `#print axioms`: it can never be proved)."""
+        options = {"allTactics": True} | ({"infotree": "substantive"} if goals_after else {})
+        verdict, answer = self._in_pool(p, sketch, options)
+        return checked_from(verdict, answer, p.code, p.proof_line, p.proof_col, sketch, goals_after)
 
     def check_many(self, items: Sequence[tuple[str, str, str]], workers: int | None = None) -> list[Verdict]:
         """(header, statement, proof) triples checked concurrently; verdicts in input order. They are run

@@ -14,7 +14,8 @@ from flywheel.records import ProofAttempt
 from flywheel.text import storable, storable_json
 
 COLUMNS = ("attempt_key", "statement_id", "side", "round", "model", "sampling", "proof", "code_sha256",
-           "verdict", "reason", "messages", "time_s", "cached")
+           "verdict", "reason", "messages", "time_s", "cached",
+           "strategy", "turn", "tokens")
 _COLS = ", ".join(COLUMNS)
 _STAGE = "flywheel_attempts_stage"
 _SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -35,7 +36,8 @@ def row(a: ProofAttempt) -> tuple:
     proof holding NUL was refused by the guard before Lean, and is kept escaped as the model wrote it."""
     return (a.id, a.statement_id, a.side.value, int(a.round), storable(a.model), storable_json(a.sampling),
             storable(a.proof), a.code_sha256, a.verdict.value, storable(a.reason),
-            storable_json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached))
+            storable_json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached),
+            storable(a.strategy), int(a.turn), int(a.tokens))
 
 
 def _field(value) -> str:
@@ -102,7 +104,7 @@ def _insert_new(cur, attempts: list[ProofAttempt]) -> int:
 
 SMALL = 200  # up to this many rows, one INSERT round trip beats SAVEPOINT + COPY + RELEASE
 _VALUES = f"INSERT INTO proof_attempts ({_COLS}) VALUES %s ON CONFLICT (attempt_key) DO NOTHING"
-_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)"
 
 
 def _insert_small(cur, attempts: list[ProofAttempt]) -> int:
@@ -148,4 +150,20 @@ def write_attempts(session: Session, attempts: Iterable[ProofAttempt]) -> int:
             raise StoreError(f"attempts name a statement that is not stored: {(e.pgerror or str(e)).strip()}") from e
         except psycopg2.Error as e:
             raise StoreError(f"writing {len(batch)} attempts failed: {(e.pgerror or str(e)).strip()}") from e
+        _link_parents(cur, [a for a in batch if a.parent])
     return new
+
+
+_PARENTS = """
+UPDATE proof_attempts AS c SET parent_id = p.id
+FROM (VALUES %s) AS v (attempt_key, parent_key) JOIN proof_attempts p ON p.attempt_key = v.parent_key
+WHERE c.attempt_key = v.attempt_key AND c.parent_id IS NULL
+"""
+
+
+def _link_parents(cur, revisions: list[ProofAttempt]) -> None:
+    """A revision points at the attempt it revises by id, found by key: stored before it, or in this batch."""
+    if revisions:
+        from psycopg2.extras import execute_values
+
+        execute_values(cur, _PARENTS, [(a.id, a.parent) for a in revisions], page_size=SMALL)

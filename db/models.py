@@ -100,6 +100,11 @@ class ProofAttemptRow(Base):
     messages: Mapped[list] = mapped_column(JSONB, server_default="[]")
     time_s: Mapped[float] = mapped_column(Float, server_default="0")
     cached: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    strategy: Mapped[str] = mapped_column(String(16), server_default="sample")  # prover.strategy that made it
+    turn: Mapped[int] = mapped_column(Integer, server_default="0")  # n: the n-th revision from Lean's feedback
+    tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # generated for this proof
+    parent_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("proof_attempts.id", name="fk_proof_attempts_parent"),
+                                                  index=True)  # the attempt this one revises
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         CheckConstraint(_in("side", Side), name="ck_proof_attempts_side"),
@@ -212,9 +217,12 @@ class EvalAttemptRow(Base):
     messages: Mapped[list] = mapped_column(JSONB, server_default="[]")
     time_s: Mapped[float] = mapped_column(Float, server_default="0")
     cached: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    strategy: Mapped[str] = mapped_column(String(16), server_default="sample")  # prover.strategy that made it
+    turn: Mapped[int] = mapped_column(Integer, server_default="0")  # n: the n-th revision from Lean's feedback
+    tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # generated for this proof
     __table_args__ = (
         CheckConstraint(_in("verdict", VerdictStatus), name="ck_eval_attempts_verdict"),
         ForeignKeyConstraint(["evaluation_id", "problem"], ["eval_problems.evaluation_id", "eval_problems.problem"],
                              name="fk_eval_attempts_problem"),
-        UniqueConstraint("evaluation_id", "problem", "sample", name="uq_eval_attempts_sample"),
+        UniqueConstraint("evaluation_id", "problem", "sample", "turn", name="uq_eval_attempts_sample"),
     )

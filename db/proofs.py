@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from db.models import ProofAttemptRow, StatementRow
 from db.statements import to_statement
@@ -98,9 +98,13 @@ WHERE s.id = v.id
 
 
 def attempts_of(session: Session, statement_id: str) -> list[ProofAttempt]:
-    rows = session.scalars(select(ProofAttemptRow).where(ProofAttemptRow.statement_id == statement_id).order_by(ProofAttemptRow.id))
+    parent = aliased(ProofAttemptRow)
+    rows = session.execute(select(ProofAttemptRow, parent.attempt_key)
+                           .outerjoin(parent, parent.id == ProofAttemptRow.parent_id)
+                           .where(ProofAttemptRow.statement_id == statement_id).order_by(ProofAttemptRow.id))
     return [
         ProofAttempt(r.attempt_key, r.statement_id, Side(r.side), r.round, r.model, dict(r.sampling), r.proof,
-                     r.code_sha256, r.verdict, r.reason, list(r.messages), r.time_s, r.cached)
-        for r in rows
+                     r.code_sha256, r.verdict, r.reason, list(r.messages), r.time_s, r.cached, strategy=r.strategy,
+                     turn=r.turn, parent=parent_key, tokens=r.tokens)
+        for r, parent_key in rows
     ]

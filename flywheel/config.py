@@ -131,6 +131,14 @@ class ProverConfig:
     template: str | None = None
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=1.0, max_tokens=2048))
     generator: GeneratorConfig | None = None  # the prover's own Generator; None: generator (model: as above)
+    # How each statement side is proved (prover_loop/strategies); a list runs one after another on a side, each
+    # with what the budget has left: sample (samples_per_side whole proofs) | repair (each failed one revised
+    # from Lean's errors, up to repair_turns times)
+    strategy: list[str] = field(default_factory=lambda: ["sample"])
+    budget_checks: int = 0  # Lean checks per statement side and pass; 0: unlimited
+    budget_tokens: int = 0  # generated tokens per statement side and pass; 0: unlimited
+    repair_turns: int = 1  # revisions of one failed proof (repair)
+    repair_errors: int = 3  # Lean's errors shown in a repair prompt, each with its goal and the code around it
 
 
 @dataclass(slots=True)
@@ -219,6 +227,7 @@ ENV_ALIASES = {
 BACKENDS = ("vllm", "openai", "hf")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 GRADES = ("excellent", "good", "above average", "fair", "poor")  # best first
+STRATEGIES = ("sample", "repair")  # prover_loop/strategies/<name>.py each
 
 # Fields that take one of a few words (each item, for a list), checked before anything starts.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -228,6 +237,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("FilterConfig", "benchmarks"): BUNDLED,
     ("ProverConfig", "negation_form"): ("hyps", "forall"),
     ("ProverConfig", "prompt_style"): ("completion", "chat"),
+    ("ProverConfig", "strategy"): STRATEGIES,
     ("EvalConfig", "benchmark"): BUNDLED,
     ("EvalConfig", "split"): ("valid", "test"),
     ("TrainConfig", "lora_serve"): ("merge", "adapter"),
@@ -286,6 +296,8 @@ RANGES: dict[tuple[str, str], Range] = {
     ("FilterConfig", "jaccard_threshold"): FRACTION,
     ("FilterConfig", "grade_retries"): COUNT0,
     **{("ProverConfig", f): COUNT for f in ("samples_per_side", "passes", "false_hyps_samples")},
+    **{("ProverConfig", f): COUNT0 for f in ("budget_checks", "budget_tokens", "repair_turns")},
+    ("ProverConfig", "repair_errors"): COUNT,
     ("ProverConfig", "wall_time_s"): POSITIVE,
     ("RunConfig", "rounds"): COUNT,
     ("RunConfig", "workers"): COUNT,

@@ -49,3 +49,56 @@ def chat_messages(header: str, declaration: str, proof: str, informal: str | Non
     code = _code(header, preamble, informal, declaration)
     answer = f"```lean4\n{code} := {proof.strip()}\n```"
     return chat_question(header, declaration, informal, preamble) + [{"role": "assistant", "content": answer}]
+
+
+# Repair: a failed proof and what Lean said of it, asked to be revised (Kimina-Prover's open format: at most N
+# errors, each with the goal at the error and the few lines of code around it). Proving and the exported
+# multi-turn data both render it here.
+REPAIR_INSTRUCTION = "The following Lean 4 proof does not check:\n\n```lean4\n"
+REVISE = "Revise the proof so that Lean accepts it; answer with the complete corrected Lean 4 code."
+
+
+def lean_feedback(proof: str, messages: list[dict], reason: str | None = None, max_errors: int = 3,
+                  context: int = 2) -> str:
+    """Lean's errors in the proof body, at most `max_errors`, each with its message, the goal where Lean
+    gives one (a message's `goal`, as tactic-level REPL information adds it; else the goal Lean prints in
+    the message itself) and `context` lines of the proof either side of it, the error's line marked."""
+    errors = [m for m in messages if m.get("severity") == "error"]
+    if not errors:
+        return f"Lean's verdict: {reason or 'the proof was not accepted'}."
+    lines = proof.strip("\n").split("\n")
+    parts = [f"Lean reports {len(errors)} error{'s' if len(errors) > 1 else ''}"
+             + (f"; the first {max_errors}:" if len(errors) > max_errors else ":")]
+    for i, m in enumerate(errors[:max_errors], 1):
+        at = m.get("proof_pos") or {}
+        line = at.get("line") if isinstance(at.get("line"), int) else None
+        where = f" at line {line}, column {at.get('column', 0)} of the proof" if line else ""
+        part = [f"Error {i}{where}:", str(m.get("data", "")).strip()]
+        if m.get("goal"):
+            part += ["Goal:", str(m["goal"]).strip()]
+        if line and 1 <= line <= len(lines):
+            lo, hi = max(1, line - context), min(len(lines), line + context)
+            part += ["Code:"] + [f"{'>' if n == line else ' '} {lines[n - 1]}" for n in range(lo, hi + 1)]
+        parts.append("\n".join(part))
+    return "\n\n".join(parts)
+
+
+def repair_prompt(header: str, declaration: str, proof: str, feedback: str, informal: str | None = None,
+                  preamble: str = "") -> str:
+    """The completion-style repair prompt: the failed proof, Lean's feedback, then the proof prompt again
+    (ending with `:= by` and a newline, as proof_prompt does)."""
+    code = _code(header, preamble, informal, declaration)
+    return (f"{REPAIR_INSTRUCTION}{code} := {proof.strip()}\n```\n\n{feedback}\n\n"
+            f"{proof_prompt(header, declaration, informal, preamble)}")
+
+
+def repair_messages(header: str, declaration: str, failed: list[tuple[str, str]], informal: str | None = None,
+                    preamble: str = "") -> list[dict]:
+    """A repair chain as a conversation: the statement asked, then for each failed proof (proof, Lean's
+    feedback) the proof answered and the feedback given, ready for the next revision."""
+    code = _code(header, preamble, informal, declaration)
+    out = chat_question(header, declaration, informal, preamble)
+    for proof, feedback in failed:
+        out.append({"role": "assistant", "content": f"```lean4\n{code} := {proof.strip()}\n```"})
+        out.append({"role": "user", "content": f"{feedback}\n\n{REVISE}"})
+    return out

@@ -100,6 +100,10 @@ class ProofAttempt:
     messages: list[dict[str, Any]] = field(default_factory=list)
     time_s: float = 0.0
     cached: bool = False
+    strategy: str = "sample"  # the proving strategy that made it (prover.strategy)
+    turn: int = 0  # 0: a first answer; n: the n-th revision after Lean's feedback
+    parent: str | None = None  # the id (key) of the attempt this one revises
+    tokens: int = 0  # tokens generated for this proof: with the Lean checks, a strategy's budget
 
 
 @dataclass(slots=True)

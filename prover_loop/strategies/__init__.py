@@ -1,0 +1,61 @@
+"""Proving strategies: one small state machine per statement side, one scheduler that runs them all.
+
+A strategy (base.Strategy, a dataclass holding its base.Task: the statement, the side, the goal, the
+config) is told what happened and answers with proposals:
+
+    start() -> [Generate | Check]            once, when its unit is admitted
+    generated(Generated) -> [...]            the n completions of one of its Generates (with its tag)
+    checked(Checked) -> [...]                the verdict of one of its Checks, and the attempt stored for it
+    frontier() -> order | None               the least order of any check it may still propose
+
+`Generate(request, tag)` asks the model (a flywheel.llm GenerationRequest). `Check(order, proof, sampling,
+turn, parent, tokens, ...)` asks Lean through the same guarded verifier as every proof: by default the proof
+of the side's goal (stored as an attempt, with `parent` the key of the attempt it revises); with
+`statement=` code the strategy built itself (a lemma, a prefix), and with `kind=CheckKind.SKETCH` a proof
+with `sorry` holes (incomplete when only the holes are open). Those are told back and spent from the budget
+but not stored as attempts of the side. A check's `order` (a tuple) is its place among the side's checks and
+must follow from what the strategy was told, never from timing.
+
+The scheduler (scheduler.py) owns everything else: batching generation, keeping `workers` Lean checks in
+flight across many units, the budgets (prover.budget_checks, prover.budget_tokens per side, spent in
+canonical order), early stop (a unit is the statement's sides; it settles at its first proved attempt in
+(order, side) order) and handing each settled unit whole to the store. So a strategy holds no thread, lock,
+timer or store.
+
+A new strategy is one file here, `<name>.py` with one Strategy subclass whose `name` is <name>, and the name
+in flywheel.config.STRATEGIES. Lean's feedback for a prompt is flywheel.prompting.lean_feedback over the
+verdict's messages; tactic-level information (goals at each error, sorries' goals, proof states) arrives as
+keys of those messages (`goal`) once the REPL returns it (flywheel/lean/tactics.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from flywheel.errors import ConfigError
+from prover_loop.strategies.base import Check, CheckKind, Checked, Generate, Generated, Strategy, Task
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The Strategy subclass named `name`, from prover_loop/strategies/<name>.py."""
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"prover.strategy: no strategy {name!r} (prover_loop/strategies/{name}.py)") from e
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Strategy) and value.name == name:
+            return value
+    raise ConfigError(f"prover.strategy: prover_loop/strategies/{name}.py defines no Strategy named {name!r}")
+
+
+def make_strategy(names: list[str], task: Task) -> Strategy:
+    """One strategy, or several run one after another on the side (chain.py)."""
+    if len(names) == 1:
+        return strategy_class(names[0])(task)
+    from prover_loop.strategies.chain import Chain
+
+    return Chain(task, steps=[strategy_class(n) for n in names])
+
+
+__all__ = ["Check", "CheckKind", "Checked", "Generate", "Generated", "Strategy", "Task", "make_strategy",
+           "strategy_class"]

@@ -1,0 +1,124 @@
+"""What a strategy works on, what it proposes, what it is told, and the base class every strategy extends."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+from flywheel.config import ProverConfig
+from flywheel.records import ProofAttempt, Side, Statement
+from prover_loop.extract import NoProof
+
+NO_PROOF = NoProof.NONE.value
+Order = tuple[int, ...]
+
+
+class CheckKind(str, enum.Enum):
+    PROOF = "proof"  # a proof body for a declaration: the verifier's check, `proved` possible
+    SKETCH = "sketch"  # a proof with `sorry` holes: `incomplete` when only the holes are open, never `proved`
+
+
+@dataclass(slots=True)
+class Task:
+    """One statement side, handed to a strategy."""
+
+    statement: Statement
+    side: Side
+    goal: str  # the declaration whose proof counts for this side, proof `by sorry`
+    informal: str | None
+    pass_: int
+    samples: int  # first answers per side (prover.samples_per_side, false_hyps_samples, eval's n)
+    cfg: ProverConfig
+    early_stop: bool = True  # False: every chain runs to its end (evaluation counts correct samples)
+
+    @property
+    def declaration(self) -> str:
+        """The goal without `:= by sorry`, as the prompts show it."""
+        return self.goal.removesuffix("by sorry").rstrip().removesuffix(":=").rstrip()
+
+    @property
+    def name(self) -> str:
+        return parsed_goal(self.goal).name
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_goal(goal: str):
+    """A side's goal, parsed once for all its attempts (Theorem is immutable)."""
+    from flywheel.lean import statements as surgery
+
+    return surgery.parse_theorem(goal)
+
+
+@dataclass(slots=True)
+class Generate:
+    """Ask the model: the request, and a note of the strategy's own handed back with the completions."""
+
+    request: Any  # flywheel.llm.base.GenerationRequest
+    tag: Any = None
+
+
+@dataclass(slots=True)
+class Check:
+    """Ask Lean. Each check of a side has its own `order`, a deterministic function of what the strategy was
+    told (never of timing): the unit's canonical order is (order, side index), which early stop and budgets
+    follow, so a serial run and a parallel one store the same rows."""
+
+    order: Order
+    proof: str | None  # None: nothing to send (no_proof says why); stored as a rejected attempt
+    sampling: dict  # stored with the attempt, and part of its key
+    turn: int = 0
+    parent: str | None = None  # the key of the attempt this one revises
+    tokens: int = 0  # the tokens generated for this proof
+    no_proof: str = NO_PROOF
+    kind: CheckKind = CheckKind.PROOF
+    # Code the strategy built in place of the side's goal (a lemma, a sketch's statement): checked the same
+    # guarded way, told back, counted in the budget, but not an attempt of this side (not stored).
+    statement: str | None = None
+    strategy: str | None = None  # stored with the attempt; None: the side's strategy's name
+    tag: Any = None
+
+    @property
+    def of_goal(self) -> bool:
+        return self.statement is None and self.kind is CheckKind.PROOF
+
+
+@dataclass(slots=True)
+class Generated:
+    tag: Any
+    completions: list  # flywheel.llm.base.Completion, n of them
+
+
+@dataclass(slots=True)
+class Checked:
+    check: Check
+    verdict: Any  # flywheel.lean.verdicts.Verdict, or None when nothing was sent
+    attempt: ProofAttempt | None  # as it will be stored (checks of the goal only)
+
+
+Proposal = Union[Generate, Check]
+
+
+@dataclass(slots=True)
+class Strategy:
+    """A state machine for one statement side. The scheduler calls start() once, then generated() with each
+    Generate's completions and checked() with each Check's verdict; each returns the next proposals.
+    frontier() is the least order of any check it may still propose (None: none more) and must count the
+    checks that pending generations will bring. The scheduler owns budgets, early stop and storing: it may
+    drop any proposal (a budget spent, the unit settled), so a strategy never waits on one answer alone."""
+
+    name: ClassVar[str] = ""
+    task: Task
+
+    def start(self) -> list[Proposal]:
+        raise NotImplementedError
+
+    def generated(self, result: Generated) -> list[Proposal]:
+        raise NotImplementedError
+
+    def checked(self, result: Checked) -> list[Proposal]:
+        return []
+
+    def frontier(self) -> Order | None:
+        raise NotImplementedError

@@ -1,0 +1,169 @@
+"""The one driver of every strategy: many units at once over one generator and a pool of Lean checks.
+
+Generation runs in a thread of its own, one call at a time, each call batching every request pending then
+(new units' first samples and the revisions asked meanwhile); `workers` checks run at once, taken round
+robin across units. New units are taken `chunk` at a time while fewer than `most_active` are open. A unit
+is handed to `on_done` once settled (unit.py); when `stop` is set no new work starts, the work in flight
+finishes and no unit left unsettled is reported."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from prover_loop.attempts import attempt_of
+from prover_loop.strategies.base import Check, CheckKind, Checked, Generate, Generated
+from prover_loop.strategies.unit import Lane, Unit
+
+
+@dataclass(slots=True)
+class Lean:
+    """How checks reach Lean: check(header, statement, proof) -> Verdict for proofs, and for sketches
+    (proofs with `sorry` holes) sketch(header, statement, proof) where the caller has one."""
+
+    check: Callable
+    sketch: Callable | None = None
+
+    def run(self, lane: Lane, c: Check):
+        from flywheel.lean.statements import with_preamble
+
+        st = lane.task.statement
+        # the statement's preamble serves its negation, its False goal and a strategy's own lemmas too
+        statement = with_preamble(st.preamble, c.statement or lane.task.goal)
+        if c.kind is CheckKind.SKETCH:
+            if self.sketch is None:
+                raise NotImplementedError("this Lean back end checks no sketches")
+            return self.sketch(st.header, statement, c.proof)
+        return self.check(st.header, statement, c.proof)
+
+
+class Scheduler:
+    def __init__(self, generator, lean: Lean, workers: int, round_: int, on_done: Callable[[Unit], None],
+                 stop: threading.Event | None = None, chunk: int = 16, most_active: int | None = None):
+        self.generator, self.lean, self.workers, self.round = generator, lean, workers, round_
+        self.model = getattr(generator, "model", None)
+        self.on_done, self.stop, self.chunk = on_done, stop, chunk
+        self.most_active = most_active or max(3 * chunk, 4 * workers)
+        self.active: set[Unit] = set()
+        self.turns: deque[Unit] = deque()  # units with admitted checks, round robin
+        self.gens: list[tuple[Unit, Lane, Generate]] = []
+        self.gen_error: BaseException | None = None
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def run(self, units: Iterator[Unit]) -> None:
+        source = iter(units)
+        more = True
+        futures: dict[Future, tuple[Unit, Lane, Check]] = {}
+        generating: tuple[Future, list] | None = None
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="verify") as pool, \
+                ThreadPoolExecutor(1, thread_name_prefix="generate") as gen_pool:
+            while True:
+                live = not self._stopping()
+                if live and generating is None and self.gen_error is None:
+                    if more and len(self.active) + self.chunk <= self.most_active:
+                        more = self._admit(source)
+                    generating = self._launch(gen_pool)
+                while live and len(futures) < self.workers:
+                    picked = self._next()
+                    if picked is None:
+                        break
+                    unit, lane, check = picked
+                    unit.in_flight += 1
+                    if check.proof is None:  # nothing to send to Lean
+                        self._checked(unit, lane, check, None)
+                    else:
+                        futures[pool.submit(self.lean.run, lane, check)] = picked
+                waiting = list(futures) + ([generating[0]] if generating else [])
+                if not waiting:
+                    room = more and len(self.active) + self.chunk <= self.most_active
+                    if live and self.gen_error is None and (room or self.gens or self.turns):
+                        continue
+                    break
+                finished, _ = wait(waiting, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    if generating is not None and fut is generating[0]:
+                        self._generated(fut, generating[1])
+                        generating = None
+                    else:
+                        self._checked(*futures.pop(fut), fut.result())
+        self._left_open(live=not self._stopping())
+        if self.gen_error is not None:
+            raise self.gen_error
+
+    def _left_open(self, live: bool) -> None:
+        if self.active and live and self.gen_error is None:  # a strategy that neither proposes nor finishes
+            stuck = sorted(u.key for u in self.active)
+            raise RuntimeError(f"{len(stuck)} units neither settled nor waiting on anything: {', '.join(stuck[:3])}")
+
+    # units in and out
+    def _admit(self, source: Iterator[Unit]) -> bool:
+        for _ in range(self.chunk):
+            unit = next(source, None)
+            if unit is None:
+                return False
+            self.active.add(unit)
+            for lane in unit.lanes:
+                self.gens += unit.take(lane, lane.strategy.start())
+            self._refresh(unit)
+        return True
+
+    def _refresh(self, unit: Unit) -> None:
+        if unit.finished:
+            return
+        admitted = unit.ready()
+        if admitted:
+            was_idle = not unit.queue
+            unit.queue.extend(admitted)
+            if was_idle:
+                self.turns.append(unit)
+        if unit.settled():
+            self.active.discard(unit)
+            unit.finished = True
+            if not self._stopping():
+                self.on_done(unit)
+
+    def _next(self) -> tuple[Unit, Lane, Check] | None:
+        while self.turns:
+            unit = self.turns.popleft()
+            picked = unit.next_check()
+            if unit.queue:
+                self.turns.append(unit)
+            if picked is not None:
+                return (unit, *picked)
+            self._refresh(unit)  # what it held was past its success: it may be settled now
+        return None
+
+    # generation
+    def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
+        batch = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)]
+        self.gens = []
+        if not batch:
+            return None
+        return gen_pool.submit(self.generator.generate, [g.request for _, _, g in batch]), batch
+
+    def _generated(self, fut: Future, batch: list) -> None:
+        try:
+            outputs = fut.result()
+        except BaseException as e:  # raised once the checks in flight are done
+            self.gen_error = e
+            return
+        for (unit, lane, gen), completions in zip(batch, outputs, strict=True):
+            if unit.finished or not unit.wanted(lane):
+                continue
+            self.gens += unit.take(lane, lane.strategy.generated(Generated(gen.tag, list(completions))))
+            self._refresh(unit)
+
+    # checks
+    def _checked(self, unit: Unit, lane: Lane, check: Check, verdict) -> None:
+        unit.in_flight -= 1
+        attempt = (attempt_of(lane.task, check, verdict, self.round, self.model, lane.strategy.name)
+                   if check.of_goal else None)
+        unit.record(lane, check, verdict, attempt)
+        if not lane.exhausted:
+            self.gens += unit.take(lane, lane.strategy.checked(Checked(check, verdict, attempt)))
+        self._refresh(unit)

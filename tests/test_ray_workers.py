@@ -88,11 +88,11 @@ def test_a_worker_killed_during_a_check_is_replaced_and_the_check_answered(local
     with RayChecker(lean_cfg, 1, local_ray(1)) as checker:
         worker = checker._idle.queue[0]
         got = []
-        slow = "by\n  subst h₀ h₁\n  rfl -- fake:sleep=3000"
+        slow = "by\n  subst h₀ h₁\n  rfl -- fake:sleep=1500"  # well inside lean_cfg's 3 s timeout
         t = threading.Thread(target=lambda: got.append(checker.check(HEADER, STATEMENT, slow)))
         t.start()
         pid = ray.get(worker.actor.__ray_call__.remote(lambda self: os.getpid()))
-        time.sleep(1.0)  # the check is inside the worker now
+        time.sleep(0.7)  # the check is inside the worker now
         os.kill(pid, signal.SIGKILL)  # the worker process alone, as when its node goes down
         t.join(timeout=120)
         assert [v.status for v in got] == [VerdictStatus.PROVED] and checker.replaced == 1, got

@@ -15,7 +15,11 @@ Answers, in order of precedence:
   parse error that Lean gave (the lean2021 transcripts); an identifier `undefined_...` → "unknown
   identifier"; `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
   no messages (proved). A command may end with `#print axioms X` lines after its declaration: one answer, one
-  env, with the messages of each command at their positions in the whole text, as the real REPL answers.
+  env, with the messages of each command at their positions in the whole text, as the real REPL answers;
+- tactics (tests/fake_tactics.py): the requests of the REPL's own test suite (tests/data/lean/repl-v4.26-tests)
+  answered as recorded; otherwise a `by` proof's sorries carry their goals and proof states, `allTactics`
+  lists its tactics (each line of a block one tactic), `-- fake:fail[=TEXT]` fails the tactic on its line,
+  and tactic mode (`{"tactic", "proofState"}`) follows the simple rules documented there.
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
 FAKE_REPL_SHARED (the folder holding lean/, default tests/data), FAKE_REPL_CRASH_EVERY=N (die on every Nth command),
 FAKE_REPL_CARELESS_JSON=1 (decode `\\u00XY` escapes wrongly, as an older REPL's reader did),
@@ -31,6 +35,9 @@ import re
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or imported, its sibling module
+import fake_tactics  # noqa: E402
 
 BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
@@ -106,6 +113,10 @@ class Fake:
         shared = Path(os.environ.get("FAKE_REPL_SHARED", Path(__file__).resolve().parent / "data"))
         replay = os.environ.get("FAKE_REPL_NO_REPLAY") != "1" and shared.is_dir()
         self.kimina, self.exact = load_replay(shared) if replay else ({}, {})
+        transcripts = shared / "lean" / "repl-v4.26-tests" / "test"
+        self.commands, self.steps = fake_tactics.load_transcripts(transcripts) if replay else ({}, {})
+        self.states: dict[int, list[str]] = {}  # proof state → its goals
+        self.histories: dict[int, tuple[str, ...]] = {}  # env → the commands that made it
         self.envs: dict[int, dict[str, list[str]]] = {}
         self.next_env = 0
         self.rng = random.Random(int(os.environ.get("FAKE_REPL_SEED", "0")) + os.getpid())
@@ -131,7 +142,24 @@ class Fake:
             self.mathlib.add(env)
         return env
 
+    def fresh_state(self, goals: list[str]) -> int:
+        self.states[len(self.states)] = list(goals)
+        return len(self.states) - 1
+
+    def step(self, req: dict) -> dict:
+        """Tactic mode: a recorded answer for these goals and this tactic, else the rules (fake_tactics)."""
+        goals = self.states.get(req.get("proofState"))
+        if goals is None:
+            return {"message": "Unknown proof state."}
+        recorded = self.steps.get(fake_tactics.step_key(goals, req.get("tactic", "")))
+        if recorded is not None:
+            return fake_tactics.renumber(recorded, self.fresh_state)
+        return fake_tactics.step(goals, req.get("tactic", ""), self.fresh_state)
+
     def answer(self, req: dict) -> str | dict:
+        if "tactic" in req:
+            self.count += 1
+            return self.step(req)
         cmd, env = req.get("cmd", ""), req.get("env")
         self.count += 1
         marks = {k: (v or "").strip() for k, v in _MARK.findall(cmd)}
@@ -153,7 +181,18 @@ class Fake:
         if "sleep" in marks:
             time.sleep(float(marks["sleep"]) / 1000)
         if cmd in self.exact:
+            raw_env = json.loads(self.exact[cmd]).get("env")
+            if isinstance(raw_env, int):  # the env it names exists from now on
+                self.envs.setdefault(raw_env, {})
+                self.next_env = max(self.next_env, raw_env + 1)
             return self.exact[cmd]
+        if env is not None and env not in self.envs:
+            return {"message": "Unknown environment."}
+        recorded = self.commands.get(fake_tactics.command_key(req, self.histories.get(env, ())))
+        if recorded is not None:
+            out = fake_tactics.renumber(recorded, self.fresh_state)
+            out["env"] = self._new_env(env, {})
+            return out
         if cmd.lstrip().startswith("import"):
             new = self._new_env(None, {})
             if re.search(r"(?m)^import\s+Mathlib\b", cmd):
@@ -173,9 +212,21 @@ class Fake:
                                            "data": marks["info"]})
         else:
             out = {"messages": [], "env": self._new_env(env, {})}
+        proof = fake_tactics.model(head) if head.strip() else None
+        if proof is not None:
+            self._with_tactics(head, req, proof, out)
         for m in prints:  # each in the env the whole command made, at its own line
             out["messages"].append(self._print_axioms(m.group(1).strip(), out["env"], _pos(cmd, m.start())))
         return out
+
+    def _with_tactics(self, cmd: str, req: dict, proof: fake_tactics.Model, out: dict) -> None:
+        """The sorries (with their goals) and the tactics (`allTactics`) of a `by` proof, by fake_tactics' rules."""
+        sorries, tactics = fake_tactics.rendered(cmd, proof, self.fresh_state)
+        failed = any(m.get("severity") == "error" for m in out.get("messages", []))
+        if sorries and (out.get("sorries") or failed):  # Lean lists the sorries it met, errors or not
+            out["sorries"] = sorries
+        if req.get("allTactics") and tactics:
+            out["tactics"] = tactics
 
     def _print_axioms(self, name: str, env: int, pos: dict) -> dict:
         axioms = self.envs.get(env, {}).get(name)
@@ -212,6 +263,9 @@ class Fake:
             line, col = cmd.count("\n", 0, at) + 1, at - (cmd.rfind("\n", 0, at) + 1)
             return {"messages": [{"severity": "error", "pos": {"line": line, "column": col}, "endPos": None, "data": text}],
                     "env": self._new_env(env, {})}
+        proof = fake_tactics.model(cmd) if "fail" in marks else None
+        if proof is not None and proof.errors:
+            return {"messages": proof.errors, "env": self._new_env(env, {})}
         if "error" in marks:
             last = cmd.count("\n", 0, cmd.find("fake:error")) + 1  # the marker's own line
             return {"messages": [{"severity": "error", "pos": {"line": last, "column": 2}, "endPos": {"line": last, "column": 8},
@@ -234,7 +288,7 @@ class Fake:
             warning = {"severity": "warning", "pos": {"line": 1, "column": 8}, "endPos": {"line": 1, "column": 8 + len(name)},
                        "data": "declaration uses 'sorry'"}
             sorries = [] if not sorry_at else [{"pos": {"line": line, "column": 2}, "endPos": {"line": line, "column": 7},
-                                               "goal": "⊢ goal", "proofState": 0}]
+                                               "goal": "⊢ goal", "proofState": self.fresh_state(["⊢ goal"])}]
             return {"sorries": sorries, "messages": [warning], "env": self._new_env(env, {name: axioms + ["sorryAx"]})}
         if "native_decide" in code:
             axioms = axioms + ["Lean.ofReduceBool"]
@@ -275,6 +329,8 @@ def main() -> int:
             print(json.dumps({"message": "Could not parse JSON"}), flush=True)
             continue
         out = fake.answer(req)
+        if isinstance(out, dict) and isinstance(out.get("env"), int) and "cmd" in req:
+            fake.histories[out["env"]] = fake.histories.get(req.get("env"), ()) + (req["cmd"],)
         if isinstance(out, dict) and os.environ.get("FAKE_REPL_NO_POSITIONS") == "1":
             out = _without_positions(out)
         sys.stdout.write((out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)) + "\n\n")

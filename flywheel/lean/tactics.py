@@ -214,6 +214,7 @@ class Checked:
     tactics: tuple[TacticInfo, ...] = ()
     sorries: tuple[Sorry, ...] = ()
     proof_col: int = 0  # the column in the checked code where the proof's first line starts
+    proof_line: int = 0  # the line of the checked code where the proof starts
 
 
 def scan_sketch(sketch: str, policy: Policy) -> str | None:
@@ -221,12 +222,13 @@ def scan_sketch(sketch: str, policy: Policy) -> str | None:
     and the rest stay banned). Only the sketch path uses it, and its verdicts are never `proved`."""
     lexed = tokenize(sketch)
     holes = [t for t in lexed.tokens if t.kind is Kind.NAME and t.text == "sorry"]
-    if not holes:
-        return "a sketch needs a sorry (a proof without one is checked as a proof)"
     text = sketch
     for t in reversed(holes):
         text = text[: t.start] + "_" + text[t.end :]  # a hole: what the guard sees instead of the sorry
-    return soundness.scan_proof(text, policy)
+    reason = soundness.scan_proof(text, policy)
+    if reason is None and not holes:
+        return "a sketch needs a sorry (a proof without one is checked as a proof)"
+    return reason
 
 
 def checked_from(verdict: Verdict, answer: Any, code: str, proof_line: int, proof_col: int,
@@ -237,17 +239,17 @@ def checked_from(verdict: Verdict, answer: Any, code: str, proof_line: int, proo
     start = sum(len(x) + 1 for x in lines[: proof_line - 1]) + proof_col
     body = code[start:].removesuffix("\n)")
     if answer is None:
-        return Checked(verdict, body, proof_col=proof_col)
+        return Checked(verdict, body, proof_col=proof_col, proof_line=proof_line)
     try:
         tactics, sorries = parse_tactics(answer), parse_sorries(answer)
         if tree:
             tactics = with_goals_after(tactics, infotree_tactics(answer))
     except ProtocolError as e:
         return Checked(Verdict(VerdictStatus.CRASHED, f"malformed tactic information: {e}", verdict.messages,
-                               time_s=verdict.time_s), body, proof_col=proof_col)
+                               time_s=verdict.time_s), body, proof_col=proof_col, proof_line=proof_line)
     tactics, sorries = in_proof(tactics, sorries, proof_line, proof_col)
     if sketch and verdict.status is VerdictStatus.FAILED and not any(
             m.get("severity") == "error" for m in verdict.messages):
         verdict = Verdict(VerdictStatus.REJECTED, "the sketch used no sorry: check it as a proof", verdict.messages,
                           time_s=verdict.time_s)
-    return Checked(verdict, body, tactics, sorries, proof_col)
+    return Checked(verdict, body, tactics, sorries, proof_col, proof_line)

@@ -8,12 +8,13 @@ import shlex
 import pytest
 
 from flywheel.errors import UnparsableStatement
+from flywheel.lean.cache import MemoryCache
 from flywheel.lean.goals import goal_key, lemma_statement, parse_goal
 from flywheel.lean.protocol import ProtocolError
 from flywheel.lean.repl import LeanRepl
 from flywheel.lean.statements import parse_theorem
-from flywheel.lean.tactics import (Position, ProofStep, TacticError, checked_from, parse_sorries, parse_step,
-                                   parse_tactics, split_goals)
+from flywheel.lean.tactics import (Position, ProofStep, TacticError, checked_from, infotree_tactics, parse_sorries,
+                                   parse_step, parse_tactics, split_goals, with_goals_after)
 from flywheel.lean.truncate import CLOSER, first_failure, prefix
 from flywheel.lean.verdicts import Verdict, map_positions
 from flywheel.lean.verifier import Verifier
@@ -76,6 +77,18 @@ def test_the_tactic_answers_read_as_the_transcripts_say(shared_data):
     assert with_sorry.sorries[0].goal == "x : Int\n⊢ x = 1" and with_sorry.sorries[0].pos is None
 
 
+def test_goals_after_come_from_the_infotree(shared_data):
+    by_name = {name: answers for name, _, answers in _transcripts(shared_data)}
+    tree = infotree_tactics(by_name["infotree_theorem.in"][0])
+    exact = [t for t in tree if t.tactic == "exact h"]
+    assert exact and exact[-1].goals_before == ("p : Prop\nh : p\n⊢ p",) and exact[-1].goals_after == ()
+    listed = parse_tactics({"tactics": [{"pos": {"line": 1, "column": 43}, "endPos": {"line": 1, "column": 50},
+                                         "goals": "p : Prop\nh : p\n⊢ p", "tactic": "exact h"}]})
+    assert with_goals_after(listed, tree)[0].goals_after == () and listed[0].goals_after is None
+    constructor = infotree_tactics(by_name["infotree.in"][0])
+    assert [(t.tactic, t.goals_before, t.goals_after) for t in constructor] == [("constructor", ("h : Int\n⊢ Nat",), ())]
+
+
 @pytest.mark.parametrize("answer, field", [
     ({"tactics": [{"pos": {"line": 1}, "endPos": {"line": 1, "column": 2}, "goals": "", "tactic": "rfl"}]}, "column"),
     ({"tactics": [{"pos": {"line": 1, "column": 0}, "endPos": {"line": 1, "column": 2}, "tactic": "rfl"}]}, "goals"),
@@ -130,8 +143,9 @@ def _offset(text, pos):
 
 def test_check_tactics_gives_the_verdict_and_the_spans_in_the_proof(lean_cfg):
     proof = "by\n  have h2 : 0 < x * x := by positivity\n  nlinarith [h2]"
-    with Verifier(lean_cfg) as verifier:
+    with Verifier(lean_cfg, MemoryCache()) as verifier:
         checked = verifier.check_tactics(HEADER, STATEMENT, proof)
+        assert verifier.check(HEADER, STATEMENT, proof).cached  # the verdict is check()'s, cached for it
         assert checked.verdict.status is V.PROVED and checked.proof == proof
         assert [t.tactic for t in checked.tactics] == ["have h2 : 0 < x * x := by positivity", "positivity",
                                                         "nlinarith [h2]"]

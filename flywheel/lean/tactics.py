@@ -51,9 +51,6 @@ class TacticInfo:
     def contains(self, pos: Position) -> bool:
         return self.pos == pos or self.pos <= pos < self.end_pos
 
-    def encloses(self, other: "TacticInfo") -> bool:
-        return self.pos <= other.pos and other.end_pos <= self.end_pos and self != other
-
 
 @dataclass(slots=True, frozen=True)
 class ProofStep:

@@ -40,8 +40,9 @@ def _error_span(message: dict, checked: Checked) -> tuple[Position, Position | N
 
 
 def first_failure(checked: Checked) -> Failure | None:
-    """The first error in the proof and the innermost tactic whose span holds it. An `unsolved goals` error
-    spanning whole tactics is the block's own: the failure is at its end. None when nothing in the proof failed."""
+    """The first error in the proof and the innermost tactic whose span holds it. Lean puts `unsolved goals` on
+    the block that left them (its `by` to its end): the failure is at that end. None when nothing in the proof
+    failed."""
     errors = [m for m in checked.verdict.messages if m.get("severity") == "error" and _pos(m.get("proof_pos"))]
     if not errors:
         return None

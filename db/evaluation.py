@@ -38,13 +38,13 @@ def save_problems(session: Session, evaluation: int, results) -> None:
     rows = [(evaluation, r.name, r.source, r.n, r.correct, float(sum(a.time_s for a in r.attempts))) for r in results]
     attempts = [(evaluation, r.name, int(a.sampling.get("sample", k)), storable(a.model), storable(a.proof),
                  a.code_sha256, a.verdict.value, storable(a.reason), storable_json(a.messages or []), float(a.time_s),
-                 bool(a.cached)) for r in results for k, a in enumerate(r.attempts)]
+                 bool(a.cached), a.strategy, a.turn, a.tokens) for r in results for k, a in enumerate(r.attempts)]
     with session.connection().connection.dbapi_connection.cursor() as cur:
         execute_values(cur, "INSERT INTO eval_problems (evaluation_id, problem, source, n, correct, lean_s) VALUES %s "
                             "ON CONFLICT DO NOTHING", rows)
         if attempts:
             execute_values(cur, "INSERT INTO eval_attempts (evaluation_id, problem, sample, model, proof, code_sha256, "
-                                "verdict, reason, messages, time_s, cached) VALUES %s ON CONFLICT DO NOTHING", attempts,
+                                "verdict, reason, messages, time_s, cached, strategy, turn, tokens) VALUES %s ON CONFLICT DO NOTHING", attempts,
                            page_size=1000)
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import text
 from db.store import Store
 from flywheel.benchmarks import normalized_forms
 from flywheel.errors import ConfigError
-from flywheel.prompting import chat_messages, proof_completion, proof_prompt
+from flywheel.prompting import chat_messages, lean_feedback, proof_completion, proof_prompt, repair_messages, repair_prompt
 
 STYLES = ("prompt-completion", "messages")
 FORMATS = ("jsonl", "parquet")
+TURNS = ("final", "all")  # final: the proof alone; all: a repair chain's failed proofs and Lean's feedback before it
 SIDES = ("statement", "negation", "false_hyps")
 DEFAULT_SIDES = ("statement", "negation")  # a proof of `hyps ⊢ False` teaches little; only on request
 # Beside the training fields: where each pair came from, so a researcher can trace and slice the data.
@@ -43,20 +44,58 @@ def _query(rounds: Sequence[int] | None, sides: Sequence[str]):
         where.append("v.round = ANY(:rounds)")
         params["rounds"] = list(rounds)
     sql = ("SELECT v.statement_id, v.side, v.round, v.header, v.preamble, v.theorem, v.proof, v.statement, v.informal,"
-           " v.audit, v.source, v.model, a.attempt_key AS attempt_id"
+           " v.audit, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk, a.parent_id"
            " FROM verified_pairs v JOIN proofs p ON p.statement_id = v.statement_id AND p.side = v.side"
            f" JOIN proof_attempts a ON a.id = p.attempt_id WHERE {' AND '.join(where)}"
            " ORDER BY v.round, v.side, v.statement_id")
     return text(sql), params
 
 
-def _record(row, style: str) -> dict:
+_CHAINS = """
+WITH RECURSIVE chain (id, parent_id, proof, messages, reason, depth, leaf) AS (
+    SELECT a.id, a.parent_id, a.proof, a.messages, a.reason, 0, a.id FROM proof_attempts a WHERE a.id = ANY(:ids)
+    UNION ALL
+    SELECT p.id, p.parent_id, p.proof, p.messages, p.reason, c.depth + 1, c.leaf
+    FROM proof_attempts p JOIN chain c ON p.id = c.parent_id
+)
+SELECT leaf, proof, messages, reason FROM chain WHERE depth > 0 ORDER BY leaf, depth DESC
+"""
+
+
+def _chains(conn, rows) -> dict[int, list[tuple[str, list, str | None]]]:
+    """For each proof that revises an attempt: the failed attempts before it, oldest first (proof, Lean's
+    messages, reason)."""
+    ids = [r.attempt_pk for r in rows if r.parent_id is not None]
+    out: dict[int, list] = {}
+    if ids:
+        for leaf, proof, messages, reason in conn.execute(text(_CHAINS), {"ids": ids}):
+            out.setdefault(leaf, []).append((proof, messages or [], reason))
+    return out
+
+
+def _record(row, style: str, failed: list[tuple[str, str]] = ()) -> dict:
+    """failed: (proof, Lean's feedback) of each attempt the proof revised, oldest first (--turns all)."""
     if style == "messages":
-        out = {"messages": chat_messages(row.header, row.theorem, row.proof, row.informal, row.preamble)}
+        final = chat_messages(row.header, row.theorem, row.proof, row.informal, row.preamble)
+        messages = repair_messages(row.header, row.theorem, list(failed), row.informal, row.preamble) + final[-1:] \
+            if failed else final
+        out = {"messages": messages}
+    elif failed:  # what the prover was asked for this revision
+        out = {"prompt": repair_prompt(row.header, row.theorem, *failed[-1], row.informal, row.preamble),
+               "completion": proof_completion(row.proof)}
     else:
         out = {"prompt": proof_prompt(row.header, row.theorem, row.informal, row.preamble),
                "completion": proof_completion(row.proof)}
     return out | {k: getattr(row, k) for k in LINEAGE}
+
+
+def _feedback(chain, errors: int) -> list[tuple[str, str]]:
+    return [(proof, lean_feedback(proof, messages, reason, errors)) for proof, messages, reason in chain]
+
+
+def _repair_errors(config: dict) -> int:
+    """How many of Lean's errors the round's repair prompts showed (prover.repair_errors)."""
+    return int((config.get("prover") or {}).get("repair_errors") or 3)
 
 
 def _schema(style: str):
@@ -114,21 +153,23 @@ def _swap_in(fresh: Path, out: Path) -> None:
 
 def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style: str = "prompt-completion",
                    rounds: Sequence[int] | None = None, sides: Sequence[str] = DEFAULT_SIDES,
-                   exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False) -> dict:
+                   exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False,
+                   turns: str = "final") -> dict:
     """Write train.{jsonl,parquet} and manifest.json as the whole of out_dir (built beside it, then swapped in);
     returns the manifest. Refused proofs are never written; proofs not audited yet only with include_unaudited."""
     from flywheel.lean.statements import normalize_statement
     from flywheel.version import code_version
 
     sides = parse_sides(sides)
-    if fmt not in FORMATS or style not in STYLES:
-        raise ConfigError(f"export: format must be one of {FORMATS}, style of {STYLES}")
+    if fmt not in FORMATS or style not in STYLES or turns not in TURNS:
+        raise ConfigError(f"export: format must be one of {FORMATS}, style of {STYLES}, turns of {TURNS}")
     out = Path(out_dir)
     _check_target(out)
     banned = normalized_forms(exclude_benchmarks) if exclude_benchmarks else set()
     query, params = _query(rounds, sides)
     with store.read_only() as conn:
         rows = conn.execute(query, params).all()
+        chains = _chains(conn, rows) if turns == "all" else {}
     kept, excluded, unaudited = [], 0, 0
     for row in rows:
         if row.audit is None and not include_unaudited:
@@ -142,10 +183,15 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
     fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
         name = f"train.{fmt}"
-        _write([_record(r, style) for r in kept], fresh / name, fmt, style)
+        configs = _round_configs(store, sorted({r.round for r in kept}))
+        records = [_record(r, style, _feedback(chains.get(r.attempt_pk, ()), _repair_errors(configs.get(str(r.round), {}))))
+                   for r in kept]
+        _write(records, fresh / name, fmt, style)
         manifest = _manifest(kept, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, excluded, unaudited)
+        manifest["filters"]["turns"] = turns
+        manifest["counts"]["repaired"] = sum(1 for r in kept if r.parent_id is not None)
         manifest |= {"files": {name: hashlib.sha256((fresh / name).read_bytes()).hexdigest()},
-                     "code": code_version(), "config": _round_configs(store, sorted({r.round for r in kept}))}
+                     "code": code_version(), "config": configs}
         (fresh / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n",
                                              encoding="utf-8")
         _swap_in(fresh, out)

@@ -63,6 +63,9 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
     counts = StageCounts("evaluate")
     statements = benchmark_statements(ev.benchmark, ev.split, ev.limit)
     settings = {"sampling": dataclasses.asdict(cfg.prover.sampling), "prompt_style": cfg.prover.prompt_style}
+    if cfg.prover.strategy != ["sample"]:  # sampling alone keeps the key evaluations had before strategies
+        settings |= {"strategy": cfg.prover.strategy, "repair_turns": cfg.prover.repair_turns,
+                     "budget_checks": cfg.prover.budget_checks, "budget_tokens": cfg.prover.budget_tokens}
     with store.session() as s:
         eid = dbeval.evaluation_id(s, checkpoint, ev.benchmark, ev.split, ev.n, ks, settings, len(statements),
                                    checkpoint_id, round_)

@@ -109,7 +109,8 @@ def informal_of(benchmark: str) -> dict[str, str]:
 def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: ProverConfig, generator, check: Callable,
              workers: int, on_results: Callable[[list[ProblemResult]], None], round_: int = 0,
              stop: threading.Event | None = None) -> None:
-    """Sample n proofs of each statement, verify all of them, hand each problem's result to on_results."""
+    """Sample n proofs of each statement (each revised as prover.strategy says), verify all of them, hand each
+    problem's result to on_results."""
     informal = informal_of(benchmark)
 
     def store(results: list[Result]) -> None:
@@ -120,6 +121,7 @@ def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: Prove
 
 
 def _problem(result: Result, benchmark: str, n: int) -> ProblemResult:
-    correct = sum(1 for a in result.attempts if a.verdict is VerdictStatus.PROVED)
+    # a sample is correct when it or one of its revisions (repair) is proved
+    correct = len({a.sampling.get("sample", i) for i, a in enumerate(result.attempts) if a.verdict is VerdictStatus.PROVED})
     name = result.statement.name
     return ProblemResult(name, source_of(benchmark, name), n, correct, result.attempts)

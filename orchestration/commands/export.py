@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl", help="file format of train.*")
     p.add_argument("--style", choices=["prompt-completion", "messages"], default="prompt-completion",
                    help="prompt-completion: the fields TRL's SFTTrainer takes; messages: one user and one assistant turn")
+    p.add_argument("--turns", choices=["final", "all"], default="final",
+                   help="final: each proof alone; all: a proof found by repair after the attempts it revised and "
+                        "Lean's feedback on each (multi-turn messages; with prompt-completion, the repair prompt)")
     p.add_argument("--round", type=int, action="append", help="only this round (repeatable; default: every round)")
     p.add_argument("--sides", "--side", dest="sides", default="statement,negation",
                    help="comma-separated sides to write: statement, negation, false_hyps (proofs of `hyps ⊢ False`), "
@@ -34,7 +37,7 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     check_out_dir(args.out)  # a file there, or a folder we cannot write in, is said before the store is read
     with Store.open(cfg.db) as store:
         manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.sides, exclude,
-                                  args.include_unaudited)
+                                  args.include_unaudited, turns=args.turns)
     print(f"wrote {manifest['counts']['total']} pairs to {args.out} "
           f"({manifest['counts']['excluded_benchmark']} benchmark statements left out, "
           f"{manifest['counts']['excluded_unaudited']} proofs not audited yet)")

@@ -1,0 +1,119 @@
+"""The repair strategy: a failed proof revised from Lean's errors, stored with its parent and exported as a
+multi-turn conversation; budgets stop it where they say."""
+
+import json
+
+import pytest
+
+from flywheel.config import ProverConfig
+from flywheel.lean.verdicts import Verdict
+from flywheel.records import Side, VerdictStatus
+from prover_loop.prove import prove_pass
+from tests.doubles import ScriptedGenerator
+from tests.seed import statement
+
+BAD, GOOD = "  subst h\n  omega\n```", "  subst h\n  rfl\n```"
+ERROR = "omega could not prove the goal"
+GOAL = "x : ℕ\n⊢ 0 + 1 = 1"
+
+
+def _script(req):
+    text = req.prompt if isinstance(req.prompt, str) else req.prompt[-1]["content"]
+    return [GOOD if ERROR in text else BAD]  # a revision, asked with Lean's error, gets it right
+
+
+def _check(seen):
+    def check(header, goal, proof):
+        seen.append(proof)
+        if "rfl" in proof:
+            return Verdict(VerdictStatus.PROVED, time_s=0.01)
+        error = {"severity": "error", "pos": {"line": 5, "column": 2}, "proof_pos": {"line": 3, "column": 2},
+                 "data": ERROR, "goal": GOAL}
+        return Verdict(VerdictStatus.FAILED, ERROR, [error], time_s=0.01)
+    return check
+
+
+def _prove(sides, workers=1, **cfg):
+    results, seen = [], []
+    generator = ScriptedGenerator(_script)
+    prove_pass([statement(0)], {}, sides, ProverConfig(**({"samples_per_side": 1, "strategy": ["repair"]} | cfg)), 0, 1,
+               generator, _check(seen), workers, results.extend)
+    return results, generator, seen
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_repair_chain_fixes_the_proof_on_its_second_turn(workers):
+    (result,), generator, _ = _prove([Side.STATEMENT, Side.NEGATION], workers)
+    first_s, first_n, revision = result.attempts  # S0, N0, then S's revision; N's revision comes after: dropped
+    assert (first_s.side, first_n.side, revision.side) == (Side.STATEMENT, Side.NEGATION, Side.STATEMENT)
+    assert [a.turn for a in result.attempts] == [0, 0, 1] and {a.strategy for a in result.attempts} == {"repair"}
+    assert revision.parent == first_s.id and first_s.parent is None and revision.verdict is VerdictStatus.PROVED
+    assert result.side is Side.STATEMENT and result.proof.attempt_id == revision.id
+    assert all(a.tokens > 0 for a in result.attempts)
+    asked = next(r.prompt for r in generator.requests if "does not check" in r.prompt and "¬" not in r.prompt)
+    assert asked.endswith(":= by\n") and "Goal:\n" + GOAL in asked and ">   omega" in asked and ERROR in asked
+
+
+def test_repair_turns_and_budgets_stop_each_chain_where_they_say():
+    def never(req):
+        return [BAD]
+
+    results, seen = [], []
+    cfg = ProverConfig(samples_per_side=2, strategy=["repair"], repair_turns=2)
+    prove_pass([statement(0)], {}, [Side.STATEMENT], cfg, 0, 1, ScriptedGenerator(never), _check(seen), 2, results.extend)
+    assert [(a.turn, a.sampling["sample"]) for a in results[0].attempts] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+    results.clear()
+    cfg = ProverConfig(samples_per_side=2, strategy=["repair"], repair_turns=2, budget_checks=3)
+    prove_pass([statement(0)], {}, [Side.STATEMENT], cfg, 0, 1, ScriptedGenerator(never), _check(seen), 2, results.extend)
+    assert [(a.turn, a.sampling["sample"]) for a in results[0].attempts] == [(0, 0), (0, 1), (1, 0)]
+
+
+def test_chat_revisions_carry_the_whole_conversation():
+    (result,), generator, _ = _prove([Side.STATEMENT], prompt_style="chat")
+    assert result.side is Side.STATEMENT
+    revision = generator.requests[-1].prompt
+    assert [m["role"] for m in revision] == ["user", "assistant", "user"] and ERROR in revision[-1]["content"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("turns", ["all", "final"])
+def test_a_repair_chain_is_stored_with_parent_links_and_exported_as_messages(store, tmp_path, turns):
+    from sqlalchemy import text
+
+    from db import proofs as dbproofs
+    from db import statements as dbst
+    from db.export import export_dataset
+
+    st = statement(0)
+    with store.session() as s:
+        dbst.insert_statements(s, [st])
+    results, _, _ = _prove([Side.STATEMENT, Side.NEGATION])
+    with store.session() as s:
+        dbproofs.save_results(s, results, 1)
+    with store.engine.connect() as c:
+        rows = c.execute(text("SELECT a.turn, a.strategy, p.attempt_key, a.tokens FROM proof_attempts a "
+                              "LEFT JOIN proof_attempts p ON p.id = a.parent_id ORDER BY a.id")).all()
+    first = results[0].attempts[0].id
+    assert [(t, s, p) for t, s, p, _ in rows] == [(0, "repair", None), (0, "repair", None), (1, "repair", first)]
+    assert all(tokens > 0 for *_, tokens in rows)
+    with store.session() as s:
+        assert dbproofs.attempts_of(s, st.id)[-1].parent == first
+    manifest = export_dataset(store, tmp_path / "out", style="messages", include_unaudited=True, turns=turns)
+    (row,) = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    roles = [m["role"] for m in row["messages"]]
+    if turns == "final":
+        assert roles == ["user", "assistant"] and "rfl" in row["messages"][1]["content"]
+        return
+    assert roles == ["user", "assistant", "user", "assistant"] and manifest["counts"]["repaired"] == 1
+    assert "omega" in row["messages"][1]["content"] and ERROR in row["messages"][2]["content"]
+    assert "rfl" in row["messages"][3]["content"]
+
+def test_strategies_chain_on_a_side_each_after_the_one_before():
+    def never(req):
+        return [BAD]
+
+    results, seen = [], []
+    cfg = ProverConfig(samples_per_side=2, strategy=["sample", "repair"], repair_turns=1)
+    prove_pass([statement(0)], {}, [Side.STATEMENT], cfg, 0, 1, ScriptedGenerator(never), _check(seen), 2, results.extend)
+    assert [(a.strategy, a.turn) for a in results[0].attempts] == [("sample", 0)] * 2 + [("repair", 0)] * 2 + [("repair", 1)] * 2
+    assert len({a.id for a in results[0].attempts}) == 6

@@ -105,9 +105,14 @@ class ProofAttemptRow(Base):
     tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # generated for this proof
     parent_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("proof_attempts.id", name="fk_proof_attempts_parent"),
                                                   index=True)  # the attempt this one revises
+    # prove: a prove stage; sample: a curriculum's sampling pass; rl: a rollout of a GRPO training
+    source: Mapped[str] = mapped_column(String(16), server_default="prove")
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("checkpoints.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         CheckConstraint(_in("side", Side), name="ck_proof_attempts_side"),
+        CheckConstraint("source IN ('prove', 'sample', 'rl')", name="ck_proof_attempts_source"),
+        Index("ix_proof_attempts_model_statement", "model", "statement_id"),
         CheckConstraint(_in("verdict", VerdictStatus), name="ck_proof_attempts_verdict"),
         Index("ix_proof_attempts_round_verdict", "round", "verdict"),
         Index("ix_proof_attempts_statement_side", "statement_id", "side"),

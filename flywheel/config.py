@@ -198,6 +198,24 @@ class TrainConfig:
     accelerate_config: str | None = None  # an accelerate config file: DDP, FSDP or DeepSpeed on one node
     ray_workers: int = 1  # Ray Train workers (with --ray-address)
     ray_use_gpu: bool = True
+    # sft | grpo (RL with Lean's verdicts as the reward, from the current prover) | sft+grpo (GRPO after this SFT)
+    method: str = "sft"
+    grpo_group_size: int = 8  # G: completions sampled per prompt; advantages are relative to the group
+    grpo_prompts_per_step: int = 1  # prompts per device and optimizer step (each with its G completions)
+    grpo_steps: int = 100
+    grpo_lr: float = 5e-6
+    grpo_beta: float = 0.02  # KL coefficient against the starting model (DeepSeek-Prover-V1.5: 0.02)
+    grpo_epsilon: float = 0.2  # the clip range of the policy ratio
+    grpo_loss_type: str = "dapo"  # TRL's loss aggregations: grpo, dr_grpo, dapo, bnpo
+    grpo_max_completion_length: int = 1024  # tokens
+    grpo_temperature: float = 1.0
+    grpo_format_reward: float = 0.0  # added to Lean's 1/0 for an answer that holds a proof to check
+    grpo_vllm_mode: str = "colocate"  # on a GPU: colocate (vLLM in the trainer's process) | server
+    grpo_vllm_server_url: str | None = None  # vllm_mode server: the `trl vllm-serve` URL
+    curriculum_low: float = 0.0  # the band of pass rates trained on: low < rate <= high
+    curriculum_high: float = 0.25
+    curriculum_min_attempts: int = 8  # fewer stored attempts by the prover: a sampling pass tops them up
+    curriculum_max_prompts: int = 512  # the most statement sides trained on (the lowest rates in the band first)
 
 
 @dataclass(slots=True)
@@ -244,6 +262,9 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("TrainConfig", "device"): ("auto", "cpu", "cuda"),
     ("TrainConfig", "sides"): ("statement", "negation", "false_hyps"),
     ("TrainConfig", "exclude_benchmarks"): BUNDLED,
+    ("TrainConfig", "method"): ("sft", "grpo", "sft+grpo"),
+    ("TrainConfig", "grpo_loss_type"): ("grpo", "dr_grpo", "dapo", "bnpo"),
+    ("TrainConfig", "grpo_vllm_mode"): ("colocate", "server"),
 }
 
 
@@ -311,6 +332,16 @@ RANGES: dict[tuple[str, str], Range] = {
     ("TrainConfig", "warmup"): COUNT0,
     ("TrainConfig", "weight_decay"): COUNT0,
     ("TrainConfig", "seed"): COUNT0,
+    **{("TrainConfig", f): COUNT for f in ("grpo_prompts_per_step", "grpo_steps", "grpo_max_completion_length",
+                                           "curriculum_min_attempts", "curriculum_max_prompts")},
+    ("TrainConfig", "grpo_group_size"): Range(2),  # one completion has no group to be compared with
+    ("TrainConfig", "grpo_lr"): POSITIVE,
+    ("TrainConfig", "grpo_beta"): COUNT0,
+    ("TrainConfig", "grpo_epsilon"): POSITIVE,
+    ("TrainConfig", "grpo_temperature"): POSITIVE,
+    ("TrainConfig", "grpo_format_reward"): COUNT0,
+    ("TrainConfig", "curriculum_low"): FRACTION,
+    ("TrainConfig", "curriculum_high"): FRACTION,
 }
 
 Name = Callable[[str], str]
@@ -354,6 +385,14 @@ def _rule_problems(cfg: Config, name: Name) -> Iterator[str]:
                            f"({tokens} >= {gen.max_model_len})")
 
 
+def _train_problems(train: TrainConfig, name: Name) -> Iterator[str]:
+    if train.curriculum_low >= train.curriculum_high:
+        yield (f"{name('train.curriculum_low')}: must be below {name('train.curriculum_high')} "
+               f"({train.curriculum_low:g} >= {train.curriculum_high:g}): the band (low, high] would be empty")
+    if train.grpo_vllm_mode == "server" and not train.grpo_vllm_server_url and train.method != "sft":
+        yield f"{name('train.grpo_vllm_mode')}: server needs train.grpo_vllm_server_url (a `trl vllm-serve` URL)"
+
+
 def _get(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         obj = getattr(obj, part)
@@ -363,7 +402,7 @@ def _get(obj: Any, dotted: str) -> Any:
 def validate(cfg: Config, name: Name | None = None) -> None:
     """Every choice, range and cross-field rule at once; one ConfigError listing each problem."""
     name = name or (lambda path: path)
-    problems = [*_field_problems(cfg, "", name), *_rule_problems(cfg, name)]
+    problems = [*_field_problems(cfg, "", name), *_rule_problems(cfg, name), *_train_problems(cfg.train, name)]
     if len(problems) == 1:
         raise ConfigError(problems[0])
     if problems:

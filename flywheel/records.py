@@ -104,6 +104,8 @@ class ProofAttempt:
     turn: int = 0  # 0: a first answer; n: the n-th revision after Lean's feedback
     parent: str | None = None  # the id (key) of the attempt this one revises
     tokens: int = 0  # tokens generated for this proof: with the Lean checks, a strategy's budget
+    source: str = "prove"  # prove | sample (a curriculum's sampling pass) | rl (a GRPO rollout)
+    checkpoint_id: int | None = None  # rl: the checkpoint whose training sampled it
 
 
 @dataclass(slots=True)

@@ -12,24 +12,35 @@ from flywheel.counts import StageCounts
 from flywheel.records import StageState
 
 
-def train_round(store: Store, cfg: Config, number: int) -> StageCounts:
-    from orchestration.train_stage import run_train
+def train_round(store: Store, cfg: Config, number: int, engines=None) -> StageCounts:
+    from orchestration.grpo_stage import train_by_method
 
     counts = StageCounts("train")
     with store.session() as s:
         before = dbrounds.stage_state(s, number, "train")  # set: an earlier run began training, resume it
         dbrounds.set_stage(s, number, "train", StageState.RUNNING)
-    result, ident = run_train(store, cfg, number, resume=before is not None)
-    metrics = result.metrics or {}
-    losses = metrics.get("loss") or []
-    counts.outcomes["checkpoint"] = f"{ident}: {result.path}"
-    counts.outcomes["steps"] = int(metrics.get("steps") or len(losses))
-    if losses:
-        counts.outcomes["last loss"] = f"{float(losses[-1]['loss']):.4f}"
+    trained = train_by_method(store, cfg, number, resume=before is not None, engines=engines)
+    for result, ident in trained:
+        _outcomes(counts, result, ident)
+    if not trained:  # GRPO alone, and no statement side in the band: the round's prover stays
+        counts.outcomes["checkpoint"] = "none: no statement side's pass rate is in the curriculum's band"
     counts.stop()
     with store.session() as s:
         dbrounds.set_stage(s, number, "train", StageState.DONE, counts.as_dict())
     return counts
+
+
+def _outcomes(counts: StageCounts, result, ident: int) -> None:
+    """A checkpoint's line in the stage's counts: SFT's with its last loss, GRPO's (prefixed) with its reward."""
+    metrics = result.metrics or {}
+    prefix = "grpo " if result.method.startswith("grpo") else ""
+    losses, rewards = metrics.get("loss") or [], metrics.get("reward") or []
+    counts.outcomes[prefix + "checkpoint"] = f"{ident}: {result.path}"
+    counts.outcomes[prefix + "steps"] = int(metrics.get("steps") or len(losses))
+    if losses:
+        counts.outcomes["last loss"] = f"{float(losses[-1]['loss']):.4f}"
+    if rewards:
+        counts.outcomes["grpo reward"] = f"{rewards[0]['reward']:.3f} -> {rewards[-1]['reward']:.3f}"
 
 
 def evaluate_round(store: Store, cfg: Config, number: int, engines, stop: threading.Event) -> StageCounts:

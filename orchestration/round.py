@@ -155,7 +155,7 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
         from orchestration.engines import release_generation
 
         release_generation(engines)  # training takes the GPU the generator held; it reloads when next asked
-        return learn_stages.train_round(store, cfg, number)
+        return learn_stages.train_round(store, cfg, number, engines)
     return learn_stages.evaluate_round(store, cfg, number, engines, stop) if cfg.run.evaluate else None
 
 

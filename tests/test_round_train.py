@@ -152,3 +152,41 @@ def test_the_generator_loads_when_asked_and_gives_way_when_released(monkeypatch)
     assert base.generate(["r"]) == [["base"]] and events[-1] == "load base"  # back when asked again
     base.release()
     assert events[-1] == "free base"
+
+
+def test_two_rounds_of_sft_then_grpo(store, pg_url, tmp_path, server, fake_repl, monkeypatch):
+    """train.method sft+grpo: each round's GRPO starts from the SFT checkpoint it just trained, on the statements
+    that checkpoint proves sometimes (a sampling pass measures them); its rollouts are stored attempts of source
+    rl tied to its checkpoint; round 2 proves with round 1's GRPO checkpoint."""
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+    monkeypatch.setattr("orchestration.train_stage.default_trainer", lambda: train_double.fake_train_sft)
+    monkeypatch.setattr("orchestration.grpo_stage.default_grpo_trainer", lambda: train_double.fake_train_grpo)
+    train_double.CALLS.clear()
+    _ingest(pg_url, monkeypatch)
+    path = _config(tmp_path, server, fake_repl)
+    cfg = yaml.safe_load(open(path))
+    cfg["train"] |= {"method": "sft+grpo", "grpo_group_size": 4, "curriculum_low": 0.0, "curriculum_high": 1.0,
+                     "curriculum_min_attempts": 2, "sides": ["statement"]}
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    assert main(["--config", path, "run", "--rounds", "2", "--out", str(tmp_path / "runs")]) == 0
+    engine = create_engine(pg_url)
+    with engine.connect() as c:
+        checkpoints = c.execute(text("SELECT id, round, method, path, base_model, metrics FROM checkpoints ORDER BY id")).all()
+        models = dict(c.execute(text("SELECT round, array_agg(DISTINCT model) FROM proof_attempts WHERE source = 'prove' "
+                                     "GROUP BY round")).all())
+        rl = c.execute(text("SELECT round, checkpoint_id, count(*) FROM proof_attempts WHERE source = 'rl' "
+                            "GROUP BY 1, 2 ORDER BY 1")).all()
+        sampled = c.execute(text("SELECT count(*) FROM proof_attempts WHERE source = 'sample'")).scalar_one()
+        stages = c.execute(text("SELECT stages FROM rounds WHERE number = 1")).scalar_one()
+    engine.dispose()
+    ck = tmp_path / "checkpoints"
+    assert [(c.round, c.method, c.path) for c in checkpoints] == [
+        (1, "sft", str(ck / "round-1" / "model")), (1, "grpo", str(ck / "round-1" / "grpo" / "model")),
+        (2, "sft", str(ck / "round-2" / "model")), (2, "grpo", str(ck / "round-2" / "grpo" / "model"))]
+    assert checkpoints[1].base_model == checkpoints[0].path and checkpoints[3].base_model == checkpoints[2].path
+    assert models[2] == [str(ck / "round-1" / "grpo" / "model")]  # round 2 proves with round 1's GRPO checkpoint
+    assert [tuple(r) for r in rl] == [(1, checkpoints[1].id, 8), (2, checkpoints[3].id, 8)]  # 2 steps of 4 a round
+    assert sampled > 0 and checkpoints[1].metrics["curriculum"]["prompts"]
+    assert checkpoints[1].metrics["reward"] == [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.5}]
+    assert stages["train"]["state"] == "done" and stages["train"]["counts"]["outcomes"]["grpo reward"] == "0.500 -> 0.500"

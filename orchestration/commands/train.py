@@ -13,7 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fine-tune the next prover on the verified pairs of all rounds so far")
     p.add_argument("--round", type=int, help="train on rounds 1..N and record the checkpoint as round N's "
                                              "(default: the latest round)")
-    p.add_argument("--method", choices=["sft"], default="sft", help="supervised fine-tuning (TRL's SFTTrainer)")
+    p.add_argument("--method", choices=["sft", "grpo", "sft+grpo"],
+                   help="sft: supervised fine-tuning (TRL's SFTTrainer); grpo: RL from the current prover with Lean's "
+                        "verdicts as the reward, on the statements it proves sometimes (TRL's GRPOTrainer); sft+grpo: "
+                        "both, GRPO from the SFT checkpoint (default: train.method)")
     p.add_argument("--lora", action="store_true", help="LoRA through PEFT instead of full fine-tuning (train.lora)")
     p.add_argument("--resume", action="store_true", help="continue a killed training from its last saved step")
     p.add_argument("--out", help="checkpoint folder (default: train.out_dir/round-N)")
@@ -26,18 +29,41 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
     from db.store import Store
     from orchestration.commands.stages import resolve_round
-    from orchestration.train_stage import run_train
+    from orchestration.grpo_stage import train_by_method
 
     if args.lora:
         cfg.train.lora = True
+    if args.method:
+        cfg.train.method = args.method
     if args.accelerate_config and args.ray_address:
         raise ConfigError("--accelerate-config and --ray-address: choose one way to start the training processes")
     with Store.open(cfg.db) as store:
         round_ = resolve_round(store, args.round)
-        result, ident = run_train(store, cfg, round_, args.out, args.resume, args.accelerate_config, args.ray_address)
-    m = result.metrics
-    print(f"round {round_}: checkpoint {ident} ({result.method}, {result.serve}) at {result.path}\n"
-          f"base {result.base_model}; {m['steps']} steps, {m['tokens']} tokens, {m['tokens_per_s']} tokens/s, "
-          f"{m['wall_time_s']} s; loss {m['loss'][0]['loss']:.4f} -> {m['loss'][-1]['loss']:.4f}")
+        trained = train_by_method(store, cfg, round_, args.out, args.resume, args.accelerate_config, args.ray_address)
+    if not trained:
+        t = cfg.train
+        print(f"round {round_}: nothing trained: no statement side of rounds 1..{round_} has a pass rate in "
+              f"({t.curriculum_low:g}, {t.curriculum_high:g}] for the current prover")
+        return 1
+    for result, ident in trained:
+        print(_summary(round_, result, ident))
+    result, ident = trained[-1]
     print(json.dumps({"checkpoint": ident, "data_manifest_sha256": result.data_manifest_sha256}))
     return 0
+
+
+def _summary(round_: int, result, ident: int) -> str:
+    m = result.metrics
+    head = (f"round {round_}: checkpoint {ident} ({result.method}, {result.serve}) at {result.path}\n"
+            f"base {result.base_model}; {m['steps']} steps, {m['wall_time_s']} s; ")
+    if result.method.startswith("grpo"):
+        c = m.get("curriculum") or {}
+        return head + (f"{len(c.get('prompts', []))} prompts; mean reward {m['reward'][0]['reward']:.3f} -> "
+                       f"{m['reward'][-1]['reward']:.3f}; pass rate on them {_pct(c.get('mean_rate_before'))} -> "
+                       f"{_pct(c.get('mean_rate_after'))}")
+    return head + (f"{m['tokens']} tokens, {m['tokens_per_s']} tokens/s; "
+                   f"loss {m['loss'][0]['loss']:.4f} -> {m['loss'][-1]['loss']:.4f}")
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.1f}%"

@@ -106,21 +106,28 @@ def _meter():
     return Meter()
 
 
+def last_save(trainer_dir: Path, resume: bool) -> str | None:
+    """The trainer's last saved step to resume from; without `resume`, a folder holding saves is refused."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    if last and not resume:
+        raise ConfigError(f"{trainer_dir} holds checkpoints of an earlier training: --resume continues it, "
+                          "or remove the folder to start again")
+    return last
+
+
 def train_sft(data_dir: Path, cfg: TrainConfig, out_dir: Path, base_model: str, resume: bool = False,
               callbacks: Sequence = ()) -> TrainResult | None:
     """Fine-tune `base_model` on the export in `data_dir`; resumable checkpoints go to out_dir/trainer, the
     final model to out_dir/model (LoRA: the adapter to out_dir/adapter, merged into out_dir/model unless
     train.lora_serve is `adapter`). `resume` continues from the last saved step; without it a folder that
     already holds checkpoints is refused. Returns the result on the main process (None on the others)."""
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
     out_dir = Path(out_dir)
     trainer_dir = out_dir / "trainer"
-    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
-    if last and not resume:
-        raise ConfigError(f"{trainer_dir} holds checkpoints of an earlier training: --resume continues it, "
-                          "or remove the folder to start again")
+    last = last_save(trainer_dir, resume)
     if cfg.lora_serve not in ("merge", "adapter"):
         raise ConfigError(f"train.lora_serve must be merge or adapter, got {cfg.lora_serve!r}")
     rows = load_pairs(data_dir)
@@ -152,13 +159,19 @@ def _result(cfg: TrainConfig, out_dir: Path, base_model: str, data_dir: Path, st
         "tokens": int(state.num_input_tokens_seen), "tokens_this_run": tokens,
         "wall_time_s": round(meter.wall, 3), "tokens_per_s": round(tokens / meter.wall, 2) if meter.wall else None,
     }
+    serve, path, adapter = served(cfg, out_dir)
+    return TrainResult(path=path, base_model=base_model, method="sft-lora" if cfg.lora else "sft", serve=serve,
+                       adapter=adapter, data_manifest_sha256=manifest_sha256(data_dir), config=dataclasses.asdict(cfg),
+                       metrics=metrics)
+
+
+def served(cfg: TrainConfig, out_dir: Path) -> tuple[str, str, str | None]:
+    """How a finished training in out_dir is served: (serve, the path generation loads, the LoRA adapter)."""
     if cfg.lora:
         serve, path = ("merged", out_dir / "model") if cfg.lora_serve == "merge" else ("adapter", out_dir / "adapter")
     else:
         serve, path = "full", out_dir / "model"
-    return TrainResult(path=str(path.resolve()), base_model=base_model, method="sft-lora" if cfg.lora else "sft",
-                       serve=serve, adapter=str((out_dir / "adapter").resolve()) if cfg.lora else None,
-                       data_manifest_sha256=manifest_sha256(data_dir), config=dataclasses.asdict(cfg), metrics=metrics)
+    return serve, str(path.resolve()), str((out_dir / "adapter").resolve()) if cfg.lora else None
 
 
 def merge_adapter(adapter_dir: Path, out: Path) -> None:

@@ -1,0 +1,90 @@
+"""Reinforcement learning from Lean's verdicts (DeepSeek-Prover-V1.5's RLPAF): TRL's GRPOTrainer on the prover,
+G completions a prompt, each one's advantage its reward less the group's mean over the group's std, no value
+model; the reward is prover_loop/train/reward.py's LeanReward. Generation by vLLM (colocated or a server) on a
+GPU, by transformers on a CPU; a resumable checkpoint every `save_steps`; generation-ready weights at the end."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Sequence
+
+from flywheel.config import TrainConfig
+from flywheel.errors import ConfigError
+from flywheel.hashing import sha256_json
+from prover_loop.train.reward import LeanReward, Prompt
+from prover_loop.train.sft import (RESULT, TrainResult, last_save, load_tokenizer, lora_config, merge_adapter, on_cpu,
+                                   served)
+
+
+def grpo_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
+    """TRL's GRPOConfig for `cfg`: every hyperparameter from the config (TRL's bf16 and gradient checkpointing
+    defaults would change the run behind the user's back); rewards scaled by the group's std, as GRPO is."""
+    from trl import GRPOConfig
+
+    generation = {} if cpu else dict(use_vllm=True, vllm_mode=cfg.grpo_vllm_mode,
+                                     vllm_server_base_url=cfg.grpo_vllm_server_url)
+    return GRPOConfig(
+        output_dir=str(output_dir), max_steps=cfg.grpo_steps, learning_rate=cfg.grpo_lr,
+        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup, weight_decay=cfg.weight_decay,
+        per_device_train_batch_size=cfg.grpo_group_size * cfg.grpo_prompts_per_step,
+        gradient_accumulation_steps=cfg.grad_accumulation, num_generations=cfg.grpo_group_size,
+        max_completion_length=cfg.grpo_max_completion_length, temperature=cfg.grpo_temperature, top_p=1.0,
+        beta=cfg.grpo_beta, epsilon=cfg.grpo_epsilon, loss_type=cfg.grpo_loss_type, scale_rewards="group",
+        bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, seed=cfg.seed, data_seed=cfg.seed,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        logging_steps=cfg.logging_steps, use_cpu=cpu, report_to="none", disable_tqdm=True, log_completions=False,
+        **generation, **extra)
+
+
+def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, out_dir: Path, base_model: str,
+               resume: bool = False, callbacks: Sequence = ()) -> TrainResult:
+    """GRPO of `base_model` on `prompts` with `reward`; resumable checkpoints go to out_dir/trainer, the final
+    model to out_dir/model (LoRA: merged unless train.lora_serve is `adapter`). `resume` continues from the
+    last save; without it a folder that already holds saves is refused."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    if not prompts:
+        raise ConfigError("GRPO: no prompts to train on")
+    out_dir = Path(out_dir)
+    trainer_dir = out_dir / "trainer"
+    last = last_save(trainer_dir, resume)
+    tokenizer = load_tokenizer(base_model)
+    dataset = Dataset.from_list([{"prompt": p.prompt, "key": p.key} for p in prompts])
+    trainer = GRPOTrainer(model=base_model, reward_funcs=reward, args=grpo_args(cfg, trainer_dir, on_cpu(cfg)),
+                          train_dataset=dataset, processing_class=tokenizer,
+                          peft_config=lora_config(cfg) if cfg.lora else None, callbacks=list(callbacks))
+    step0, start = trainer.state.global_step, time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    wall = time.perf_counter() - start
+    final = out_dir / ("adapter" if cfg.lora else "model")
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    if cfg.lora and cfg.lora_serve == "merge":
+        merge_adapter(final, out_dir / "model")
+    result = _result(cfg, out_dir, base_model, prompts, trainer.state, reward, wall, last)
+    (out_dir / RESULT).write_text(result.to_json() + "\n", encoding="utf-8")
+    return result
+
+
+def _result(cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], state, reward: LeanReward,
+            wall: float, resumed_from: str | None) -> TrainResult:
+    curve = [{"step": h["step"], "reward": h["reward"]} for h in state.log_history if "reward" in h]
+    metrics = {
+        "steps": state.global_step, "resumed_from_step": int(Path(resumed_from).name.split("-")[-1]) if resumed_from else None,
+        "reward": curve, "rollouts_this_run": sum(c["rollouts"] for c in reward.curve),
+        "wall_time_s": round(wall, 3), "steps_per_s": round(len(reward.curve) / wall, 4) if wall else None,
+        "reward_wait_s": round(sum(c["wait_s"] for c in reward.curve), 4),
+        "slowest_checks_s": round(sum(c["slowest_check_s"] for c in reward.curve), 4),
+    }
+    serve, path, adapter = served(cfg, out_dir)
+    return TrainResult(path=path, base_model=base_model, method="grpo-lora" if cfg.lora else "grpo", serve=serve,
+                       adapter=adapter, data_manifest_sha256=prompts_sha256(prompts), config=dataclasses.asdict(cfg),
+                       metrics=metrics)
+
+
+def prompts_sha256(prompts: Sequence[Prompt]) -> str:
+    """What names the data of a GRPO checkpoint: its curriculum, the statement sides it trained on."""
+    return sha256_json(sorted(p.key for p in prompts))

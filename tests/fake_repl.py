@@ -16,8 +16,8 @@ Answers, in order of precedence:
   identifier"; `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
   no messages (proved). A command may end with `#print axioms X` lines after its declaration: one answer, one
   env, with the messages of each command at their positions in the whole text, as the real REPL answers;
-- tactics (tests/fake_tactics.py): the requests of the REPL's own test suite (tests/data/lean/repl-v4.26-tests)
-  answered as recorded; otherwise a `by` proof's sorries carry their goals and proof states, `allTactics`
+- tactics (tests/fake_tactics.py, beside this file; a lone copy answers without them): the requests of the
+  REPL's own test suite (tests/data/lean/repl-v4.26-tests) answered as recorded; otherwise a `by` proof's sorries carry their goals and proof states, `allTactics`
   lists its tactics (each line of a block one tactic), `-- fake:fail[=TEXT]` fails the tactic on its line,
   and tactic mode (`{"tactic", "proofState"}`) follows the simple rules documented there.
 Environment: FAKE_REPL_LATENCY_MS ("200" or "50-500"), FAKE_REPL_SEED, FAKE_REPL_NO_REPLAY=1,
@@ -37,7 +37,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or imported, its sibling module
-import fake_tactics  # noqa: E402
+try:
+    import fake_tactics
+except ImportError:  # a lone copy of this file (the identity tests run one as a REPL binary): no tactic side
+    fake_tactics = None
 
 BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
@@ -114,7 +117,7 @@ class Fake:
         replay = os.environ.get("FAKE_REPL_NO_REPLAY") != "1" and shared.is_dir()
         self.kimina, self.exact = load_replay(shared) if replay else ({}, {})
         transcripts = shared / "lean" / "repl-v4.26-tests" / "test"
-        self.commands, self.steps = fake_tactics.load_transcripts(transcripts) if replay else ({}, {})
+        self.commands, self.steps = fake_tactics.load_transcripts(transcripts) if replay and fake_tactics else ({}, {})
         self.states: dict[int, list[str]] = {}  # proof state → its goals
         self.histories: dict[int, tuple[str, ...]] = {}  # env → the commands that made it
         self.envs: dict[int, dict[str, list[str]]] = {}
@@ -149,7 +152,7 @@ class Fake:
     def step(self, req: dict) -> dict:
         """Tactic mode: a recorded answer for these goals and this tactic, else the rules (fake_tactics)."""
         goals = self.states.get(req.get("proofState"))
-        if goals is None:
+        if goals is None or fake_tactics is None:
             return {"message": "Unknown proof state."}
         recorded = self.steps.get(fake_tactics.step_key(goals, req.get("tactic", "")))
         if recorded is not None:
@@ -188,7 +191,7 @@ class Fake:
             return self.exact[cmd]
         if env is not None and env not in self.envs:
             return {"message": "Unknown environment."}
-        recorded = self.commands.get(fake_tactics.command_key(req, self.histories.get(env, ())))
+        recorded = self.commands.get(fake_tactics.command_key(req, self.histories.get(env, ()))) if self.commands else None
         if recorded is not None:
             out = fake_tactics.renumber(recorded, self.fresh_state)
             out["env"] = self._new_env(env, {})
@@ -212,14 +215,14 @@ class Fake:
                                            "data": marks["info"]})
         else:
             out = {"messages": [], "env": self._new_env(env, {})}
-        proof = fake_tactics.model(head) if head.strip() else None
+        proof = fake_tactics.model(head) if head.strip() and fake_tactics else None
         if proof is not None:
             self._with_tactics(head, req, proof, out)
         for m in prints:  # each in the env the whole command made, at its own line
             out["messages"].append(self._print_axioms(m.group(1).strip(), out["env"], _pos(cmd, m.start())))
         return out
 
-    def _with_tactics(self, cmd: str, req: dict, proof: fake_tactics.Model, out: dict) -> None:
+    def _with_tactics(self, cmd: str, req: dict, proof, out: dict) -> None:
         """The sorries (with their goals) and the tactics (`allTactics`) of a `by` proof, by fake_tactics' rules."""
         sorries, tactics = fake_tactics.rendered(cmd, proof, self.fresh_state)
         failed = any(m.get("severity") == "error" for m in out.get("messages", []))
@@ -263,7 +266,7 @@ class Fake:
             line, col = cmd.count("\n", 0, at) + 1, at - (cmd.rfind("\n", 0, at) + 1)
             return {"messages": [{"severity": "error", "pos": {"line": line, "column": col}, "endPos": None, "data": text}],
                     "env": self._new_env(env, {})}
-        proof = fake_tactics.model(cmd) if "fail" in marks else None
+        proof = fake_tactics.model(cmd) if "fail" in marks and fake_tactics else None
         if proof is not None and proof.errors:
             return {"messages": proof.errors, "env": self._new_env(env, {})}
         if "error" in marks:

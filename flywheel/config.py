@@ -139,6 +139,21 @@ class ProverConfig:
     budget_tokens: int = 0  # generated tokens per statement side and pass; 0: unlimited
     repair_turns: int = 1  # revisions of one failed proof (repair)
     repair_errors: int = 3  # Lean's errors shown in a repair prompt, each with its goal and the code around it
+    sketches: int = 2  # decompose: proof sketches asked of the sketcher per side
+    lemma_samples: int = 4  # decompose: first answers per side of each subgoal lemma
+    lemma_strategy: list[str] = field(default_factory=lambda: ["sample"])  # decompose: how each lemma is proved
+    rmaxts: RmaxtsConfig = field(default_factory=lambda: RmaxtsConfig())  # the tree search (strategy rmaxts)
+
+
+@dataclass(slots=True)
+class RmaxtsConfig:
+    """prover.strategy rmaxts: the tree search's constants and its budget in rollouts per statement side and pass."""
+
+    rollouts: int = 32
+    in_flight: int = 8  # rollouts of one tree out at once (on the Lean pool and the generator)
+    ucb_c: float = 1.0  # the exploration constant of the discounted UCB
+    discount: float = 0.99  # the weight of a reward per newer one after it
+    virtual_loss: int = 1  # zero rewards an in-flight rollout weighs on its path as
 
 
 @dataclass(slots=True)
@@ -225,6 +240,7 @@ class Config:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     grader: GeneratorConfig | None = None  # None: the generator grades
     formalizer: GeneratorConfig | None = None  # None: the generator formalizes
+    sketcher: GeneratorConfig | None = None  # decompose's proof sketches; None: the prover sketches
     autoformalize: AutoformalizeConfig = field(default_factory=AutoformalizeConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     prover: ProverConfig = field(default_factory=ProverConfig)
@@ -245,7 +261,7 @@ ENV_ALIASES = {
 BACKENDS = ("vllm", "openai", "hf")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 GRADES = ("excellent", "good", "above average", "fair", "poor")  # best first
-STRATEGIES = ("sample", "repair")  # prover_loop/strategies/<name>.py each
+STRATEGIES = ("sample", "repair", "rmaxts", "decompose")  # prover_loop/strategies/<name>.py each
 
 # Fields that take one of a few words (each item, for a list), checked before anything starts.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -256,6 +272,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ProverConfig", "negation_form"): ("hyps", "forall"),
     ("ProverConfig", "prompt_style"): ("completion", "chat"),
     ("ProverConfig", "strategy"): STRATEGIES,
+    ("ProverConfig", "lemma_strategy"): tuple(s for s in STRATEGIES if s != "decompose"),
     ("EvalConfig", "benchmark"): BUNDLED,
     ("EvalConfig", "split"): ("valid", "test"),
     ("TrainConfig", "lora_serve"): ("merge", "adapter"),
@@ -319,7 +336,11 @@ RANGES: dict[tuple[str, str], Range] = {
     **{("ProverConfig", f): COUNT for f in ("samples_per_side", "passes", "false_hyps_samples")},
     **{("ProverConfig", f): COUNT0 for f in ("budget_checks", "budget_tokens", "repair_turns")},
     ("ProverConfig", "repair_errors"): COUNT,
+    **{("ProverConfig", f): COUNT for f in ("sketches", "lemma_samples")},
     ("ProverConfig", "wall_time_s"): POSITIVE,
+    **{("RmaxtsConfig", f): COUNT for f in ("rollouts", "in_flight", "virtual_loss")},
+    ("RmaxtsConfig", "ucb_c"): COUNT0,
+    ("RmaxtsConfig", "discount"): SHARE,
     ("RunConfig", "rounds"): COUNT,
     ("RunConfig", "workers"): COUNT,
     ("EvalConfig", "n"): COUNT,
@@ -371,7 +392,7 @@ def _rule_problems(cfg: Config, name: Name) -> Iterator[str]:
         yield (f"{name('lean.rss_limit_mb')}: must be below {name('lean.memory_limit_mb')} "
                f"({lean.rss_limit_mb} >= {lean.memory_limit_mb}): a REPL restarts at its RSS limit before its "
                f"address space runs out")
-    for section in ("generator", "grader"):
+    for section in ("generator", "grader", "sketcher"):
         gen = getattr(cfg, section)
         if gen is None:
             continue

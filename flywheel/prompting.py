@@ -24,6 +24,22 @@ def proof_prompt(header: str, declaration: str, informal: str | None = None, pre
     return f"{INSTRUCTION}{_code(header, preamble, informal, declaration)} := by\n"
 
 
+def resume_prompt(header: str, declaration: str, prefix: str, goals: tuple[str, ...], informal: str | None = None,
+                  preamble: str = "") -> str:
+    """DeepSeek-Prover-V1.5's truncate-and-resume: the proof prompt, then the proof's tactics up to the cut (a
+    `by` block as the verifier takes it, `prefix` ending where the next tactic goes) with the goals there as a
+    comment on the line before; the model continues from the cut. An empty prefix is the proof prompt."""
+    body = prefix.removeprefix("by").lstrip(" ").removeprefix("\n")
+    base = proof_prompt(header, declaration, informal, preamble)
+    if not body.strip():
+        return base
+    head, _, tail = body.rpartition("\n")
+    indent = tail[: len(tail) - len(tail.lstrip())]
+    state = "\n\n".join(goals) if goals else "no goals"
+    comment = indent + "/- tactic state:\n" + state.replace("-/", "- /") + " -/\n"
+    return base + (head + "\n" if head else "") + comment + tail
+
+
 def proof_completion(proof: str) -> str:
     """What follows the prompt: the tactic block of a `by` proof, then the closing fence."""
     body = proof.strip("\n")
@@ -102,3 +118,18 @@ def repair_messages(header: str, declaration: str, failed: list[tuple[str, str]]
         out.append({"role": "assistant", "content": f"```lean4\n{code} := {proof.strip()}\n```"})
         out.append({"role": "user", "content": f"{feedback}\n\n{REVISE}"})
     return out
+
+
+SKETCH_INSTRUCTION = ("Write a proof sketch of the following Lean 4 theorem: its key steps as "
+                      "`have h_i : P_i := by sorry`, each small enough to prove on its own, and then the proof "
+                      "of the theorem from them.\n\n```lean4\n")
+
+
+def sketch_prompt(header: str, declaration: str, informal: str | None = None, preamble: str = "",
+                  chat: bool = False) -> str | list[dict]:
+    """The sketcher's question (DeepSeek-Prover-V2's decomposition): a proof whose steps are left `sorry`,
+    continued after `:= by` or, in a chat turn, answered with the complete code in a final block."""
+    code = _code(header, preamble, informal, declaration)
+    if chat:
+        return [{"role": "user", "content": f"{SKETCH_INSTRUCTION}{code} := by\n  sorry\n```"}]
+    return f"{SKETCH_INSTRUCTION}{code} := by\n"

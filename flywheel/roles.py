@@ -9,14 +9,17 @@ import dataclasses
 from flywheel.config import Config, GeneratorConfig
 from flywheel.errors import ConfigError
 
-ROLES = ("formalizer", "grader", "prover")
+ROLES = ("formalizer", "grader", "prover", "sketcher")
 
 
 def role_config(cfg: Config, role: str) -> GeneratorConfig:
     """The role's own section (formalizer, grader, prover.generator), else generator."""
-    own = {"formalizer": cfg.formalizer, "grader": cfg.grader, "prover": cfg.prover.generator}
+    own = {"formalizer": cfg.formalizer, "grader": cfg.grader, "prover": cfg.prover.generator,
+           "sketcher": cfg.sketcher}
     if role not in own:
         raise ConfigError(f"no model role {role!r} (roles: {', '.join(ROLES)})")
+    if role == "sketcher" and own[role] is None:
+        return role_config(cfg, "prover")
     return own[role] or cfg.generator
 
 
@@ -39,6 +42,8 @@ def round_roles(cfg: Config, checkpoint=None) -> dict[str, GeneratorConfig]:
         roles["prover"] = dataclasses.replace(roles["prover"], model=cfg.prover.model)
     elif checkpoint is not None:
         roles["prover"] = serving(roles["prover"], checkpoint.path, checkpoint.serve, checkpoint.base_model)
+    if cfg.sketcher is None:  # the prover sketches, the round's checkpoint included
+        roles["sketcher"] = roles["prover"]
     if checkpoint is not None and cfg.train.formalizer_too:
         roles["formalizer"] = serving(roles["formalizer"], checkpoint.path, checkpoint.serve, checkpoint.base_model)
     return roles

@@ -7,14 +7,15 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence
 
 from flywheel.config import ProverConfig
-from flywheel.records import Proof, ProofAttempt, Side, Statement
+from flywheel.records import Proof, ProofAttempt, Side, Statement, VerdictStatus
 from prover_loop.attempts import proof_of, render_code
 from prover_loop.extract import NoProof
 from prover_loop.goals import goal_text
+from prover_loop.lemmas import Found, Pool
 from prover_loop.strategies import Task, make_strategy
 from prover_loop.strategies.scheduler import Lean, Scheduler
 from prover_loop.strategies.unit import Budget, Lane, Unit
@@ -32,18 +33,27 @@ class Result:
     side: Side | None  # the side proved, if one was
     attempts: list[ProofAttempt]
     proof: Proof | None
+    # a unit whose strategy journals (Strategy.journal): "open" for attempts stored before it settled, "done"
+    # once it has; with the sides it covers, so that a killed one is resumed (db.proofs.done_units)
+    search: str | None = None
+    sides: tuple[str, ...] = ()
+    pass_: int = 0
+    derived: list[Statement] = field(default_factory=list)  # subgoal lemmas tried (decompose), stored first
+    lemmas: list[Found] = field(default_factory=list)  # those proved, or whose negation was, by this unit
 
 
 def units_of(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
              cfg: ProverConfig, pass_: int, samples: int, early_stop: bool,
-             strategy: Sequence[str] | None = None) -> Iterator[Unit]:
+             strategy: Sequence[str] | None = None,
+             resumed: Mapping[str, Sequence[ProofAttempt]] | None = None, lemmas: Pool | None = None) -> Iterator[Unit]:
     names = list(strategy or cfg.strategy)
     budget = Budget(cfg.budget_checks, cfg.budget_tokens)
     for st in statements:
         lanes = []
         for i, side in enumerate(sides):
             task = Task(st, side, goal_text(st, side, cfg.negation_form), informal.get(st.problem_id or ""), pass_,
-                        samples, cfg, early_stop)
+                        samples, cfg, early_stop, lemmas)
+            task.resumed = [a for a in (resumed or {}).get(st.id, ()) if a.side is side and a.sampling.get("pass") == pass_]
             lanes.append(Lane(i, task, make_strategy(names, task)))
         yield Unit(st.id, lanes, budget, early_stop)
 
@@ -55,23 +65,65 @@ def result_of(unit: Unit, round_: int) -> Result:
     if unit.best is not None:
         lane = unit.lanes[unit.best[1]]
         side, proof = lane.task.side, proof_of(lane.task, attempts[-1], round_)
-    return Result(unit.lanes[0].task.statement, side, attempts, proof)
+    result = Result(unit.lanes[0].task.statement, side, attempts, proof, *_search(unit, "done"))
+    _lemmas(result, unit, outcome)
+    return result
+
+
+def _lemmas(result: Result, unit: Unit, outcome) -> None:
+    """The derived statements of the lemmas a unit's attempts prove (decompose), and those proved."""
+    derived: dict[str, Statement] = {}
+    for (_, index), check, _, attempt in outcome:
+        sub = check.subject
+        if sub is None:
+            continue
+        derived.setdefault(sub.statement.id, sub.statement)
+        if attempt.verdict is VerdictStatus.PROVED:
+            source = unit.lanes[index].task
+            result.lemmas.append(Found(sub.statement, source.statement, source.side, sub.side, attempt.id,
+                                       attempt.proof))
+    result.derived = list(derived.values())
+
+
+def _search(unit: Unit, state: str) -> tuple[str | None, tuple[str, ...], int]:
+    if not any(lane.strategy.journal for lane in unit.lanes):
+        return None, (), 0
+    return state, tuple(lane.task.side.value for lane in unit.lanes), unit.lanes[0].task.pass_
+
+
+def progress_of(unit: Unit, attempts: list[ProofAttempt]) -> Result:
+    """Attempts of a journaling unit stored before it settles (their place in its outcome is sure)."""
+    return Result(unit.lanes[0].task.statement, None, attempts, None, *_search(unit, "open"))
 
 
 def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
                cfg: ProverConfig, pass_: int, round_: int, generator, check: Callable, workers: int,
                on_results: Callable[[list[Result]], None], samples: int | None = None, chunk: int = 16,
                stop: threading.Event | None = None, early_stop: bool = True,
-               strategy: Sequence[str] | None = None, sketch: Callable | None = None) -> None:
+               strategy: Sequence[str] | None = None, sketch: Callable | None = None,
+               tactics: Callable | None = None, resumed: Mapping[str, Sequence[ProofAttempt]] | None = None,
+               journal: bool = False, roles: dict | None = None, lemmas: Pool | None = None) -> None:
     """Generation overlaps verification: `chunk` statements are asked for in one call while the checks of
     those before run. Without early_stop every chain runs to its end (evaluation: pass@k needs the count of
-    correct samples). strategy: prover.strategy unless given."""
+    correct samples). strategy: prover.strategy unless given. tactics: Verifier.check_tactics, for rmaxts;
+    resumed: the stored attempts of searches a kill interrupted, by statement (db.proofs.open_searches);
+    journal: a journaling strategy's attempts go to on_results as soon as they are sure (Result.search "open").
+    roles: generators of other model roles (decompose's `sketcher`); lemmas: the lemma pool (decompose)."""
+    from flywheel.errors import ConfigError
+
     samples = cfg.samples_per_side if samples is None else samples
-    units = units_of(statements, informal, sides, cfg, pass_, samples, early_stop, strategy)
+    if "decompose" in (strategy or cfg.strategy) and sketch is None:
+        raise ConfigError("prover.strategy decompose elaborates sketches in this process's own Lean REPLs: "
+                          "run with --workers 1 (the Ray Lean workers check no sketches yet)")
+    if "rmaxts" in (strategy or cfg.strategy) and tactics is None:
+        raise ConfigError("prover.strategy rmaxts reads the tactics Lean ran from this process's own Lean REPLs: "
+                          "run with --workers 1 (the Ray Lean workers return no tactics yet)")
+    units = units_of(statements, informal, sides, cfg, pass_, samples, early_stop, strategy, resumed, lemmas)
     with _Writer(on_results, stop) as writer:
         # Results are stored by the writer thread, so a Lean worker never waits on the database.
-        scheduler = Scheduler(generator, Lean(check, sketch), workers, round_,
-                              lambda u: writer.put(result_of(u, round_)), writer, chunk)
+        scheduler = Scheduler(generator, Lean(check, sketch, tactics), workers, round_,
+                              lambda u: writer.put(result_of(u, round_)), writer, chunk, roles=roles,
+                              on_progress=(lambda u, a: writer.put(progress_of(u, a))) if journal else None)
         scheduler.run(units)
 
 

@@ -18,6 +18,9 @@ Order = tuple[int, ...]
 class CheckKind(str, enum.Enum):
     PROOF = "proof"  # a proof body for a declaration: the verifier's check, `proved` possible
     SKETCH = "sketch"  # a proof with `sorry` holes: `incomplete` when only the holes are open, never `proved`
+    # a proof of the side's goal checked as PROOF is (the same guarded verdict, stored as an attempt) and told
+    # back with the tactics Lean ran (Checked.tactics)
+    TACTICS = "tactics"
 
 
 @dataclass(slots=True)
@@ -32,6 +35,8 @@ class Task:
     samples: int  # first answers per side (prover.samples_per_side, false_hyps_samples, eval's n)
     cfg: ProverConfig
     early_stop: bool = True  # False: every chain runs to its end (evaluation counts correct samples)
+    lemmas: Any = None  # the lemma pool (prover_loop.lemmas.Pool): proofs of lemmas stored before this pass
+    resumed: list = field(default_factory=list)  # this side's attempts of an interrupted search (Strategy.journal)
 
     @property
     def declaration(self) -> str:
@@ -57,6 +62,7 @@ class Generate:
 
     request: Any  # flywheel.llm.base.GenerationRequest
     tag: Any = None
+    role: str | None = None  # the model role that answers (flywheel.roles: "sketcher"); None: the prover
 
 
 @dataclass(slots=True)
@@ -78,10 +84,21 @@ class Check:
     statement: str | None = None
     strategy: str | None = None  # stored with the attempt; None: the side's strategy's name
     tag: Any = None
+    # The task a built statement proves (a lemma, as a derived statement, base.Task): its attempt is stored as
+    # one of that task's statement and side, never settles this side, and goes out with the unit's outcome.
+    subject: "Task | None" = None
+    role: str | None = None  # the model role that wrote the proof (stored as the attempt's model)
+    # an attempt stored before (a resumed search): its verdict is told back as it was and Lean is not asked
+    replay: ProofAttempt | None = None
 
     @property
     def of_goal(self) -> bool:
-        return self.statement is None and self.kind is CheckKind.PROOF
+        return self.statement is None and self.kind in (CheckKind.PROOF, CheckKind.TACTICS)
+
+    @property
+    def stored(self) -> bool:
+        """Stored as an attempt: a check of the side's goal (a proof or a sketch), or of a subject's."""
+        return self.statement is None or self.subject is not None
 
 
 @dataclass(slots=True)
@@ -94,7 +111,8 @@ class Generated:
 class Checked:
     check: Check
     verdict: Any  # flywheel.lean.verdicts.Verdict, or None when nothing was sent
-    attempt: ProofAttempt | None  # as it will be stored (checks of the goal only)
+    attempt: ProofAttempt | None  # as it will be stored (checks of the goal, or of a subject)
+    tactics: Any = None  # a sketch's flywheel.lean.tactics.Checked: the proof as Lean saw it and its sorries
 
 
 Proposal = Union[Generate, Check]
@@ -109,6 +127,9 @@ class Strategy:
     drop any proposal (a budget spent, the unit settled), so a strategy never waits on one answer alone."""
 
     name: ClassVar[str] = ""
+    # True: the unit's attempts are stored as soon as their place in the canonical order is sure, not only when
+    # the unit settles, so that a killed run resumes the strategy from them (Task.resumed)
+    journal: ClassVar[bool] = False
     task: Task
 
     def start(self) -> list[Proposal]:
@@ -121,4 +142,9 @@ class Strategy:
         return []
 
     def frontier(self) -> Order | None:
+        raise NotImplementedError
+
+    def unanswered(self) -> Order | None:
+        """A journal strategy's least order of a check it proposed and was not told of yet, or may still
+        propose (None: none); the unit stores the attempts before it early."""
         raise NotImplementedError

@@ -26,6 +26,7 @@ class Lean:
 
     check: Callable
     sketch: Callable | None = None
+    tactics: Callable | None = None  # tactics(header, statement, proof) -> tactics.Checked (Verifier.check_tactics)
 
     def run(self, lane: Lane, c: Check):
         from flywheel.lean.statements import with_preamble
@@ -37,14 +38,23 @@ class Lean:
             if self.sketch is None:
                 raise NotImplementedError("this Lean back end checks no sketches")
             return self.sketch(st.header, statement, c.proof)
+        if c.kind is CheckKind.TACTICS:
+            if self.tactics is None:
+                raise NotImplementedError("this Lean back end gives no tactic information")
+            return self.tactics(st.header, statement, c.proof)
         return self.check(st.header, statement, c.proof)
 
 
 class Scheduler:
     def __init__(self, generator, lean: Lean, workers: int, round_: int, on_done: Callable[[Unit], None],
-                 stop: threading.Event | None = None, chunk: int = 16, most_active: int | None = None):
+                 stop: threading.Event | None = None, chunk: int = 16, most_active: int | None = None,
+                 roles: dict | None = None, on_progress: Callable[[Unit, list], None] | None = None):
+        """roles: the generators of other model roles a Generate may name (`{"sketcher": gen}`); a role not
+        there is answered by `generator`."""
         self.generator, self.lean, self.workers, self.round = generator, lean, workers, round_
         self.model = getattr(generator, "model", None)
+        self.roles = dict(roles or {})
+        self.on_progress = on_progress  # (unit, attempts sure of their place) for a Strategy.journal
         self.on_done, self.stop, self.chunk = on_done, stop, chunk
         self.most_active = most_active or max(3 * chunk, 4 * workers)
         self.active: set[Unit] = set()
@@ -76,6 +86,8 @@ class Scheduler:
                     unit.in_flight += 1
                     if check.proof is None:  # nothing to send to Lean
                         self._checked(unit, lane, check, None)
+                    elif check.replay is not None:  # stored by the run a kill stopped: told back as it was
+                        self._checked(unit, lane, check, replayed(check.replay))
                     else:
                         futures[pool.submit(self.lean.run, lane, check)] = picked
                 waiting = list(futures) + ([generating[0]] if generating else [])
@@ -144,7 +156,22 @@ class Scheduler:
         self.gens = []
         if not batch:
             return None
-        return gen_pool.submit(self.generator.generate, [g.request for _, _, g in batch]), batch
+        return gen_pool.submit(self._generate, [g for _, _, g in batch]), batch
+
+    def _generate(self, gens: list[Generate]) -> list:
+        """One call per role in the batch, the answers back in the batch's order."""
+        by_role: dict = {}
+        for i, g in enumerate(gens):
+            by_role.setdefault(g.role if g.role in self.roles else None, []).append(i)
+        out: list = [None] * len(gens)
+        for role, where in by_role.items():
+            generator = self.roles[role] if role is not None else self.generator
+            for i, answer in zip(where, generator.generate([gens[i].request for i in where]), strict=True):
+                out[i] = answer
+        return out
+
+    def _model(self, role: str | None) -> str | None:
+        return getattr(self.roles[role], "model", None) if role in self.roles else self.model
 
     def _generated(self, fut: Future, batch: list) -> None:
         try:
@@ -161,9 +188,28 @@ class Scheduler:
     # checks
     def _checked(self, unit: Unit, lane: Lane, check: Check, verdict) -> None:
         unit.in_flight -= 1
-        attempt = (attempt_of(lane.task, check, verdict, self.round, self.model, lane.strategy.name)
-                   if check.of_goal else None)
+        tactics = None
+        if check.kind is CheckKind.SKETCH and verdict is not None and hasattr(verdict, "sorries"):
+            tactics, verdict = verdict, verdict.verdict  # Verifier.sketch answers a tactics.Checked
+        if check.kind is CheckKind.TACTICS and verdict is not None and hasattr(verdict, "tactics"):
+            tactics, verdict = verdict, verdict.verdict  # as does Verifier.check_tactics
+        attempt = (attempt_of(check.subject or lane.task, check, verdict, self.round, self._model(check.role),
+                              lane.strategy.name) if check.stored else None)
         unit.record(lane, check, verdict, attempt)
         if not lane.exhausted:
-            self.gens += unit.take(lane, lane.strategy.checked(Checked(check, verdict, attempt)))
+            self.gens += unit.take(lane, lane.strategy.checked(Checked(check, verdict, attempt, tactics)))
+        if self.on_progress is not None and lane.strategy.journal and not self._stopping():
+            sure = unit.sure()
+            if sure:
+                self.on_progress(unit, sure)
         self._refresh(unit)
+
+
+def replayed(attempt):
+    """The verdict a stored attempt records."""
+    from flywheel.lean.verdicts import Verdict
+
+    from flywheel.records import VerdictStatus
+
+    return Verdict(VerdictStatus(attempt.verdict), attempt.reason, list(attempt.messages), time_s=attempt.time_s,
+                   cached=True)

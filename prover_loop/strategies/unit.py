@@ -54,6 +54,7 @@ class Unit:
         self.queue: deque[tuple[Lane, Check]] = deque()  # admitted, not started yet
         self.finished = False  # settled and handed on
         self.best: Key | None = None  # the first proved attempt in canonical order, so far
+        self.journaled: set[Key] = set()  # handed out by sure()
         self._seq = 0
 
     # proposals
@@ -120,7 +121,8 @@ class Unit:
         if attempt is None:
             return
         self.done[key] = (check, verdict, attempt)
-        if self.early_stop and attempt.verdict is VerdictStatus.PROVED and (self.best is None or key < self.best):
+        if (self.early_stop and attempt.verdict is VerdictStatus.PROVED and check.subject is None
+                and (self.best is None or key < self.best)):  # a lemma's proof settles nothing of the side
             self.best = key
 
     def settled(self) -> bool:
@@ -132,6 +134,16 @@ class Unit:
             if any(self.best is None or (order, lane.index) < self.best for order, _, _ in lane.waiting):
                 return False
         return True
+
+    def sure(self) -> list[ProofAttempt]:
+        """Attempts not handed out before whose place in the outcome no answer still to come can change: before
+        every check a side may still be told of (Strategy.unanswered) and not past the best success."""
+        fronts = [(front, lane.index) for lane in self.lanes if (front := lane.strategy.unanswered()) is not None]
+        horizon = min(fronts, default=None)
+        keys = sorted(k for k in self.done if k not in self.journaled and (horizon is None or k < horizon)
+                      and (self.best is None or k <= self.best))
+        self.journaled.update(keys)
+        return [self.done[k][2] for k in keys]
 
     def outcome(self) -> list[tuple[Key, Check, object, ProofAttempt]]:
         keys = sorted(k for k in self.done if self.best is None or k <= self.best)

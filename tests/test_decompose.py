@@ -1,0 +1,84 @@
+"""decompose: a sketch elaborated with sorries, each goal proved as a lemma, the whole checked as any proof;
+a proved negation of a subgoal kills its sketch; the lemma pool answers a repeated subgoal; budgets stop it."""
+
+import pytest
+
+from flywheel.config import ProverConfig
+from flywheel.lean.cache import MemoryCache
+from flywheel.lean.verifier import Verifier
+from flywheel.records import Side, VerdictStatus
+from prover_loop.lemmas import Pool, lemma_sha256
+from prover_loop.prove import prove_pass
+from tests.doubles import ScriptedGenerator
+from tests.seed import statement
+
+SKETCH = "  have h1 : 0 < x + 1 := by sorry\n  have h2 : x + 1 = 1 := by sorry\n  exact h2\n```"
+
+
+def _script(lemma_ok: bool = True, negation_ok: bool = False):
+    def script(req):
+        text = req.prompt
+        if "proof sketch" in text:
+            return [SKETCH if "s0_neg" not in text else "  exact undefined_neg\n```"]
+        if "_s0_" not in text:
+            return ["  exact undefined_whole\n```"]
+        ok = negation_ok if "_neg" in text else lemma_ok
+        return ["  omega\n```" if ok else "  omega -- fake:fail\n```"]
+    return script
+
+
+def _prove(lean_cfg, pool=None, sides=(Side.STATEMENT,), **cfg):
+    results, sent = [], []
+    generator = ScriptedGenerator(_script(**cfg.pop("script", {})))
+    with Verifier(lean_cfg, MemoryCache()) as verifier:
+        def check(header, goal, proof):
+            sent.append((goal, proof))
+            return verifier.check(header, goal, proof)
+
+        config = ProverConfig(**({"strategy": ["decompose"], "sketches": 1, "lemma_samples": 1} | cfg))
+        prove_pass([statement(0)], {}, list(sides), config, 0, 1, generator, check, 1, results.extend,
+                   sketch=verifier.sketch, lemmas=pool)
+    return results[0], sent
+
+
+def test_two_subgoals_proved_apart_and_the_assembled_proof_checked_whole(lean_cfg):
+    result, sent = _prove(lean_cfg)
+    sketch, *lemmas, whole = result.attempts
+    assert sketch.sampling["kind"] == "sketch" and sketch.verdict is VerdictStatus.INCOMPLETE
+    assert sketch.statement_id == result.statement.id and sketch.strategy == "decompose"
+    proved = [a for a in lemmas if a.verdict is VerdictStatus.PROVED]
+    assert len(proved) == 2 and {a.statement_id for a in proved} == {d.id for d in result.derived}
+    assert all(a.parent == sketch.id for a in lemmas) and all(a.statement_id != sketch.statement_id for a in lemmas)
+    assert whole.sampling["kind"] == "assembled" and whole.parent == sketch.id
+    assert whole.verdict is VerdictStatus.PROVED and result.side is Side.STATEMENT
+    assert result.proof.attempt_id == whole.id and "sorry" not in whole.proof and whole.proof.count("omega") == 2
+    assert sent[-1][1] == whole.proof and "theorem s0 " in sent[-1][0]  # the whole, against the side's own goal
+    assert [(f.side, f.source_side) for f in result.lemmas] == [(Side.STATEMENT, Side.STATEMENT)] * 2
+    second = next(d for d in result.derived if d.name.endswith("_1"))
+    assert "(h1 : 0 < x + 1)" in second.text  # the first subgoal is in the second's context, as a binder
+
+
+def test_a_proved_negation_of_a_subgoal_kills_its_sketch(lean_cfg):
+    result, _ = _prove(lean_cfg, script={"lemma_ok": False, "negation_ok": True}, lemma_strategy=["repair"],
+                       repair_turns=3)
+    assert result.side is None and result.proof is None
+    assert not any(a.sampling.get("kind") == "assembled" for a in result.attempts)
+    assert {f.side for f in result.lemmas} == {Side.NEGATION}
+    # the failed answers would be revised three times (repair), but the sketch is dead: at most the revision
+    # asked while the negation was being checked comes back
+    assert max(a.turn for a in result.attempts) <= 1 and {a.strategy for a in result.attempts} == {"decompose", "repair"}
+
+
+def test_the_lemma_pool_answers_a_repeated_subgoal_without_a_lean_check(lean_cfg):
+    first, _ = _prove(lean_cfg)
+    st = first.statement
+    pool = Pool({lemma_sha256(st.header, st.preamble, d.text): "by\n  omega" for d in first.derived})
+    again, sent = _prove(lean_cfg, pool=pool)
+    assert pool.hits == 2 and again.side is Side.STATEMENT
+    assert [a.sampling["kind"] for a in again.attempts] == ["sketch", "assembled"] and len(sent) == 1
+
+
+@pytest.mark.parametrize("budget, kinds", [(1, ["sketch"]), (3, ["sketch", None, None])])
+def test_budgets_stop_decompose_where_they_say(lean_cfg, budget, kinds):
+    result, _ = _prove(lean_cfg, budget_checks=budget)
+    assert [a.sampling.get("kind") for a in result.attempts] == kinds and result.side is None

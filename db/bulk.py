@@ -15,7 +15,7 @@ from flywheel.text import storable, storable_json
 
 COLUMNS = ("attempt_key", "statement_id", "side", "round", "model", "sampling", "proof", "code_sha256",
            "verdict", "reason", "messages", "time_s", "cached", "source", "checkpoint_id",
-           "strategy", "turn", "tokens")
+           "strategy", "turn", "tokens", "search")
 _COLS = ", ".join(COLUMNS)
 _STAGE = "flywheel_attempts_stage"
 _SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -37,7 +37,8 @@ def row(a: ProofAttempt) -> tuple:
     return (a.id, a.statement_id, a.side.value, int(a.round), storable(a.model), storable_json(a.sampling),
             storable(a.proof), a.code_sha256, a.verdict.value, storable(a.reason),
             storable_json(a.messages) if a.messages else "[]", float(a.time_s), bool(a.cached), a.source,
-            a.checkpoint_id, storable(a.strategy), int(a.turn), int(a.tokens))
+            a.checkpoint_id, storable(a.strategy), int(a.turn), int(a.tokens),
+            None if a.search is None else storable_json(a.search))
 
 
 def _field(value) -> str:
@@ -104,7 +105,7 @@ def _insert_new(cur, attempts: list[ProofAttempt]) -> int:
 
 SMALL = 200  # up to this many rows, one INSERT round trip beats SAVEPOINT + COPY + RELEASE
 _VALUES = f"INSERT INTO proof_attempts ({_COLS}) VALUES %s ON CONFLICT (attempt_key) DO NOTHING"
-_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s)"
+_ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
 
 
 def _insert_small(cur, attempts: list[ProofAttempt]) -> int:

@@ -108,6 +108,8 @@ class ProofAttemptRow(Base):
     # prove: a prove stage; sample: a curriculum's sampling pass; rl: a rollout of a GRPO training
     source: Mapped[str] = mapped_column(String(16), server_default="prove")
     checkpoint_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("checkpoints.id", ondelete="SET NULL"))
+    # rmaxts: {"parent", "prefix_len", "node", "prefix", "goals", "path"}, the rollout's place in its tree
+    search: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         CheckConstraint(_in("side", Side), name="ck_proof_attempts_side"),
@@ -117,6 +119,18 @@ class ProofAttemptRow(Base):
         Index("ix_proof_attempts_round_verdict", "round", "verdict"),
         Index("ix_proof_attempts_statement_side", "statement_id", "side"),
     )
+
+
+class SearchUnitRow(Base):
+    """A unit of a journaling strategy (rmaxts) whose attempts were stored before it settled: open until it has."""
+
+    __tablename__ = "search_units"
+    statement_id: Mapped[str] = mapped_column(SHA, ForeignKey("statements.id"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pass_: Mapped[int] = mapped_column("pass", Integer, primary_key=True)
+    sides: Mapped[str] = mapped_column(Text, primary_key=True)  # comma-separated, in the unit's order
+    done: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ProofRow(Base):

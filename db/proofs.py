@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from db.models import ProofAttemptRow, StatementRow
+from db.models import ProofAttemptRow, SearchUnitRow, StatementRow
 from db.statements import to_statement
 from flywheel.records import DropReason, ProofAttempt, Side, Statement, StatementStatus
 from flywheel.text import storable
@@ -26,13 +26,24 @@ def open_statements(session: Session, up_to_round: int, limit: int | None = None
 
 
 def done_units(session: Session, round_: int, sides: Iterable[Side], pass_: int) -> set[str]:
-    """Statements whose pass `pass_` of this round, on these sides, is stored (a unit commits whole)."""
+    """Statements whose pass `pass_` of this round, on these sides, is stored (a unit commits whole; one of a
+    journaling strategy stores attempts early and is done once its search_units row says so)."""
     q = select(ProofAttemptRow.statement_id).distinct().where(
         ProofAttemptRow.round == round_,
         ProofAttemptRow.side.in_([s.value for s in sides]),
         ProofAttemptRow.sampling["pass"].as_integer() == pass_,
     )
-    return set(session.scalars(q))
+    return set(session.scalars(q)) - set(open_searches(session, round_, sides, pass_))
+
+
+def open_searches(session: Session, round_: int, sides: Iterable[Side], pass_: int) -> dict[str, list[ProofAttempt]]:
+    """The units of a journaling strategy a kill left unsettled: their stored attempts, by statement."""
+    ids = list(session.scalars(select(SearchUnitRow.statement_id).where(
+        SearchUnitRow.round == round_, SearchUnitRow.pass_ == pass_, SearchUnitRow.done.is_(False),
+        SearchUnitRow.sides == ",".join(s.value for s in sides))))
+    wanted = {s for s in sides}
+    return {sid: [a for a in attempts_of(session, sid) if a.round == round_ and a.side in wanted
+                  and a.sampling.get("pass") == pass_] for sid in ids}
 
 
 def tried_before(session: Session, round_: int, statement_ids: Sequence[str], sides: Iterable[Side]) -> set[str]:
@@ -66,6 +77,7 @@ def save_results(session: Session, results, round_: int) -> None:
     from db.bulk import write_attempts
 
     write_attempts(session, [a for r in results for a in r.attempts])
+    _mark_searches(session, [r for r in results if getattr(r, "search", None)], round_)
     proofs = [r.proof for r in results if r.proof is not None]
     if not proofs:
         return
@@ -97,6 +109,22 @@ WHERE s.id = v.id
 """
 
 
+def _mark_searches(session: Session, results, round_: int) -> None:
+    """Units of a journaling strategy: open while their attempts are stored early, done when settled."""
+    if not results:
+        return
+    from sqlalchemy.dialects.postgresql import insert
+
+    rows = {}
+    for r in results:  # a unit's last word wins: done after open
+        rows[(r.statement.id, r.pass_, ",".join(r.sides))] = r.search == "done"
+    stmt = insert(SearchUnitRow).values([{"statement_id": sid, "round": round_, "pass_": p, "sides": sides, "done": d}
+                                         for (sid, p, sides), d in rows.items()])
+    session.execute(stmt.on_conflict_do_update(index_elements=["statement_id", "round", "pass", "sides"],
+                                               set_={"done": or_(stmt.excluded.done, SearchUnitRow.done),
+                                                     "updated_at": func.now()}))
+
+
 def attempts_of(session: Session, statement_id: str) -> list[ProofAttempt]:
     parent = aliased(ProofAttemptRow)
     rows = session.execute(select(ProofAttemptRow, parent.attempt_key)
@@ -105,6 +133,6 @@ def attempts_of(session: Session, statement_id: str) -> list[ProofAttempt]:
     return [
         ProofAttempt(r.attempt_key, r.statement_id, Side(r.side), r.round, r.model, dict(r.sampling), r.proof,
                      r.code_sha256, r.verdict, r.reason, list(r.messages), r.time_s, r.cached, strategy=r.strategy,
-                     turn=r.turn, parent=parent_key, tokens=r.tokens)
+                     turn=r.turn, parent=parent_key, tokens=r.tokens, search=r.search)
         for r, parent_key in rows
     ]

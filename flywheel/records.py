@@ -106,6 +106,9 @@ class ProofAttempt:
     tokens: int = 0  # tokens generated for this proof: with the Lean checks, a strategy's budget
     source: str = "prove"  # prove | sample (a curriculum's sampling pass) | rl (a GRPO rollout)
     checkpoint_id: int | None = None  # rl: the checkpoint whose training sampled it
+    # rmaxts: the tree node it was resumed from and the one it reached ({"parent", "prefix_len", "node", "prefix",
+    # "goals", "path"}; node None when nothing elaborated past the start)
+    search: dict | None = None
 
 
 @dataclass(slots=True)

@@ -70,6 +70,7 @@ class Engines:
     compile_check: Callable  # compile_check(header, statement) -> Verdict
     workers: int  # checks kept in flight
     on_ray: bool
+    tactics: Callable | None = None  # Verifier.check_tactics, where Lean runs in this process (rmaxts)
 
 
 @contextlib.contextmanager
@@ -87,7 +88,7 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
                                       cfg.generator.lora_adapter or cfg.generator.model)
             stack.callback(generator.release)
             verifier = stack.enter_context(open_verifier(dataclasses.replace(cfg.lean, workers=1), store))
-            yield Engines(generator, verifier.check, verifier.compile_check, 1, False)
+            yield Engines(generator, verifier.check, verifier.compile_check, 1, False, tactics=verifier.check_tactics)
             return
         from orchestration.ray_workers import RayChecker, RayGenerator, init_ray
 

@@ -29,7 +29,7 @@ def _informal(store: Store, statements) -> dict[str, str]:
 
 def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[Side], passes: int, samples: int,
                generator, check: Callable, workers: int, stop: threading.Event | None,
-               progress=None, this_round_only: bool = False) -> StageCounts:
+               progress=None, this_round_only: bool = False, tactics: Callable | None = None) -> StageCounts:
     counts = StageCounts(stage)
     with store.session() as s:
         dbrounds.set_stage(s, round_, stage, StageState.RUNNING)
@@ -42,6 +42,7 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
                 todo = [t for t in todo if t.round == round_ or t.id not in tried]
             done = dbproofs.done_units(s, round_, sides, pass_)
             spent = dbproofs.seconds_spent(s, round_, [t.id for t in todo], sides)
+            resumed = dbproofs.open_searches(s, round_, sides, pass_)  # rmaxts trees a kill left: go on from them
         budget = cfg.prover.wall_time_s
         exhausted.update(t.id for t in todo if t.id not in done and spent.get(t.id, 0.0) >= budget)
         counts.outcomes["budget exhausted"] = len(exhausted)
@@ -61,6 +62,7 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             failed = save_units(save, results, lambda r: f"statement {r.statement.id if r.statement else '?'}", stage)
             counts.outcomes["not stored (left open)"] += len(failed)
             refused = {id(r) for r, _ in failed}
+            results = [r for r in results if r.search != "open"]  # a search's early attempts: its unit goes on
             for result in (r for r in results if id(r) not in refused):
                 counts.outcomes["attempts"] += len(result.attempts)
                 if result.side is not None:
@@ -69,7 +71,7 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
 
         try:
             prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
-                       on_results, samples=samples, stop=stop)
+                       on_results, samples=samples, stop=stop, tactics=tactics, resumed=resumed, journal=True)
         finally:
             bar.close()
         if stop is not None and stop.is_set():
@@ -92,14 +94,16 @@ def _settle(counts: StageCounts, stage: str) -> None:
     counts.kept = max(0, counts.seen - settled)
 
 
-def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None) -> StageCounts:
+def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None,
+                   tactics=None) -> StageCounts:
     """Try `hyps ⊢ False` for each open statement; a proof drops it as inconsistent_hypotheses."""
     return _run_units(store, cfg, round_, "hypotheses", [Side.FALSE_HYPS], 1, cfg.prover.false_hyps_samples,
-                      generator, check, workers, stop, progress, this_round_only=True)
+                      generator, check, workers, stop, progress, this_round_only=True, tactics=tactics)
 
 
-def run_prove(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None) -> StageCounts:
+def run_prove(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None,
+              tactics=None) -> StageCounts:
     sides = [Side.STATEMENT, Side.NEGATION] if cfg.prover.prove_negation else [Side.STATEMENT]
     return _run_units(store, cfg, round_, "prove", sides, cfg.prover.passes, cfg.prover.samples_per_side,
-                      generator, check, workers, stop, progress)
+                      generator, check, workers, stop, progress, tactics=tactics)
 

@@ -142,7 +142,7 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
         # The latest checkpoint proves unless prover.model pins one (each attempt's model names it).
         with open_prover(engines, _role(store, cfg, number, "prover")) as prover:
             run = prove_stages.run_hypotheses if stage == "hypotheses" else prove_stages.run_prove
-            return run(store, cfg, number, prover, engines.check, engines.workers, stop)
+            return run(store, cfg, number, prover, engines.check, engines.workers, stop, tactics=engines.tactics)
     if stage == "audit":
         return audit_round(store, cfg, number, engines.workers, stop)
     if stage == "export":

@@ -1,0 +1,155 @@
+"""rmaxts: DeepSeek-Prover-V1.5's tree search. Each rollout asks the model to continue a proof prefix (the resume
+prompt: flywheel.prompting.resume_prompt, the goals at the cut as a comment), checks the whole proof with the
+tactics Lean ran (CheckKind.TACTICS), cuts it before its first failure (flywheel.lean.truncate) and files the
+state there (goal_key) in the tree (prover_loop/search_tree.py): reward 1 when it is new.
+
+Order: rollout i is the check (i,). Up to prover.rmaxts.in_flight rollouts are out at once; rollout i + in_flight
+is selected once the results of rollouts 0..i are in, applied in index order, with the later ones still in
+flight weighing as virtual loss. So the selections, and the stored rows, depend only on the results, never on
+timing, and a search resumed from its stored rollouts (Task.resumed, each attempt's `search`) replays them
+without Lean or the model and goes on as the killed run would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flywheel.records import VerdictStatus
+from prover_loop.search_tree import ROOT, Tree
+from prover_loop.strategies.asking import check_of, request, sampling_of
+from prover_loop.strategies.base import Check, Checked, CheckKind, Generate, Generated, Order, Proposal, Strategy
+
+
+@dataclass(slots=True)
+class Rollout:
+    index: int
+    path: list[str]
+    generating: bool = True
+
+
+def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
+    """(goal key, prefix, goals) of the state before the proof's first failure, or None when nothing elaborated
+    past the start or Lean gave no tactics (a guard refusal, a timeout, a proof with no error position)."""
+    from flywheel.lean.goals import goal_key
+    from flywheel.lean.tactics import split_goals
+    from flywheel.lean.truncate import first_failure, prefix
+
+    if checked is None or not checked.tactics:
+        return None
+    failure = first_failure(checked)
+    if failure is None:
+        return None
+    if failure.unsolved:
+        goals = split_goals(str(failure.message.get("data", "")).removeprefix("unsolved goals"))
+    elif failure.tactic is not None:
+        goals = failure.tactic.goals_before
+    else:  # no tactic listed at the error: back to the last one that starts before it
+        before = [t for t in checked.tactics if t.pos < failure.at]
+        if not before:
+            return None
+        last = max(before, key=lambda t: t.pos)
+        failure = type(failure)(last.pos, failure.message, last)
+        goals = last.goals_before
+    cut = prefix(checked, failure, close=False)
+    if not cut.removeprefix("by").strip():
+        return None
+    try:
+        return goal_key(goals), cut, tuple(goals)
+    except Exception:  # goals Lean printed that we cannot take apart: no node, the rollout earns nothing
+        return None
+
+
+@dataclass(slots=True)
+class RMaxTS(Strategy):
+    name = "rmaxts"
+    journal = True
+    tree: Tree | None = None
+    launched: int = 0  # rollouts selected so far
+    applied: int = 0  # results applied to the tree, in index order
+    flying: dict[int, Rollout] = field(default_factory=dict)
+    results: dict[int, tuple | None] = field(default_factory=dict)  # told, waiting for those before them
+    proved: bool = False
+    replays: dict = field(default_factory=dict)  # rollout index -> its attempt stored by a killed run
+
+    def start(self) -> list[Proposal]:
+        c = self.task.cfg.rmaxts
+        self.tree = Tree(c.ucb_c, c.discount, c.virtual_loss)
+        self.replays = {a.sampling.get("rollout"): a for a in self.task.resumed if a.search is not None}
+        return [p for _ in range(min(c.in_flight, c.rollouts)) for p in self._launch()]
+
+    def _launch(self) -> list[Proposal]:
+        if self.proved or self.launched >= self.task.cfg.rmaxts.rollouts:
+            return []
+        i = self.launched
+        self.launched += 1
+        path = self.tree.select()
+        self.tree.start(path)
+        self.flying[i] = Rollout(i, path)
+        stored = self.replays.pop(i, None)
+        if stored is not None:  # a rollout of the killed run: told back as it was
+            self.flying[i].generating = False
+            return [Check((i,), stored.proof, dict(stored.sampling), tokens=stored.tokens, kind=CheckKind.TACTICS,
+                          replay=stored, tag=i)]
+        req = self._request(i, self.tree.nodes[path[-1]])
+        return [Generate(req, tag=(i, req))]
+
+    def _request(self, i: int, node):
+        from flywheel.prompting import resume_prompt
+
+        st, task = self.task.statement, self.task
+        prompt = resume_prompt(st.header, task.declaration, node.prefix, node.goals, task.informal, st.preamble)
+        key = f"{st.id}:{task.side.value}:{task.pass_}:r{i}"
+        return request(task, prompt, 1, key, seed_offset=i + 1)
+
+    def generated(self, result: Generated) -> list[Proposal]:
+        i, req = result.tag
+        rollout = self.flying[i]
+        rollout.generating = False
+        node = self.tree.nodes[rollout.path[-1]]
+        (completion,) = result.completions
+        sampling = sampling_of(req, self.task.pass_, strategy=self.name, rollout=i)
+        if node.key == ROOT or self.task.cfg.prompt_style == "chat":
+            check = check_of(self.task, (i,), completion, sampling, kind=CheckKind.TACTICS, tag=i)
+        else:  # the model continued the prefix: the proof is the prefix and its continuation
+            text = completion.text.split("```", 1)[0].rstrip()
+            check = Check((i,), node.prefix + text, sampling, tokens=int(completion.completion_tokens),
+                          kind=CheckKind.TACTICS, tag=i)
+        return [check]
+
+    def checked(self, result: Checked) -> list[Proposal]:
+        i = result.check.tag
+        rollout = self.flying[i]
+        if result.check.replay is not None:
+            search = result.check.replay.search
+            new = None if search.get("node") is None else (search["node"], search["prefix"], tuple(search["goals"]))
+        else:
+            new = reached(result.tactics)
+        parent = self.tree.nodes[rollout.path[-1]]
+        if result.attempt is not None:
+            result.attempt.search = {"node": new[0] if new else None, "parent": parent.key,
+                                     "prefix_len": len(parent.prefix), "prefix": new[1] if new else None,
+                                     "goals": list(new[2]) if new else None, "path": rollout.path}
+        if result.verdict is not None and result.verdict.status is VerdictStatus.PROVED:
+            self.proved = True
+        self.results[i] = new
+        out: list[Proposal] = []
+        while self.applied in self.results:  # in index order, whatever order the answers came in
+            j = self.applied
+            got = self.results.pop(j)
+            done = self.flying.pop(j)
+            fresh = got is not None and self.tree.add(got[0], done.path[-1], got[1], got[2])
+            self.tree.finish(done.path, 1.0 if fresh else 0.0)
+            self.applied += 1
+            out += self._launch()
+        return out
+
+    def frontier(self) -> Order | None:
+        coming = [i for i, r in self.flying.items() if r.generating]
+        if not self.proved and self.launched < self.task.cfg.rmaxts.rollouts:
+            coming.append(self.launched)
+        return (min(coming),) if coming else None
+
+    def unanswered(self) -> Order | None:
+        more = not self.proved and self.launched < self.task.cfg.rmaxts.rollouts
+        waiting = [i for i in self.flying if i not in self.results] + ([self.launched] if more else [])
+        return (min(waiting),) if waiting else None

@@ -44,9 +44,11 @@ def _query(rounds: Sequence[int] | None, sides: Sequence[str]):
         where.append("v.round = ANY(:rounds)")
         params["rounds"] = list(rounds)
     sql = ("SELECT v.statement_id, v.side, v.round, v.header, v.preamble, v.theorem, v.proof, v.statement, v.informal,"
-           " v.audit, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk, a.parent_id"
+           " v.audit, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk, a.parent_id,"
+           " src.text AS derived_from_text"  # a subgoal lemma's source statement (decompose)
            " FROM verified_pairs v JOIN proofs p ON p.statement_id = v.statement_id AND p.side = v.side"
-           f" JOIN proof_attempts a ON a.id = p.attempt_id WHERE {' AND '.join(where)}"
+           " JOIN proof_attempts a ON a.id = p.attempt_id JOIN statements st ON st.id = v.statement_id"
+           f" LEFT JOIN statements src ON src.id = st.derived_from WHERE {' AND '.join(where)}"
            " ORDER BY v.round, v.side, v.statement_id")
     return text(sql), params
 
@@ -175,7 +177,9 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
         if row.audit is None and not include_unaudited:
             unaudited += 1
             continue
-        if banned and normalize_statement(row.statement) in banned:
+        # a subgoal lemma goes with its source: excluded when that is a benchmark's statement
+        if banned and (normalize_statement(row.statement) in banned
+                       or row.derived_from_text is not None and normalize_statement(row.derived_from_text) in banned):
             excluded += 1
             continue
         kept.append(row)

@@ -75,6 +75,9 @@ class StatementRow(Base):
     grade_rationale: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # a subgoal lemma of this statement's sketch (decompose), a statement of its own
+    derived_from: Mapped[str | None] = mapped_column(SHA, ForeignKey("statements.id", name="fk_statements_derived_from"),
+                                                     index=True)
     __table_args__ = (
         CheckConstraint(_in("status", StatementStatus), name="ck_statements_status"),
         CheckConstraint(f"drop_reason IS NULL OR {_in('drop_reason', DropReason)}", name="ck_statements_drop_reason"),
@@ -245,3 +248,21 @@ class EvalAttemptRow(Base):
                              name="fk_eval_attempts_problem"),
         UniqueConstraint("evaluation_id", "problem", "sample", "turn", name="uq_eval_attempts_sample"),
     )
+
+
+class LemmaRow(Base):
+    """The lemma pool: a proved subgoal lemma (or its negation), found by its normalised statement."""
+
+    __tablename__ = "lemmas"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    statement_sha256: Mapped[str] = mapped_column(SHA, index=True)  # prover_loop.lemmas.lemma_sha256
+    statement: Mapped[str] = mapped_column(Text)
+    side: Mapped[str] = mapped_column(String(16))  # of the lemma: statement, or negation
+    proof: Mapped[str] = mapped_column(Text)
+    derived_id: Mapped[str] = mapped_column(SHA, ForeignKey("statements.id"))
+    source_statement_id: Mapped[str] = mapped_column(SHA, ForeignKey("statements.id"))
+    source_side: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer)
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("proof_attempts.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (UniqueConstraint("derived_id", "side", name="uq_lemmas_derived_side"),)

@@ -73,12 +73,21 @@ def save_result(session: Session, result, round_: int) -> None:
 
 def save_results(session: Session, results, round_: int) -> None:
     """Units in the session's transaction: their attempts (one bulk write), their proofs, the statements'
-    new status."""
+    new status; subgoal lemmas (decompose) as derived statements before their attempts, the proved ones in the
+    lemma pool and as proofs of those statements."""
     from db.bulk import write_attempts
+    from db.lemmas import save_derived, save_lemmas
 
+    if any(getattr(r, "derived", None) for r in results):
+        with session.connection().connection.dbapi_connection.cursor() as cur:
+            save_derived(cur, results, round_)
     write_attempts(session, [a for r in results for a in r.attempts])
     _mark_searches(session, [r for r in results if getattr(r, "search", None)], round_)
-    proofs = [r.proof for r in results if r.proof is not None]
+    lemma_proofs = []
+    if any(getattr(r, "lemmas", None) for r in results):
+        with session.connection().connection.dbapi_connection.cursor() as cur:
+            lemma_proofs = save_lemmas(cur, results, round_)
+    proofs = [r.proof for r in results if r.proof is not None] + lemma_proofs
     if not proofs:
         return
     from psycopg2.extras import execute_values

@@ -71,6 +71,7 @@ class Engines:
     workers: int  # checks kept in flight
     on_ray: bool
     tactics: Callable | None = None  # Verifier.check_tactics, where Lean runs in this process (rmaxts)
+    sketch: Callable | None = None  # Verifier.sketch, where Lean runs in this process (decompose)
 
 
 @contextlib.contextmanager
@@ -88,7 +89,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
                                       cfg.generator.lora_adapter or cfg.generator.model)
             stack.callback(generator.release)
             verifier = stack.enter_context(open_verifier(dataclasses.replace(cfg.lean, workers=1), store))
-            yield Engines(generator, verifier.check, verifier.compile_check, 1, False, tactics=verifier.check_tactics)
+            yield Engines(generator, verifier.check, verifier.compile_check, 1, False, tactics=verifier.check_tactics,
+                          sketch=verifier.sketch)
             return
         from orchestration.ray_workers import RayChecker, RayGenerator, init_ray
 
@@ -170,3 +172,18 @@ def open_prover(engines: Engines, wanted: GeneratorConfig):
     gpus = float(wanted.tensor_parallel_size) if _gpus() else 0.0
     with RayGenerator(wanted, 1, gpus) as generator:
         yield generator
+
+
+@contextlib.contextmanager
+def open_sketcher(cfg: Config, wanted: GeneratorConfig, prover):
+    """The generators of decompose's other roles for Scheduler(roles=): none when decompose is not used or the
+    prover sketches (the sketcher's model is the prover's), else the sketcher's own, in this process (the
+    sketch check runs in this process's Lean anyway), closed on the way out."""
+    name = wanted.lora_adapter or wanted.model
+    if "decompose" not in cfg.prover.strategy or name == getattr(prover, "model", None):
+        yield {}
+        return
+    from flywheel.llm.base import make_generator
+
+    with make_generator(wanted) as generator:
+        yield {"sketcher": generator}

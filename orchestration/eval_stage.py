@@ -57,7 +57,7 @@ def model_name(gen: GeneratorConfig) -> str | None:
 
 def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, workers: int, checkpoint: str,
              checkpoint_id: int | None = None, round_: int | None = None,
-             stop: threading.Event | None = None) -> tuple[dict, StageCounts]:
+             stop: threading.Event | None = None, sketch=None) -> tuple[dict, StageCounts]:
     """Evaluate `checkpoint` (the generator's model) on ev's benchmark split; returns the summary and counts."""
     ks = parse_ks(",".join(map(str, ev.k)), ev.n)
     counts = StageCounts("evaluate")
@@ -66,6 +66,9 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
     if cfg.prover.strategy != ["sample"]:  # sampling alone keeps the key evaluations had before strategies
         settings |= {"strategy": cfg.prover.strategy, "repair_turns": cfg.prover.repair_turns,
                      "budget_checks": cfg.prover.budget_checks, "budget_tokens": cfg.prover.budget_tokens}
+    if "decompose" in cfg.prover.strategy:
+        settings |= {"sketches": cfg.prover.sketches, "lemma_samples": cfg.prover.lemma_samples,
+                     "lemma_strategy": cfg.prover.lemma_strategy}
     with store.session() as s:
         eid = dbeval.evaluation_id(s, checkpoint, ev.benchmark, ev.split, ev.n, ks, settings, len(statements),
                                    checkpoint_id, round_)
@@ -84,7 +87,7 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
     try:
         if todo:
             evaluate(todo, ev.benchmark, ev.n, cfg.prover, generator, check, workers, on_results,
-                     round_=round_ or 0, stop=stop)
+                     round_=round_ or 0, stop=stop, sketch=sketch)
     finally:
         bar.close()
     summary = _summary(store, eid, statements, ks, checkpoint, ev)

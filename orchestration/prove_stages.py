@@ -29,7 +29,8 @@ def _informal(store: Store, statements) -> dict[str, str]:
 
 def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[Side], passes: int, samples: int,
                generator, check: Callable, workers: int, stop: threading.Event | None,
-               progress=None, this_round_only: bool = False, tactics: Callable | None = None) -> StageCounts:
+               progress=None, this_round_only: bool = False, tactics: Callable | None = None,
+               sketch: Callable | None = None, roles: dict | None = None) -> StageCounts:
     counts = StageCounts(stage)
     with store.session() as s:
         dbrounds.set_stage(s, round_, stage, StageState.RUNNING)
@@ -43,6 +44,7 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             done = dbproofs.done_units(s, round_, sides, pass_)
             spent = dbproofs.seconds_spent(s, round_, [t.id for t in todo], sides)
             resumed = dbproofs.open_searches(s, round_, sides, pass_)  # rmaxts trees a kill left: go on from them
+            lemmas = _lemma_pool(s, cfg)
         budget = cfg.prover.wall_time_s
         exhausted.update(t.id for t in todo if t.id not in done and spent.get(t.id, 0.0) >= budget)
         counts.outcomes["budget exhausted"] = len(exhausted)
@@ -71,7 +73,8 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
 
         try:
             prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
-                       on_results, samples=samples, stop=stop, tactics=tactics, resumed=resumed, journal=True)
+                       on_results, samples=samples, stop=stop, tactics=tactics, resumed=resumed, journal=True,
+                       sketch=sketch, roles=roles, lemmas=lemmas)
         finally:
             bar.close()
         if stop is not None and stop.is_set():
@@ -94,16 +97,27 @@ def _settle(counts: StageCounts, stage: str) -> None:
     counts.kept = max(0, counts.seen - settled)
 
 
+def _lemma_pool(session, cfg: Config):
+    """The lemma pool as stored before this pass (decompose only)."""
+    if "decompose" not in cfg.prover.strategy:
+        return None
+    from db.lemmas import pool
+    from prover_loop.lemmas import Pool
+
+    return Pool(pool(session))
+
+
 def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None,
-                   tactics=None) -> StageCounts:
+                   tactics=None, sketch=None, roles=None) -> StageCounts:
     """Try `hyps ⊢ False` for each open statement; a proof drops it as inconsistent_hypotheses."""
     return _run_units(store, cfg, round_, "hypotheses", [Side.FALSE_HYPS], 1, cfg.prover.false_hyps_samples,
-                      generator, check, workers, stop, progress, this_round_only=True, tactics=tactics)
+                      generator, check, workers, stop, progress, this_round_only=True, tactics=tactics,
+                      sketch=sketch, roles=roles)
 
 
 def run_prove(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None,
-              tactics=None) -> StageCounts:
+              tactics=None, sketch=None, roles=None) -> StageCounts:
     sides = [Side.STATEMENT, Side.NEGATION] if cfg.prover.prove_negation else [Side.STATEMENT]
     return _run_units(store, cfg, round_, "prove", sides, cfg.prover.passes, cfg.prover.samples_per_side,
-                      generator, check, workers, stop, progress, tactics=tactics)
+                      generator, check, workers, stop, progress, tactics=tactics, sketch=sketch, roles=roles)
 

@@ -120,7 +120,7 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
 def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop: threading.Event, out_dir: Path,
                pilot: dict) -> StageCounts | None:
     from orchestration import prove_stages, statement_stages
-    from orchestration.engines import open_prover
+    from orchestration.engines import open_prover, open_sketcher
 
     if stage == "autoformalize":
         limit, source = pilot.get("limit"), pilot.get("source")
@@ -140,9 +140,11 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
         return None
     if stage in ("hypotheses", "prove"):
         # The latest checkpoint proves unless prover.model pins one (each attempt's model names it).
-        with open_prover(engines, _role(store, cfg, number, "prover")) as prover:
+        with open_prover(engines, _role(store, cfg, number, "prover")) as prover, \
+                open_sketcher(cfg, _role(store, cfg, number, "sketcher"), prover) as roles:
             run = prove_stages.run_hypotheses if stage == "hypotheses" else prove_stages.run_prove
-            return run(store, cfg, number, prover, engines.check, engines.workers, stop, tactics=engines.tactics)
+            return run(store, cfg, number, prover, engines.check, engines.workers, stop, tactics=engines.tactics,
+                       sketch=engines.sketch, roles=roles)
     if stage == "audit":
         return audit_round(store, cfg, number, engines.workers, stop)
     if stage == "export":

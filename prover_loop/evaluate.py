@@ -108,7 +108,7 @@ def informal_of(benchmark: str) -> dict[str, str]:
 
 def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: ProverConfig, generator, check: Callable,
              workers: int, on_results: Callable[[list[ProblemResult]], None], round_: int = 0,
-             stop: threading.Event | None = None) -> None:
+             stop: threading.Event | None = None, sketch: Callable | None = None) -> None:
     """Sample n proofs of each statement (each revised as prover.strategy says), verify all of them, hand each
     problem's result to on_results."""
     informal = informal_of(benchmark)
@@ -117,11 +117,13 @@ def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: Prove
         on_results([_problem(r, benchmark, n) for r in results if r.statement is not None])
 
     prove_pass(statements, informal, [Side.STATEMENT], cfg, 0, round_, generator, check, workers, store,
-               samples=n, stop=stop, early_stop=False)
+               samples=n, stop=stop, early_stop=False, sketch=sketch)
 
 
 def _problem(result: Result, benchmark: str, n: int) -> ProblemResult:
-    # a sample is correct when it or one of its revisions (repair) is proved
-    correct = len({a.sampling.get("sample", i) for i, a in enumerate(result.attempts) if a.verdict is VerdictStatus.PROVED})
+    # a sample is correct when it or one of its revisions (repair), or its assembled sketch (decompose), is proved;
+    # the attempts of a sketch's lemmas are their own statements', not the problem's
+    own = [a for a in result.attempts if a.statement_id == result.statement.id]
+    correct = len({a.sampling.get("sample", i) for i, a in enumerate(own) if a.verdict is VerdictStatus.PROVED})
     name = result.statement.name
-    return ProblemResult(name, source_of(benchmark, name), n, correct, result.attempts)
+    return ProblemResult(name, source_of(benchmark, name), n, correct, own)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flywheel.hashing import sha256_text
-from flywheel.records import Side, Statement, StatementStatus
+from flywheel.records import Proof, Side, Statement, StatementStatus
 
 
 def lemma_sha256(header: str, preamble: str, statement: str) -> str:
@@ -53,3 +53,4 @@ class Found:
     side: Side  # of the lemma: statement, or negation (the subgoal is false)
     attempt_id: str  # the proving attempt's key
     proof: str
+    record: Proof  # the derived statement's proof, as the proofs table keeps it (audited, exported)

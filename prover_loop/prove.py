@@ -66,11 +66,11 @@ def result_of(unit: Unit, round_: int) -> Result:
         lane = unit.lanes[unit.best[1]]
         side, proof = lane.task.side, proof_of(lane.task, attempts[-1], round_)
     result = Result(unit.lanes[0].task.statement, side, attempts, proof, *_search(unit, "done"))
-    _lemmas(result, unit, outcome)
+    _lemmas(result, unit, outcome, round_)
     return result
 
 
-def _lemmas(result: Result, unit: Unit, outcome) -> None:
+def _lemmas(result: Result, unit: Unit, outcome, round_: int) -> None:
     """The derived statements of the lemmas a unit's attempts prove (decompose), and those proved."""
     derived: dict[str, Statement] = {}
     for (_, index), check, _, attempt in outcome:
@@ -81,7 +81,7 @@ def _lemmas(result: Result, unit: Unit, outcome) -> None:
         if attempt.verdict is VerdictStatus.PROVED:
             source = unit.lanes[index].task
             result.lemmas.append(Found(sub.statement, source.statement, source.side, sub.side, attempt.id,
-                                       attempt.proof))
+                                       attempt.proof, proof_of(sub, attempt, round_)))
     result.derived = list(derived.values())
 
 

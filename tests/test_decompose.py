@@ -82,3 +82,44 @@ def test_the_lemma_pool_answers_a_repeated_subgoal_without_a_lean_check(lean_cfg
 def test_budgets_stop_decompose_where_they_say(lean_cfg, budget, kinds):
     result, _ = _prove(lean_cfg, budget_checks=budget)
     assert [a.sampling.get("kind") for a in result.attempts] == kinds and result.side is None
+
+
+@pytest.mark.postgres
+def test_lemmas_and_derived_statements_are_stored_with_their_lineage(store, lean_cfg, tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from db import statements as dbst
+    from db.export import export_dataset
+    from db.lemmas import pool
+    from db.proofs import save_results
+    from flywheel.lean.statements import normalize_statement
+
+    result, _ = _prove(lean_cfg)
+    src = result.statement
+    with store.session() as s:
+        dbst.insert_statements(s, [src])
+    with store.session() as s:
+        save_results(s, [result], 1)
+    with store.read_only() as conn:
+        derived = conn.execute(text("SELECT id, round, status, derived_from FROM statements WHERE derived_from IS NOT NULL"
+                                    " ORDER BY name")).all()
+        lemmas = conn.execute(text("SELECT l.side, l.source_statement_id, a.parent_id, p.attempt_key, l.round FROM lemmas l"
+                                   " JOIN proof_attempts a ON a.id = l.attempt_id"
+                                   " JOIN proof_attempts p ON p.id = a.parent_id")).all()
+        whole = conn.execute(text("SELECT p.attempt_key FROM proofs pr JOIN proof_attempts a ON a.id = pr.attempt_id"
+                                  " JOIN proof_attempts p ON p.id = a.parent_id WHERE pr.statement_id = :id"),
+                             {"id": src.id}).scalar_one()
+    assert [(r.round, r.status, r.derived_from) for r in derived] == [(2, "proved", src.id)] * 2
+    sketch_key = result.attempts[0].id
+    assert [(r.side, r.source_statement_id, r.attempt_key, r.round) for r in lemmas] == [("statement", src.id, sketch_key, 1)] * 2
+    assert whole == sketch_key  # sketch -> lemmas -> assembled proof
+    with store.session() as s:
+        assert len(pool(s)) == 2
+    # the lemmas of a benchmark's statement leave with it under --exclude-benchmarks
+    with store.session() as s:
+        s.execute(text("UPDATE proofs SET audit = 'audited'"))
+    counts = export_dataset(store, tmp_path / "all", exclude_benchmarks=())["counts"]
+    assert counts["total"] == 3
+    monkeypatch.setattr("db.export.normalized_forms", lambda names: {normalize_statement(src.text)})
+    counts = export_dataset(store, tmp_path / "clean", exclude_benchmarks=("minif2f",))["counts"]
+    assert counts["total"] == 0 and counts["excluded_benchmark"] == 3

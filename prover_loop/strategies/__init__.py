@@ -29,6 +29,13 @@ before without asking Lean. A strategy with `journal = True` (rmaxts) has its un
 their place in the canonical order is sure (before `unanswered()`, the least order it may still be told of), so
 that a killed run resumes it from them (`Task.resumed`): it must replay them in the same order, asking nothing.
 
+A Generate may name a model role (`role="sketcher"`, flywheel/roles.py): the scheduler sends it to that role's
+generator where one was given (`Scheduler(roles=)`), else to the prover. A sketch check is told back with the
+tactic-level answer (`Checked.tactics`: the proof as Lean saw it, its sorries and their goals) and stored as an
+attempt of the side. A check with `subject=` a Task of its own (decompose's lemmas, as derived statements) is
+stored as an attempt of that task's statement and side, never settles the unit, and goes out with the unit's
+outcome (prove.Result.derived, .lemmas). `Task.lemmas` is the lemma pool read before the pass.
+
 A new strategy is one file here, `<name>.py` with one Strategy subclass whose `name` is <name>, and the name
 in flywheel.config.STRATEGIES. Lean's feedback for a prompt is flywheel.prompting.lean_feedback over the
 verdict's messages; tactic-level information (goals at each error, sorries' goals, proof states) arrives as

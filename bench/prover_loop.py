@@ -37,6 +37,11 @@ def respond(prompt: str, i: int, strategy: str = "sample") -> str:
     import hashlib
 
     declaration = prompt.rsplit("\n", 2)[-2]
+    if "proof sketch" in prompt:  # decompose: two subgoals on the statement side, no sketch of the negation
+        holes = "  have h1 : x = x := by sorry\n  have h2 : x + 1 = x + 1 := by sorry\n  exact h2"
+        return f"  -- sketch {i}\n{holes if '¬' not in declaration else '  omega'}\n```"
+    if "_s0_" in declaration or "_s1_" in declaration:  # a subgoal lemma: its statement side proved by its first answer
+        return f"  -- lemma {i}\n{PROVE if i == 0 and '¬' not in declaration else FAIL}"
     if "does not check" in prompt:  # a repair prompt
         first = "-- sample 0\n" in prompt
         text = PROVE if first and "¬" not in declaration else FAIL
@@ -91,8 +96,8 @@ def cpu_by_process(skip_pid: int) -> dict[tuple[int, float], float]:
 class Timed:
     """Wraps the check function: sums the Lean time of every check that reached a worker."""
 
-    def __init__(self, check):
-        self._check = check
+    def __init__(self, check, sketch=None):
+        self._check, self._sketch = check, sketch
         self._lock = threading.Lock()
         self.lean_s = 0.0
         self.checks = 0
@@ -104,6 +109,14 @@ class Timed:
                 self.lean_s += verdict.time_s
                 self.checks += 1
         return verdict
+
+    def sketch(self, header: str, goal: str, proof: str):
+        checked = self._sketch(header, goal, proof)
+        if not checked.verdict.cached:
+            with self._lock:
+                self.lean_s += checked.verdict.time_s
+                self.checks += 1
+        return checked
 
 
 def run(workers: int, per_worker: int, server: tuple[str, int], latency: str, strategy: str = "sample") -> dict:
@@ -126,7 +139,7 @@ def run(workers: int, per_worker: int, server: tuple[str, int], latency: str, st
         with store.session() as s:
             dbst.insert_statements(s, [statement(i) for i in range(per_worker * workers)])  # open, kept
         with open_engines(cfg, store, workers, None) as engines:
-            timed = Timed(engines.check)
+            timed = Timed(engines.check, engines.sketch)
             # Start every worker's REPL before the clock, as a long round amortises start-up.
             threads = [threading.Thread(target=engines.check, args=(cfg.lean.header, "theorem w : True", f"by trivial -- {k}"))
                        for k in range(workers)]
@@ -135,7 +148,8 @@ def run(workers: int, per_worker: int, server: tuple[str, int], latency: str, st
             for t in threads:
                 t.join()
             before, cpu0, wall0 = cpu_by_process(server_pid), time.process_time(), time.perf_counter()
-            counts = run_prove(store, cfg, 1, engines.generator, timed, engines.workers)
+            counts = run_prove(store, cfg, 1, engines.generator, timed, engines.workers,
+                               sketch=timed.sketch if engines.sketch is not None else None)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             after = cpu_by_process(server_pid)
     total = sum(t - before.get(key, 0.0) for key, t in after.items())
@@ -153,13 +167,15 @@ def main() -> None:
     ap.add_argument("--statements-per-worker", type=int, default=30)
     ap.add_argument("--latency-ms", default="50-500", help="fake REPL latency per command")
     ap.add_argument("--model-latency-s", type=float, default=0.2, help="the model server's time per request")
-    ap.add_argument("--strategies", default="sample,repair", help="comma-separated prover strategies")
+    ap.add_argument("--strategies", default="sample,repair,decompose", help="comma-separated prover strategies")
     args = ap.parse_args()
     rows = []
     for strategy in args.strategies.split(","):
         with model_server(args.model_latency_s, strategy) as server:
             run(1, 1, server, args.latency_ms, strategy)  # warm-up, not reported: imports and SQL compilation
             for w in (int(x) for x in args.workers.split(",")):
+                if strategy == "decompose" and w > 1:
+                    continue  # sketches are elaborated by the in-process verifier only
                 r = run(w, args.statements_per_worker, server, args.latency_ms, strategy)
                 print(r, flush=True)
                 rows.append(r)

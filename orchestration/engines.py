@@ -70,8 +70,8 @@ class Engines:
     compile_check: Callable  # compile_check(header, statement) -> Verdict
     workers: int  # checks kept in flight
     on_ray: bool
-    tactics: Callable | None = None  # Verifier.check_tactics, where Lean runs in this process (rmaxts)
-    sketch: Callable | None = None  # Verifier.sketch, where Lean runs in this process (decompose)
+    tactics: Callable | None = None  # check_tactics (rmaxts), in this process or on the Ray Lean workers
+    sketch: Callable | None = None  # sketch checks (decompose), in this process or on the Ray Lean workers
 
 
 @contextlib.contextmanager
@@ -107,7 +107,8 @@ def open_engines(cfg: Config, store, workers: int, ray_address: str | None):
         if not ray_address:
             memory = local_memory_per_worker(workers, memory, _ray_memory())
         checker = stack.enter_context(RayChecker(cfg.lean, workers, cpus, memory, cache=_driver_cache(store)))
-        yield Engines(generator, checker.check, checker.compile_check, workers, True)
+        yield Engines(generator, checker.check, checker.compile_check, workers, True, tactics=checker.check_tactics,
+                      sketch=checker.sketch)
 
 
 def local_cpus_per_worker(workers: int, cpus: int | None = None) -> float:

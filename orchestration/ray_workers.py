@@ -82,6 +82,12 @@ def _lean_actor_class(cpus: float, memory: int | None):
 
             return self._verifier.run_in_pool(Prepared(*fields), expect_sorry).to_json()
 
+        def run_tactics(self, fields: list, sketch: bool, goals_after: bool):
+            """A tactic-level check (rmaxts, decompose's sketches): the Checked record, pickled by Ray."""
+            from flywheel.lean.verifier import Prepared
+
+            return self._verifier.run_tactics_in_pool(Prepared(*fields), sketch, goals_after)
+
         def stats(self) -> dict:
             return self._verifier.stats()
 
@@ -136,9 +142,11 @@ class RayChecker:
         self._lock = threading.Lock()
         self.replaced = 0
         self.toolchain: str | None = None  # the workers' (all of them run the same one)
-        self.verifier = Verifier(self.cfg, cache, backend=self._run)
+        self.verifier = Verifier(self.cfg, cache, backend=self._run, tactics_backend=self._run_tactics)
         self.check = self.verifier.check
         self.compile_check = self.verifier.compile_check
+        self.check_tactics = self.verifier.check_tactics
+        self.sketch = self.verifier.sketch
 
     @property
     def _wait_s(self) -> float:
@@ -244,21 +252,45 @@ class RayChecker:
         return answer
 
     def _run(self, prepared, expect_sorry: bool):
+        from flywheel.lean.verdicts import verdict_from_json
+
+        fields = list(dataclasses.astuple(prepared))
+        return self._on_a_worker(lambda w: verdict_from_json(self._ask(w, fields, expect_sorry)), lambda v: v)
+
+    def _run_tactics(self, prepared, sketch: bool, goals_after: bool):
+        """Tactic-level checks go by Ray call (their records are larger than a verdict and rarer)."""
+        import ray
+
+        from flywheel.lean.tactics import Checked
+
+        fields = list(dataclasses.astuple(prepared))
+        return self._on_a_worker(
+            lambda w: ray.get(w.actor.run_tactics.remote(fields, sketch, goals_after), timeout=self._wait_s),
+            lambda v: Checked(v, _proof_body(prepared)))
+
+    def _on_a_worker(self, ask, crashed):
+        """ask(worker) on a borrowed worker; a worker lost on the way is replaced and the check asked once
+        more; lost twice, the check is crashed (crashed(verdict) shapes what the caller expects)."""
         from ray.exceptions import GetTimeoutError, RayActorError
 
-        from flywheel.lean.verdicts import crashed_verdict, verdict_from_json
+        from flywheel.lean.verdicts import crashed_verdict
 
         worker = self._idle.get()
         try:
             for attempt in range(2):
                 try:
-                    return verdict_from_json(self._ask(worker, list(dataclasses.astuple(prepared)), expect_sorry))
+                    return ask(worker)
                 except (RayActorError, GetTimeoutError, OSError) as e:
                     worker = self._replace(worker)
                     if attempt == 1:
-                        return crashed_verdict(f"Lean worker lost twice: {type(e).__name__}")
+                        return crashed(crashed_verdict(f"Lean worker lost twice: {type(e).__name__}"))
         finally:
             self._idle.put(worker)
+
+
+def _proof_body(prepared) -> str:
+    lines = prepared.code.split("\n")
+    return prepared.code[sum(len(x) + 1 for x in lines[: prepared.proof_line - 1]) + prepared.proof_col:]
 
 
 def _close(stream) -> None:

@@ -113,11 +113,9 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
 
     samples = cfg.samples_per_side if samples is None else samples
     if "decompose" in (strategy or cfg.strategy) and sketch is None:
-        raise ConfigError("prover.strategy decompose elaborates sketches in this process's own Lean REPLs: "
-                          "run with --workers 1 (the Ray Lean workers check no sketches yet)")
+        raise ConfigError("prover.strategy decompose elaborates sketches: it needs a sketch check (Verifier.sketch)")
     if "rmaxts" in (strategy or cfg.strategy) and tactics is None:
-        raise ConfigError("prover.strategy rmaxts reads the tactics Lean ran from this process's own Lean REPLs: "
-                          "run with --workers 1 (the Ray Lean workers return no tactics yet)")
+        raise ConfigError("prover.strategy rmaxts reads the tactics Lean ran: it needs Verifier.check_tactics")
     units = units_of(statements, informal, sides, cfg, pass_, samples, early_stop, strategy, resumed, lemmas)
     with _Writer(on_results, stop) as writer:
         # Results are stored by the writer thread, so a Lean worker never waits on the database.

@@ -188,3 +188,36 @@ def test_workers_of_different_toolchains_are_refused(lean_cfg):
     with pytest.raises(FlywheelError, match="different toolchains"):
         checker._agree("lean=4.9.0;mathlib=abc")
     assert checker.verifier.toolchain == "lean=4.26.0;mathlib=abc"
+
+
+def test_rmaxts_and_decompose_run_on_the_ray_lean_workers(local_ray, lean_cfg):
+    """Tactic-level checks (rmaxts) and sketches (decompose) go to the worker that has the REPL, and a search
+    and a decomposition store there what they store in-process."""
+    from flywheel.config import ProverConfig, RmaxtsConfig
+    from flywheel.lean.verifier import Verifier
+    from flywheel.records import Side, VerdictStatus
+    from orchestration.ray_workers import RayChecker
+    from prover_loop.prove import prove_pass
+    from tests import test_decompose, test_rmaxts
+    from tests.doubles import ScriptedGenerator
+    from tests.seed import statement
+
+    def run(check, tactics, sketch, strategy):
+        results = []
+        if strategy == "rmaxts":
+            cfg = ProverConfig(strategy=["rmaxts"], rmaxts=RmaxtsConfig(rollouts=4, in_flight=2))
+            st, generator = statement(0, text=test_rmaxts.TEXT), ScriptedGenerator(test_rmaxts._script)
+        else:
+            cfg = ProverConfig(strategy=["decompose"], sketches=1, lemma_samples=1)
+            st, generator = statement(0), ScriptedGenerator(test_decompose._script())
+        prove_pass([st], {}, [Side.STATEMENT], cfg, 0, 1, generator, check, 2, results.extend, tactics=tactics,
+                   sketch=sketch)
+        (result,) = results
+        return [(a.statement_id, a.proof, a.verdict) for a in result.attempts], result.side
+
+    with RayChecker(lean_cfg, 2, local_ray(2)) as checker, Verifier(lean_cfg) as local:
+        for strategy in ("rmaxts", "decompose"):
+            on_ray = run(checker.check, checker.check_tactics, checker.sketch, strategy)
+            here = run(local.check, local.check_tactics, local.sketch, strategy)
+            assert on_ray == here and on_ray[1] is Side.STATEMENT, strategy
+            assert on_ray[0][-1][2] is VerdictStatus.PROVED

@@ -78,7 +78,8 @@ def checked_code(header: str, statement: str, proof: str, policy: soundness.Poli
 
 class Verifier:
     def __init__(self, cfg: LeanConfig, cache: VerdictCache | None = None,
-                 backend: Callable[[Prepared, bool], Verdict] | None = None, toolchain: str | None = None):
+                 backend: Callable[[Prepared, bool], Verdict] | None = None, toolchain: str | None = None,
+                 tactics_backend: Callable[[Prepared, bool, bool], Checked] | None = None):
         """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats.
         backend runs prepared code in Lean; the default is this process's own REPL pool (Ray passes
         one that sends it to a worker, so that scans and the cache stay in the driver, and sets
@@ -89,6 +90,8 @@ class Verifier:
         self.cache = cache
         self._toolchain = toolchain
         self._backend = backend or self.run_in_pool
+        # where tactic-level checks run: this process's pool, or (Ray) the worker that has the REPL
+        self._tactics_backend = tactics_backend or (self.run_tactics_in_pool if backend is None else None)
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
         # `workers` processes in all, whatever the number of headers: the least recently used header gives way
         self._pool = ReplPool(self._repl, cfg.workers, cfg.max_checks_per_process, cfg.rss_limit_mb)
@@ -214,10 +217,9 @@ class Verifier:
         prepared = self.prepare(header, statement, proof)
         if isinstance(prepared, Verdict):
             return Checked(prepared, proof.strip("\n"))
-        if self._backend != self.run_in_pool:
-            raise LeanError("tactic information comes from this process's own REPL pool; this verifier runs "
-                            "Lean elsewhere")
-        checked = self.run_tactics_in_pool(prepared, sketch, goals_after)
+        if self._tactics_backend is None:
+            raise LeanError("this verifier runs Lean elsewhere and was given no way to ask it for tactics")
+        checked = self._tactics_backend(prepared, sketch, goals_after)
         if self.cache is not None and not sketch:  # the verdict is check()'s: later checks reuse it
             self.cache.put(prepared.key, self.toolchain, checked.verdict)
         return checked

@@ -44,7 +44,8 @@ def _query(rounds: Sequence[int] | None, sides: Sequence[str]):
         where.append("v.round = ANY(:rounds)")
         params["rounds"] = list(rounds)
     sql = ("SELECT v.statement_id, v.side, v.round, v.header, v.preamble, v.theorem, v.proof, v.statement, v.informal,"
-           " v.audit, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk, a.parent_id,"
+           " v.audit, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk,"
+           " CASE WHEN a.strategy = 'repair' AND a.turn > 0 THEN a.parent_id END AS parent_id,"  # only a repair revision's parent
            " src.text AS derived_from_text"  # a subgoal lemma's source statement (decompose)
            " FROM verified_pairs v JOIN proofs p ON p.statement_id = v.statement_id AND p.side = v.side"
            " JOIN proof_attempts a ON a.id = p.attempt_id JOIN statements st ON st.id = v.statement_id"
@@ -57,7 +58,8 @@ _CHAINS = """
 WITH RECURSIVE chain (id, parent_id, proof, messages, reason, depth, leaf) AS (
     SELECT a.id, a.parent_id, a.proof, a.messages, a.reason, 0, a.id FROM proof_attempts a WHERE a.id = ANY(:ids)
     UNION ALL
-    SELECT p.id, p.parent_id, p.proof, p.messages, p.reason, c.depth + 1, c.leaf
+    SELECT p.id, CASE WHEN p.strategy = 'repair' AND p.turn > 0 THEN p.parent_id END, p.proof, p.messages,
+           p.reason, c.depth + 1, c.leaf
     FROM proof_attempts p JOIN chain c ON p.id = c.parent_id
 )
 SELECT leaf, proof, messages, reason FROM chain WHERE depth > 0 ORDER BY leaf, depth DESC
@@ -66,7 +68,8 @@ SELECT leaf, proof, messages, reason FROM chain WHERE depth > 0 ORDER BY leaf, d
 
 def _chains(conn, rows) -> dict[int, list[tuple[str, list, str | None]]]:
     """For each proof that revises an attempt: the failed attempts before it, oldest first (proof, Lean's
-    messages, reason)."""
+    messages, reason). Only repair revisions link a chain: decomposition's sketch is a parent too, but the
+    assembled proof is no revision of it."""
     ids = [r.attempt_pk for r in rows if r.parent_id is not None]
     out: dict[int, list] = {}
     if ids:

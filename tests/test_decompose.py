@@ -123,3 +123,9 @@ def test_lemmas_and_derived_statements_are_stored_with_their_lineage(store, lean
     monkeypatch.setattr("db.export.normalized_forms", lambda names: {normalize_statement(src.text)})
     counts = export_dataset(store, tmp_path / "clean", exclude_benchmarks=("minif2f",))["counts"]
     assert counts["total"] == 0 and counts["excluded_benchmark"] == 3
+    # multi-turn export: the assembled proof is no revision of its sketch, so it leaves as a single exchange
+    import json
+
+    manifest = export_dataset(store, tmp_path / "turns", exclude_benchmarks=(), style="messages", turns="all")
+    rows = [json.loads(x) for x in (tmp_path / "turns" / "train.jsonl").read_text().splitlines()]
+    assert manifest["counts"]["repaired"] == 0 and {len(r["messages"]) for r in rows} == {2}

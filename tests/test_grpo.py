@@ -88,7 +88,7 @@ def test_grpo_raises_the_mean_reward_and_stores_every_rollout(store, pg_url, fak
 
 
 def test_the_curriculum_is_exactly_the_band_topped_up_by_sampling(store, lean_cfg, tmp_path, monkeypatch):
-    """Stored rates 0, 1/8, 2/8, 3/8, 1; another model's attempts, rollouts and crashed checks do not count; a
+    """Stored rates 0, 1/8, 2/8, 3/8, 1; another model's attempts, rollouts, crashed checks and sketches do not count; a
     statement with too few attempts is sampled (two more: one proved) to 1/4 and joins."""
     import dataclasses
 
@@ -102,11 +102,13 @@ def test_the_curriculum_is_exactly_the_band_topped_up_by_sampling(store, lean_cf
     monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
     sts = _seed(store, {0: (8, 0), 1: (8, 1), 2: (8, 2), 3: (8, 3), 4: (8, 8), 5: (2, 0)}, "m")
     _seed(store, {0: (4, 2)}, "other")  # s0 by another model: not m's rate
-    with store.engine.begin() as conn:  # s0's rollout and a crash of s3 leave the rates as they are
+    with store.engine.begin() as conn:  # s0's rollout, a crash of s3 and a sketch of s2 leave the rates as they are
         conn.execute(text("INSERT INTO proof_attempts (attempt_key, statement_id, side, round, model, proof, "
-                          "code_sha256, verdict, source) VALUES "
-                          f"('{'a' * 64}', '{sts[0].id}', 'statement', 1, 'm', 'x', '{'0' * 64}', 'proved', 'rl'), "
-                          f"('{'b' * 64}', '{sts[3].id}', 'statement', 1, 'm', 'y', '{'0' * 64}', 'crashed', 'prove')"))
+                          "code_sha256, verdict, source, sampling) VALUES "
+                          f"('{'a' * 64}', '{sts[0].id}', 'statement', 1, 'm', 'x', '{'0' * 64}', 'proved', 'rl', '{{}}'), "
+                          f"('{'b' * 64}', '{sts[3].id}', 'statement', 1, 'm', 'y', '{'0' * 64}', 'crashed', 'prove', '{{}}'), "
+                          f"('{'c' * 64}', '{sts[2].id}', 'statement', 1, 'm', 'z', '{'0' * 64}', 'incomplete', 'prove', "
+                          "'{\"kind\": \"sketch\"}')"))
     cfg = Config(lean=lean_cfg, train=TrainConfig(sides=["statement"], curriculum_min_attempts=4),
                  prover=ProverConfig(sampling=dataclasses.replace(ProverConfig().sampling, max_tokens=64)))
     generator = ScriptedGenerator(lambda req: [PROVED, FAILED], model="m")

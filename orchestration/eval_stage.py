@@ -57,7 +57,7 @@ def model_name(gen: GeneratorConfig) -> str | None:
 
 def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, workers: int, checkpoint: str,
              checkpoint_id: int | None = None, round_: int | None = None,
-             stop: threading.Event | None = None, sketch=None) -> tuple[dict, StageCounts]:
+             stop: threading.Event | None = None, sketch=None, tactics=None) -> tuple[dict, StageCounts]:
     """Evaluate `checkpoint` (the generator's model) on ev's benchmark split; returns the summary and counts."""
     ks = parse_ks(",".join(map(str, ev.k)), ev.n)
     counts = StageCounts("evaluate")
@@ -69,6 +69,8 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
     if "decompose" in cfg.prover.strategy:
         settings |= {"sketches": cfg.prover.sketches, "lemma_samples": cfg.prover.lemma_samples,
                      "lemma_strategy": cfg.prover.lemma_strategy}
+    if "rmaxts" in cfg.prover.strategy:
+        settings |= {"rmaxts": dataclasses.asdict(cfg.prover.rmaxts)}
     with store.session() as s:
         eid = dbeval.evaluation_id(s, checkpoint, ev.benchmark, ev.split, ev.n, ks, settings, len(statements),
                                    checkpoint_id, round_)
@@ -87,7 +89,7 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
     try:
         if todo:
             evaluate(todo, ev.benchmark, ev.n, cfg.prover, generator, check, workers, on_results,
-                     round_=round_ or 0, stop=stop, sketch=sketch)
+                     round_=round_ or 0, stop=stop, sketch=sketch, tactics=tactics)
     finally:
         bar.close()
     summary = _summary(store, eid, statements, ks, checkpoint, ev)

@@ -54,7 +54,8 @@ def evaluate_round(store: Store, cfg: Config, number: int, engines, stop: thread
     wanted, ident = prover_model(store, cfg, number + 1)
     with open_prover(engines, wanted) as generator:
         summary, counts = run_eval(store, cfg, cfg.eval, generator, engines.check, engines.workers,
-                                   model_name(wanted), ident, round_=number, stop=stop, sketch=engines.sketch)
+                                   model_name(wanted), ident, round_=number, stop=stop, sketch=engines.sketch,
+                                   tactics=engines.tactics)
     if not stop.is_set():
         with store.session() as s:
             dbrounds.set_stage(s, number, "evaluate", StageState.DONE,

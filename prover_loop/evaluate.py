@@ -108,7 +108,8 @@ def informal_of(benchmark: str) -> dict[str, str]:
 
 def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: ProverConfig, generator, check: Callable,
              workers: int, on_results: Callable[[list[ProblemResult]], None], round_: int = 0,
-             stop: threading.Event | None = None, sketch: Callable | None = None) -> None:
+             stop: threading.Event | None = None, sketch: Callable | None = None,
+             tactics: Callable | None = None) -> None:
     """Sample n proofs of each statement (each revised as prover.strategy says), verify all of them, hand each
     problem's result to on_results."""
     informal = informal_of(benchmark)
@@ -117,7 +118,7 @@ def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: Prove
         on_results([_problem(r, benchmark, n) for r in results if r.statement is not None])
 
     prove_pass(statements, informal, [Side.STATEMENT], cfg, 0, round_, generator, check, workers, store,
-               samples=n, stop=stop, early_stop=False, sketch=sketch)
+               samples=n, stop=stop, early_stop=False, sketch=sketch, tactics=tactics)
 
 
 def _problem(result: Result, benchmark: str, n: int) -> ProblemResult:

@@ -49,7 +49,8 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
         cfg.generator = wanted  # the engines' generator is the one evaluated
         with StopOnSignal() as stop, open_engines(cfg, store, workers, args.ray_address or cfg.run.ray_address) as engines:
             summary, counts = run_eval(store, cfg, ev, engines.generator, engines.check, engines.workers, model,
-                                       checkpoint_id, stop=stop.event, sketch=engines.sketch)
+                                       checkpoint_id, stop=stop.event, sketch=engines.sketch,
+                                       tactics=engines.tactics)
     print(f"store: {store.describe()}\ncheckpoint: {model}\n{counts.render()}")
     for source, values in summary["by_source"].items():
         print(f"  {source}: " + ", ".join(f"pass@{k} {100 * v:.1f}%" for k, v in values.items() if k != "problems")

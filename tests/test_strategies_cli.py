@@ -1,0 +1,72 @@
+"""Every proving strategy from the command line: `flywheel run` (serial and on local Ray Lean workers) and
+`flywheel eval` with prover.strategy repair, decompose and rmaxts store their attempts with their lineage."""
+
+import json
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from orchestration.cli import main
+from tests.doubles import OpenAIServer
+from tests.test_round import _config, _ingest, model_server  # noqa: F401  (a fixture)
+
+FAIL = "  omega -- fake:error=omega could not prove the goal\n```"
+
+
+def _attempts(url: str) -> list:
+    engine = create_engine(url)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT strategy, turn, parent_id IS NOT NULL, sampling->>'kind', search IS NOT NULL"
+                              " FROM proof_attempts WHERE side <> 'false_hyps'")).all()
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("strategy, workers", [("repair", 1), ("decompose", 1), ("rmaxts", 1), ("rmaxts", 2)])
+def test_a_round_runs_each_strategy(store, pg_url, tmp_path, model_server, fake_repl, monkeypatch, strategy, workers):
+    _ingest(pg_url, monkeypatch)
+    prover = {"strategy": [strategy], "passes": 1, "repair_turns": 1, "sketches": 1, "lemma_samples": 1,
+              "rmaxts": {"rollouts": 3, "in_flight": 2}}
+    cfg = _config(tmp_path, model_server, fake_repl, **prover)
+    assert main(["--config", cfg, "run", "--rounds", "1", "--workers", str(workers),
+                 "--out", str(tmp_path / "runs")]) == 0
+    rows = _attempts(pg_url)
+    assert rows and {r[0] for r in rows} == {strategy}
+    if strategy == "repair":  # every failed first answer revised once, naming its parent
+        assert any(turn == 1 and parent for _s, turn, parent, *_ in rows)
+    if strategy == "decompose":  # the model writes no sorry: each sketch is refused and stored as such
+        assert {kind for *_, kind, _search in rows} == {"sketch"}
+    if strategy == "rmaxts":
+        assert all(search for *_, search in rows)
+    engine = create_engine(pg_url)
+    with engine.connect() as c:
+        stages = c.execute(text("SELECT stages FROM rounds WHERE number = 1")).scalar_one()
+    engine.dispose()
+    assert stages["prove"]["state"] == "done" and stages["export"]["state"] == "done"
+
+
+@pytest.mark.parametrize("strategy", ["repair", "decompose", "rmaxts"])
+def test_eval_takes_a_strategy(store, tmp_path, fake_repl, monkeypatch, strategy):
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+
+    def respond(prompt, i):
+        if "sketch" in prompt:
+            return "  have h1 : 1 = 1 := by sorry\n  norm_num\n```"
+        return FAIL if "does not check" not in prompt and "tactic state" not in prompt else "  norm_num\n```"
+
+    cfg = tmp_path / "eval.yaml"
+    with OpenAIServer(respond) as server:
+        cfg.write_text(yaml.safe_dump({
+            "generator": {"backend": "openai", "model": "scripted", "base_url": server.url},
+            "lean": {"repl": fake_repl, "timeout_s": 10},
+            "prover": {"strategy": [strategy], "repair_turns": 1, "sketches": 1, "lemma_samples": 1,
+                       "rmaxts": {"rollouts": 2, "in_flight": 1}}}))
+        out = tmp_path / "eval.json"
+        assert main(["--config", str(cfg), "eval", "--benchmark", "minif2f", "--split", "valid", "--n", "2",
+                     "--k", "1,2", "--limit", "2", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["problems"]) == 2 and all(p["n"] == 2 for p in data["problems"])
+    with store.read_only() as conn:
+        strategies = {r[0] for r in conn.execute(text("SELECT strategy FROM eval_attempts"))}
+    assert strategies == {strategy}

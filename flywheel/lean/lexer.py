@@ -15,6 +15,7 @@ import enum
 import functools
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 OPEN_TO_CLOSE = {"(": ")", "[": "]", "{": "}", "⦃": "⦄", "⟨": "⟩", "«": "»"}
 CLOSERS = set(OPEN_TO_CLOSE.values())
@@ -53,8 +54,9 @@ class Kind(enum.Enum):
     COMMENT = "comment"
 
 
-@dataclass(slots=True, frozen=True)
-class Token:
+class Token(NamedTuple):
+    """One token; a tuple rather than a frozen dataclass: the lexer makes one per word of every proof checked."""
+
     kind: Kind
     start: int
     end: int

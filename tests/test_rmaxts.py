@@ -166,3 +166,17 @@ def test_a_killed_search_resumes_from_its_stored_rollouts_without_repeating_one(
     assert [r[0] for r in rows] == list(range(8)) and rows == again
     assert [n[0] for n in nodes][0] == "root" and len(nodes) == 3  # the statement, h1, h2
     assert sum(n[3] for n in nodes) == 8 and nodes[1][1] == "root" and nodes[2][1] == nodes[1][0]
+
+
+@pytest.mark.parametrize("budget, rollouts, stored", [({"budget_checks": 2}, 8, 2), ({}, 3, 3),
+                                                      ({"budget_tokens": 1}, 8, 1)])
+def test_budgets_stop_the_search_where_they_say(lean_cfg, budget, rollouts, stored):
+    """Rollouts, Lean checks and generated tokens each bound a search that would otherwise go on (it never proves)."""
+    results = []
+    cfg = ProverConfig(strategy=["rmaxts"], rmaxts=RmaxtsConfig(rollouts=rollouts, in_flight=2), **budget)
+    never = ScriptedGenerator(lambda req: ["  nlinarith -- fake:fail\n```"])
+    with Verifier(lean_cfg) as verifier:
+        prove_pass([statement(0, text=TEXT)], {}, [Side.STATEMENT], cfg, 0, 1, never, verifier.check, 2,
+                   results.extend, tactics=verifier.check_tactics)
+    (result,) = results
+    assert result.side is None and len(result.attempts) == stored

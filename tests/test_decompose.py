@@ -129,3 +129,22 @@ def test_lemmas_and_derived_statements_are_stored_with_their_lineage(store, lean
     manifest = export_dataset(store, tmp_path / "turns", exclude_benchmarks=(), style="messages", turns="all")
     rows = [json.loads(x) for x in (tmp_path / "turns" / "train.jsonl").read_text().splitlines()]
     assert manifest["counts"]["repaired"] == 0 and {len(r["messages"]) for r in rows} == {2}
+
+
+def test_a_lemma_whose_negation_fails_first_still_completes_its_sketch(lean_cfg):
+    """Checks finish in any order: a lemma's negation failing while its statement side is still being checked
+    does not end the sketch (it did, so on Ray workers the assembled proof was never asked)."""
+    import time
+
+    results = []
+    with Verifier(lean_cfg, MemoryCache()) as verifier:
+        def check(header, goal, proof):
+            if "_neg" not in goal.split(":", 1)[0] and "_s0_" in goal:
+                time.sleep(0.5)  # the statement sides of the lemmas answer last
+            return verifier.check(header, goal, proof)
+
+        config = ProverConfig(strategy=["decompose"], sketches=1, lemma_samples=1)
+        prove_pass([statement(0)], {}, [Side.STATEMENT], config, 0, 1, ScriptedGenerator(_script()), check, 4,
+                   results.extend, sketch=verifier.sketch)
+    (result,) = results
+    assert result.side is Side.STATEMENT and result.attempts[-1].sampling["kind"] == "assembled"

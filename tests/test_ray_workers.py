@@ -23,14 +23,26 @@ def local_ray():
 
 
 def _kill(actor) -> None:
-    """ray.kill, then wait until the actor is gone (the kill itself returns at once)."""
+    """ray.kill, then wait until the actor's process is gone: Ray calls it dead a moment before its process
+    (and the direct channel it serves) has exited."""
+    import os
+    import time
+
     import ray
     from ray.exceptions import RayActorError
 
+    pid = ray.get(actor.__ray_call__.remote(lambda self: os.getpid()))
     ray.kill(actor, no_restart=True)
     with pytest.raises(RayActorError):
         for _ in range(200):
             ray.get(actor.__ray_ready__.remote(), timeout=30)
+    for _ in range(300):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the killed actor's process {pid} is still there")
 
 
 def test_a_killed_worker_is_replaced_and_the_check_retried(local_ray, lean_cfg):

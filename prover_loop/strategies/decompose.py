@@ -89,7 +89,8 @@ class Decompose(Strategy):
             lemma.proof = check.proof
             return self._assemble(k, sketch)
         more = self._wrap(k, i, j, lemma.runs[j].checked(Checked(own, result.verdict, result.attempt)))
-        if not more and not lemma.open():
+        in_flight = any(kk == k and ii == i for kk, ii, *_ in self.inner.values())  # its other side's checks
+        if not more and not in_flight and not lemma.open():
             sketch.over = True  # a subgoal neither proved nor disproved: nothing more can complete the sketch
         return more
 

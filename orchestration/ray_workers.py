@@ -261,12 +261,12 @@ class RayChecker:
         """Tactic-level checks go by Ray call (their records are larger than a verdict and rarer)."""
         import ray
 
-        from flywheel.lean.tactics import Checked
+        from flywheel.lean.tactics import Checked, proof_body
 
         fields = list(dataclasses.astuple(prepared))
         return self._on_a_worker(
             lambda w: ray.get(w.actor.run_tactics.remote(fields, sketch, goals_after), timeout=self._wait_s),
-            lambda v: Checked(v, _proof_body(prepared)))
+            lambda v: Checked(v, proof_body(prepared.code, prepared.proof_line, prepared.proof_col)))
 
     def _on_a_worker(self, ask, crashed):
         """ask(worker) on a borrowed worker; a worker lost on the way is replaced and the check asked once
@@ -286,11 +286,6 @@ class RayChecker:
                         return crashed(crashed_verdict(f"Lean worker lost twice: {type(e).__name__}"))
         finally:
             self._idle.put(worker)
-
-
-def _proof_body(prepared) -> str:
-    lines = prepared.code.split("\n")
-    return prepared.code[sum(len(x) + 1 for x in lines[: prepared.proof_line - 1]) + prepared.proof_col:]
 
 
 def _close(stream) -> None:

@@ -4,9 +4,10 @@ comments neither trigger nor hide a ban, the code inside strings is code."""
 import pytest
 
 from flywheel.config import LeanConfig
+from flywheel.lean.axioms import check_axioms, parse_axioms
 from flywheel.lean.lexer import tokenize
 from flywheel.lean.soundness import (
-    Policy, check_axioms, header_commands, limit_heartbeats, parse_axioms, scan_header, scan_preamble, scan_proof,
+    Policy, header_commands, limit_heartbeats, scan_header, scan_preamble, scan_proof,
     scan_statement, wrap_proof,
 )
 from flywheel.lean.verdicts import uses_sorry
@@ -216,3 +217,10 @@ def test_axioms_answers():
 def test_sorry_warning_in_both_spellings():
     for data in ("declaration uses 'sorry'", "declaration uses `sorry`"):
         assert uses_sorry({"messages": [{"severity": "warning", "data": data}]})
+
+
+def test_an_axioms_answer_is_read_within_its_line():
+    """A quote earlier in the output (a warning's 'sorry') must not swallow the answer for our name."""
+    output = ("t.lean:3:0: warning: declaration uses 'sorry'\n"
+              "t.lean:9:0: info: 'flywheel_audit_ab' depends on axioms: [propext]\n")
+    assert parse_axioms(output, "flywheel_audit_ab") == ["propext"]

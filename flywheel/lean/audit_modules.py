@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from flywheel.hashing import sha256_text
 from flywheel.lean import soundness
+from flywheel.lean.axioms import check_axioms, parse_axioms
 
 ROOT = "FlywheelAudit"
 # Ours, so trusted: run in the trusted module, it says whether the proved constant is a theorem whose
@@ -43,7 +44,7 @@ def module_name(kind: str, *texts: str) -> str:
     return f"{ROOT}.{kind}{sha256_text(*texts)[:24]}"
 
 
-def split_header(header: str) -> tuple[list[str], str]:
+def imports_and_rest(header: str) -> tuple[list[str], str]:
     """The header's imports (which must open a module) and the rest (open, set_option)."""
     imports = [line.strip() for line in header.splitlines() if line.strip().startswith("import ")]
     rest = "\n".join(line for line in header.splitlines() if not line.strip().startswith("import "))
@@ -66,13 +67,13 @@ def base_module(t: Target) -> tuple[str, str] | None:
     refer to the very same constants, and the proof's code never ran where the preamble was elaborated."""
     if not t.preamble.strip():
         return None
-    imports, rest = split_header(t.header)
+    imports, rest = imports_and_rest(t.header)
     text = _text(imports, rest, t.preamble)
     return module_name("Base", text), text
 
 
 def _prelude(t: Target) -> tuple[list[str], str]:
-    imports, rest = split_header(t.header)
+    imports, rest = imports_and_rest(t.header)
     base = base_module(t)
     if base is None:
         return imports, rest
@@ -103,7 +104,7 @@ def culprits(text: str, targets: list[Target], output: str) -> set[int]:
 
 
 def trusted_module(header: str, modules: list[str], targets: list[Target]) -> str:
-    imports, _ = split_header(header)
+    imports, _ = imports_and_rest(header)
     lines = [f"#print axioms {t.proof_name}\nrun_cmd flywheelAuditCompare `{t.proof_name} `{t.challenge_name}"
              for t in targets]
     return _text(imports + [f"import {m}" for m in modules], COMPARE, *lines)
@@ -111,10 +112,10 @@ def trusted_module(header: str, modules: list[str], targets: list[Target]) -> st
 
 def read_answer(output: str, t: Target, policy: soundness.Policy) -> tuple[str | None, str]:
     """(None, axioms) when the trusted module positively confirmed this proof; else (what, why)."""
-    axioms = soundness.parse_axioms(output, t.proof_name)
+    axioms = parse_axioms(output, t.proof_name)
     if axioms is None:
         return "unconfirmed", "no `#print axioms` answer for the theorem"
-    bad = soundness.check_axioms(axioms, policy)
+    bad = check_axioms(axioms, policy)
     if bad:
         return "axioms", bad
     verdicts = [v for name, v in _VERDICT.findall(output) if name.strip("«»") == t.proof_name]

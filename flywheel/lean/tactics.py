@@ -228,13 +228,18 @@ def scan_sketch(sketch: str, policy: Policy) -> str | None:
     return reason
 
 
+def proof_body(code: str, proof_line: int, proof_col: int) -> str:
+    """The proof as Lean saw it in the checked code: from where it starts, without the verifier's closing
+    parenthesis."""
+    lines = code.split("\n")
+    return code[sum(len(x) + 1 for x in lines[: proof_line - 1]) + proof_col:].removesuffix("\n)")
+
+
 def checked_from(verdict: Verdict, answer: Any, code: str, proof_line: int, proof_col: int,
                  sketch: bool, tree: bool = False) -> Checked:
     """The Checked of an answer to code sent with `allTactics` (and `infotree` when tree). A sketch that used
     no sorry and failed nothing is refused: the sketch path never vouches for a proof."""
-    lines = code.split("\n")
-    start = sum(len(x) + 1 for x in lines[: proof_line - 1]) + proof_col
-    body = code[start:].removesuffix("\n)")
+    body = proof_body(code, proof_line, proof_col)
     if answer is None:
         return Checked(verdict, body, proof_col=proof_col, proof_line=proof_line)
     try:

@@ -108,3 +108,29 @@ def tiny_model(tmp_path_factory, shared_data) -> str:
     from tests.tiny_model import build
 
     return str(build(tmp_path_factory.mktemp("tiny-llama"), SHARED))
+
+
+@pytest.fixture(scope="session")
+def real_lean():
+    """The real Lean 4 of 2021 and its REPL (tests/real_lean.py), unpacked once into the test cache."""
+    from tests.real_lean import ARCHIVE, unpack
+
+    if not ARCHIVE.is_file():
+        _need(f"the real-Lean tier needs {ARCHIVE} (see tests/data/lean/lean2021-runtime/README.md)")
+    return unpack()
+
+
+@pytest.fixture()
+def real_lean_cfg(real_lean, monkeypatch):
+    """A LeanConfig on the real 2021 REPL: the REPL command and LEAN_PATH, no Lake project, core header."""
+    from flywheel.config import LeanConfig
+
+    monkeypatch.setenv("LEAN_PATH", str(real_lean.lean_path))
+    return LeanConfig(repl=str(real_lean.repl), header="", timeout_s=60.0, workers=1)
+
+
+def pytest_terminal_summary(terminalreporter):
+    ran = [r for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+           if r.when == "call" and "lean" in getattr(r, "keywords", {})]
+    if ran:
+        terminalreporter.write_line(f"real-Lean tier: {len(ran)} tests ran on the real Lean 4 REPL")

@@ -134,7 +134,8 @@ def test_the_preamble_comes_between_header_and_theorem(lean_cfg):
     statement = f"{preamble}\n\n/-- doc -/\n" + STATEMENT.replace("0 < x * x", "bound < x * x")
     with Verifier(lean_cfg) as verifier:
         p = verifier.prepare(HEADER, statement, "by\n  positivity")
-        assert p.code.startswith(f"{preamble}\n\ntheorem t (x : ℕ) (h : 0 < x) :\n    bound < x * x := ")
+        # rendered command by command: the opened namespace «escaped», as a header's are
+        assert p.code.startswith("open «Real»\n\nabbrev bound : ℕ := 0\n\ntheorem t (x : ℕ) (h : 0 < x) :\n    bound < x * x := ")
         verdict = verifier.check(HEADER, statement, "by\n  nlinarith -- fake:error=oops")
         banned = verifier.check(HEADER, "instance : Inhabited ℕ := ⟨1⟩\n\n" + STATEMENT, "by\n  positivity")
         unparsable = verifier.check(HEADER, "x = 1\n" + STATEMENT, "by\n  positivity")

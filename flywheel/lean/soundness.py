@@ -20,8 +20,9 @@ from typing import Sequence
 from flywheel.lean.axioms import ALLOWED_AXIOMS
 from flywheel.lean.lexer import OPEN_TO_CLOSE, Kind, Token, tokenize
 # Bumped whenever a rule or the code sent changes, so that cached verdicts of a laxer guard are never reused
-# (3: `#print axioms` in the proof's own command, its answer taken only at its position).
-GUARD_VERSION = 3
+# (3: `#print axioms` in the proof's own command, its answer taken only at its position; 4: preambles as
+# checked commands, no `#print axioms` asked again of an answer with none at its position, options).
+GUARD_VERSION = 4
 
 
 @dataclass(slots=True, frozen=True)
@@ -42,7 +43,8 @@ class Policy:
     def fingerprint(self) -> str:
         """What a verdict depends on besides the code: this policy, the allowlists and the guard's version."""
         rules = {"version": GUARD_VERSION, "policy": asdict(self), "limited": LIMITED_OPTIONS,
-                 "free": sorted(FREE_OPTIONS), "free_prefixes": FREE_OPTION_PREFIXES}
+                 "free": sorted(FREE_OPTIONS), "free_prefixes": FREE_OPTION_PREFIXES,
+                 "writing": WRITING_OPTION_PREFIXES}
         return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 
@@ -50,7 +52,10 @@ class Policy:
 LIMITED_OPTIONS = {"maxHeartbeats": "max_heartbeats", "synthInstance.maxHeartbeats": "max_heartbeats",
                    "maxRecDepth": "max_rec_depth"}
 FREE_OPTION_PREFIXES = ("pp.", "linter.", "trace.")
-FREE_OPTIONS = frozenset({"checkBinderAnnotations", "autoImplicit", "relaxedAutoImplicit"})
+# `tactic.hygienic` only changes which names a tactic may see (Seed-Prover's proofs set it).
+FREE_OPTIONS = frozenset({"checkBinderAnnotations", "autoImplicit", "relaxedAutoImplicit", "tactic.hygienic"})
+# Free by their prefix, yet they write files: the profiler's output.
+WRITING_OPTION_PREFIXES = ("trace.profiler.output",)
 
 # A name any of whose components is one of these is refused (the reason names it).
 BANNED_COMPONENTS = {
@@ -155,6 +160,8 @@ def _option(code: _Code, i: int, policy: Policy, *, clamp: bool = False) -> tupl
         if number == 0 or number > limit:
             return f"banned: set_option {option} {number} (limit {limit})", i + 3, ""
         return None, i + 3, f"set_option {option} {number}"
+    if option.startswith(WRITING_OPTION_PREFIXES):
+        return f"banned: set_option {option} (writes a file)", i + 3, ""
     if option in FREE_OPTIONS or option.startswith(FREE_OPTION_PREFIXES):
         if value_tok.kind in (Kind.NUMBER, Kind.STRING) or value in ("true", "false"):
             return None, i + 3, f"set_option {option} {value}"
@@ -201,8 +208,9 @@ def _banned_name(code: _Code, i: int, policy: Policy) -> str | None:
     return None
 
 
-def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool) -> str | None:
-    """The rules every piece of code obeys. in_only: `open`/`set_option` only as `… in` (proofs, statements)."""
+def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool, proof: bool = False) -> str | None:
+    """The rules every piece of code obeys. in_only: `open`/`set_option` only as `… in` (proofs, statements).
+    proof: Mathlib's `#check` tactic may stand in it (inside the proof's parentheses it prints, and is no command)."""
     toks = code.tokens
     i = 0
     while i < len(toks):
@@ -230,7 +238,8 @@ def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool) -> str | Non
         elif tok.text == "@" and i + 1 < len(toks) and toks[i + 1].text == "[" and toks[i + 1].start == tok.end:
             return f"banned: attribute {what}"
         elif tok.text == "#" and i + 1 < len(toks) and toks[i + 1].kind is Kind.NAME \
-                and toks[i + 1].start == tok.end and _line_start(code, i):
+                and toks[i + 1].start == tok.end and _line_start(code, i) \
+                and not (proof and toks[i + 1].text == "check"):
             return f"banned: command {what}: #{toks[i + 1].text}"  # `#s`, `#v[…]` inside a line are notation
         i += 1
     return None
@@ -256,7 +265,7 @@ def scan_proof(proof: str, policy: Policy) -> str | None:
         return code
     if not code.tokens:
         return "empty proof"
-    return _balanced(code) or _scan(code, policy, what="after the proof", in_only=True)
+    return _balanced(code) or _scan(code, policy, what="after the proof", in_only=True, proof=True)
 
 
 def wrap_proof(proof: str) -> str:
@@ -292,47 +301,12 @@ def scan_statement(text: str, policy: Policy) -> str | None:
     return scan_statement_parts([b.render() for b in thm.binders] + [thm.conclusion], policy)
 
 
-PREAMBLE_COMMANDS = frozenset({"def", "abbrev", "noncomputable", "open", "variable", "universe", "section",
-                               "set_option"})
+def scan_preamble(preamble: str, policy: Policy, theorem: str | None = None) -> str | None:
+    """Why a statement's preamble may not be used, or None (flywheel.lean.preamble checks it command by
+    command; what is sent is its rendering, `preamble_commands(...).text`)."""
+    from flywheel.lean.preamble import preamble_commands
 
-
-def scan_preamble(preamble: str, policy: Policy) -> str | None:
-    """A statement's preamble: definitions and scopes only. Each command starts a line at column 0 with
-    an allowed keyword; the code inside the commands obeys the rules of any other code."""
-    if not preamble.strip():
-        return None
-    code = _lex(preamble)
-    if isinstance(code, str):
-        return code
-    toks, body, i = code.tokens, [], 0
-    while i < code.top:
-        tok = toks[i]
-        at_column_0 = tok.start == 0 or code.text[tok.start - 1] == "\n"
-        if not (tok.kind is Kind.NAME and _line_start(code, i) and at_column_0):  # `| 0 => …` continues a def
-            body.append(tok)
-            i += 1
-            continue
-        if tok.text not in PREAMBLE_COMMANDS:
-            return f"banned: {tok.text} in the preamble (only def, abbrev, open, variable, universe, section)"
-        if tok.text == "noncomputable":
-            nxt = toks[i + 1].text if i + 1 < code.top else ""
-            if nxt not in ("def", "abbrev", "section"):
-                return f"banned: noncomputable {nxt} in the preamble"
-            i += 2
-        elif tok.text == "set_option":
-            reason, i, _ = _option(code, i, policy)
-            if reason:
-                return reason
-        elif tok.text == "open":
-            i = _open_clause(code, i)
-            if i < 0:
-                return "banned: open of something other than namespaces in the preamble"
-        elif tok.text == "section" and i + 1 < code.top and not _line_start(code, i + 1):
-            return "banned: a named section in the preamble"
-        else:
-            i += 1
-    inside = _Code(code.text, body + toks[code.top :], len(body))
-    return _balanced(code) or _scan(inside, policy, what="in the preamble", in_only=True)
+    return preamble_commands(preamble, policy, theorem).reason
 
 
 def header_commands(header: str, policy: Policy) -> tuple[str | None, str]:
@@ -354,6 +328,9 @@ def header_commands(header: str, policy: Policy) -> tuple[str | None, str]:
                 return "banned: open of something other than namespaces in the header", header
             names = toks[i + 1 : after]
             scoped = ["scoped"] if names[0].text == "scoped" else []
+            # an opened `Lean.Elab…` would let its names pass unqualified, past the banned components
+            if bad := next((r for k in range(i + 1 + len(scoped), after) if (r := _banned_name(code, k, policy))), None):
+                return f"{bad} (opened in the header)", header
             line = " ".join(["open", *scoped] + [_escaped(t) for t in names[len(scoped):]])
             i = after
         elif tok.text == "set_option":

@@ -81,10 +81,13 @@ def _at(message: dict, at: tuple[int, int]) -> bool:
 
 
 def axioms_missing(answer: Answer, at: tuple[int, int]) -> bool:
-    """A clean answer without an info message at our `#print axioms`: a REPL that gives no positions. Then
-    `#print axioms` is asked again as a command of its own, whose answer holds nothing of the proof's."""
+    """A clean answer from a REPL that gives no positions (messages, none with one): then `#print axioms` is
+    asked again as a command of its own, whose answer holds nothing of the proof's. An answer with no message
+    at all is no such REPL's: our `#print axioms` never ran (the command stopped early, `#exit`), and asked
+    again it would be answered by whatever holds the name then. That stays unanswered, and so refused."""
     messages = answer.get("messages", [])
-    return (not any(m.get("severity") == "error" for m in messages) and not uses_sorry(answer)
+    return (bool(messages) and not any("pos" in m for m in messages)
+            and not any(m.get("severity") == "error" for m in messages) and not uses_sorry(answer)
             and not any(_at(m, at) for m in messages))
 
 

@@ -22,6 +22,7 @@ from flywheel.lean import statements as surgery
 from flywheel.lean.cache import VerdictCache
 from flywheel.lean.identity import toolchain_id
 from flywheel.lean.pool import ReplPool
+from flywheel.lean.preamble import preamble_commands
 from flywheel.lean.protocol import Answer
 from flywheel.lean.repl import Fault, LeanRepl
 from flywheel.lean.tactics import Checked, checked_from, scan_sketch
@@ -51,9 +52,7 @@ def build_head(header: str, statement: str, policy: soundness.Policy) -> tuple[s
         return Verdict(VerdictStatus.REJECTED, f"statement does not parse: {e}")
     header, preamble = soundness.with_header_definitions(header, preamble)
     header = soundness.limit_heartbeats(header, policy)
-    reasons = (soundness.scan_header(header, policy),
-               soundness.scan_preamble(preamble, policy) if preamble else None,
-               soundness.scan_statement(statement, policy))
+    reasons = (soundness.scan_header(header, policy), soundness.scan_statement(statement, policy))
     if reason := next((r for r in reasons if r), None):
         return Verdict(VerdictStatus.REJECTED, reason)
     try:
@@ -63,8 +62,12 @@ def build_head(header: str, statement: str, policy: soundness.Policy) -> tuple[s
     if thm.keyword not in ("theorem", "lemma") or not thm.name:
         thm = surgery.with_name(thm, "flywheel_" + sha256_text(statement)[:16])
     thm = dataclasses.replace(thm, prefix="")
+    # Lean reads the preamble as we render it, command by command, never as it was written.
+    checked = preamble_commands(preamble, policy, thm.name)
+    if checked.reason:
+        return Verdict(VerdictStatus.REJECTED, checked.reason)
     # The preamble goes into the checked code, not the header: the REPL imports a header once per process.
-    head = surgery.with_preamble(preamble, surgery.render(thm, None)) + " "
+    head = surgery.with_preamble(checked.text, surgery.render(thm, None)) + " "
     return header, thm.name, head, head.count("\n") + 1, len(head) - (head.rfind("\n") + 1)
 
 

@@ -8,6 +8,7 @@ from flywheel.records import Side, Statement
 def goal_text(statement: Statement, side: Side, negation_form: str = "hyps") -> str:
     """The declaration (proof `sorry`) whose proof counts for this side. Names stay ours and distinct."""
     from flywheel.lean import statements as surgery
+    from flywheel.lean.preamble import variable_binders
 
     thm = surgery.parse_theorem(statement.text)
     if side is Side.STATEMENT:
@@ -15,5 +16,5 @@ def goal_text(statement: Statement, side: Side, negation_form: str = "hyps") -> 
     elif side is Side.NEGATION:
         goal = surgery.with_name(surgery.negate(thm, negation_form), f"{statement.name}_neg")
     else:
-        goal = surgery.with_name(surgery.false_goal(thm), f"{statement.name}_false")
+        goal = surgery.with_name(surgery.false_goal(thm, variable_binders(statement.preamble)), f"{statement.name}_false")
     return surgery.render(goal, "by sorry")

@@ -80,6 +80,8 @@ CHEATS = [
     ("by\n  simp\x0b", "U+000B"),
     ("by\x00 simp", "U+0000"),
     ("by simp \ud800", "U+D800"),
+    ('by\n  set_option trace.profiler.output "/tmp/p.json" in\n  simp', "writes a file"),
+    ('by\n  set_option trace.profiler.output.pp true in\n  simp', "writes a file"),
 ]
 
 HONEST = [
@@ -105,6 +107,8 @@ HONEST = [
     'by\n  have : "a{b" ≠ "" := by decide\n  simp',
     "by\n  rcases h with ⟨x, hx⟩\n  exact ⟨x, by simpa using hx⟩",
     "by decide +kernel",
+    "by\n  #check Nat.add_comm\n  simp",  # Mathlib's #check tactic prints, proves nothing
+    "by\n  set_option tactic.hygienic false in\n  simp",
 ]
 
 

@@ -155,17 +155,22 @@ class Workspace:
 def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditResult:
     """The proof under a fresh name with its challenge, or the guard's refusal."""
     from flywheel.lean import statements as surgery
+    from flywheel.lean.preamble import preamble_commands
 
     header, preamble = soundness.with_header_definitions(p.header, p.preamble)  # ProofNet's headers define things
     header = soundness.limit_heartbeats(header, policy)
-    why = (soundness.scan_header(header, policy) or soundness.scan_preamble(preamble, policy)
-           or soundness.scan_statement(p.statement + " := sorry", policy) or soundness.scan_proof(p.proof, policy))
+    why = (soundness.scan_header(header, policy) or soundness.scan_statement(p.statement + " := sorry", policy)
+           or soundness.scan_proof(p.proof, policy))
     if why:
         return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, why)
     try:
         thm = dataclasses.replace(surgery.parse_theorem(p.statement + " := sorry"), prefix="")
     except UnparsableStatement as e:
         return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, f"statement does not parse: {e}")
+    checked = preamble_commands(preamble, policy, thm.name)  # the preamble as the verifier sent it
+    if checked.reason:
+        return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, checked.reason)
+    preamble = checked.text
     suffix = sha256_text(p.id, p.header, p.preamble, p.statement, p.proof)[:20]
     proof_name, challenge_name = f"flywheel_audit_{suffix}", f"flywheel_challenge_{suffix}"
     return mods.Target(p.id, header, preamble, proof_name, challenge_name,

@@ -42,12 +42,12 @@ def _starts_command(code: _Code, i: int) -> bool:
 
 
 def _render(text: str, tokens: list[Token]) -> str:
-    """The tokens as written, with the spaces between them; a gap that held a comment becomes its line
-    breaks (or a space), and every line break a newline (a lone CR ends a line for Lean)."""
+    """The tokens as written, with the spaces between them; a comment blanked (its line breaks kept, so every
+    column stays where it was), every line break a newline (a lone CR ends a line for Lean)."""
     out = [tokens[0].text]
     for prev, t in zip(tokens, tokens[1:]):
         gap = text[prev.end : t.start].replace("\r\n", "\n").replace("\r", "\n")
-        out.append(gap if not gap.strip() else "\n" * gap.count("\n") or " ")
+        out.append("".join(ch if ch in " \t\n" else " " for ch in gap))
         out.append(t.text)
     return "".join(out)
 

@@ -313,9 +313,12 @@ def _forall_binder(b: Binder) -> str:
     return b.render(with_default=False)
 
 
-def false_goal(thm: Theorem) -> Theorem:
-    """The hypotheses alone proving `False`: provable exactly when the hypotheses are inconsistent."""
-    return replace(thm, keyword=_goal_keyword(thm), conclusion="False", proof=None, prefix="")
+def false_goal(thm: Theorem, variables: tuple[str, ...] = ()) -> Theorem:
+    """The hypotheses alone proving `False`: provable exactly when the hypotheses are inconsistent. variables:
+    the binders of the preamble's `variable`s, hypotheses of the theorem too, bound first as Lean binds them."""
+    extra = parse_theorem(f"theorem v {' '.join(variables)} : False").binders if variables else ()
+    return replace(thm, keyword=_goal_keyword(thm), binders=extra + thm.binders, conclusion="False", proof=None,
+                   prefix="")
 
 
 def _token_text(text: str) -> str:

@@ -39,7 +39,7 @@ ATTACKS = [
 
 HONEST = [
     "abbrev bound : ℕ := 0",
-    "def bound : ℕ :=\n0",  # a def body continued at column 0, as Lean accepts it
+    "def bound : ℕ :=\nNat.zero",  # a def body continued at column 0, as Lean accepts it
     "noncomputable def f : ℕ → ℕ\n| 0 => 0\n| (n + 1) => f n",
     "open Real\nopen scoped BigOperators\n\nuniverse u\n\nvariable (y : ℕ) {z : ℕ}",
     "noncomputable section\n\n-- a comment\ndef g (n : ℕ) : ℕ := n /- another -/ + 1\n\nend",

@@ -60,8 +60,12 @@ def test_preamble_attacks_are_rejected_and_honest_preambles_proved(tmp_path, fak
             for i, (pre, thm, _) in enumerate(ATTACKS)]
     rows += [{"id": f"honest{i}", "header": HEADER, "statement": f"{pre}\n\n{THEOREM}", "proof": "by positivity"}
              for i, pre in enumerate(HONEST)]
+    # names after a header's `open` are checked too: `open Lean.Elab.Command` would let them pass unqualified
+    rows.append({"id": "header", "header": "import Mathlib\nopen Lean.Elab.Command\n", "statement": THEOREM,
+                 "proof": "by positivity"})
     code, got = _check(tmp_path, rows)
     assert code == 0
+    assert got["header"]["verdict"] == "rejected" and "opened in the header" in got["header"]["reason"]
     for i, (pre, _, reason) in enumerate(ATTACKS):
         answer = got[f"attack{i}"]
         assert answer["verdict"] == "rejected" and reason in answer["reason"], (pre, answer)

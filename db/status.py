@@ -8,6 +8,7 @@ from db import migrate
 from db.rounds import owner_alive
 from db.sql import render_table
 from db.store import Store
+from flywheel.records import ROUND_STAGES
 
 
 def status_report(store: Store) -> str:
@@ -23,8 +24,7 @@ def status_report(store: Store) -> str:
     if rounds:
         stage_rows = []
         for number, stages, started, finished in rounds:
-            ordered = sorted((stages or {}).items(), key=lambda kv: (kv[1].get("started_at") or "", kv[1].get("ended_at") or ""))
-            for name, entry in ordered:
+            for name, entry in sorted((stages or {}).items(), key=_run_order):
                 stage_rows.append((number, name, shown_state(entry), entry.get("started_at", ""), entry.get("ended_at", "")))
             if not stages:
                 stage_rows.append((number, "-", "not started", "", ""))
@@ -38,9 +38,18 @@ def status_report(store: Store) -> str:
     return "\n\n".join(parts)
 
 
+def _run_order(item: tuple[str, dict]) -> tuple:
+    """The order the round runs its stages in (a resumed stage's times would put audit before prove)."""
+    name, entry = item
+    known = ROUND_STAGES.index(name) if name in ROUND_STAGES else len(ROUND_STAGES)
+    return known, entry.get("started_at") or "", name
+
+
 def shown_state(entry: dict) -> str:
     """A stage's recorded state; `running` only while the process that runs it lives."""
     state = entry.get("state", "?")
+    if state == "skipped":
+        return f"skipped: {(entry.get('counts') or {}).get('reason', '?')}"
     owner = entry.get("owner")
     if state != "running" or not owner:
         return state

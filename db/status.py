@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from db import migrate
+from db.audit import waiting_reasons
 from db.rounds import owner_alive
 from db.sql import render_table
 from db.store import Store
@@ -19,6 +20,8 @@ def status_report(store: Store) -> str:
         funnel = conn.execute(text("SELECT * FROM round_funnel ORDER BY round"))
         funnel_cols, funnel_rows = list(funnel.keys()), [tuple(r) for r in funnel]
         drops = conn.execute(text("SELECT round, drop_reason, statements FROM drop_reasons ORDER BY round, drop_reason")).all()
+    with store.session() as s:
+        waiting = waiting_reasons(s)
     total = sum(n for _, n in problems)
     parts.append(f"problems: {total}" + (" (" + ", ".join(f"{s}: {n}" for s, n in problems) + ")" if problems else ""))
     if rounds:
@@ -32,6 +35,9 @@ def status_report(store: Store) -> str:
         parts.extend(_pass_at_k(store))
     else:
         parts.append("rounds: none yet (`flywheel run` starts one)")
+    if waiting:
+        why = ", ".join(f"{reason}: {n}" for reason, n in waiting)
+        parts.append(f"audit: {sum(n for _, n in waiting)} proofs wait ({why}); `flywheel lean audit` takes them up")
     parts.append("funnel:\n" + render_table(funnel_cols, funnel_rows))
     if drops:
         parts.append("dropped by reason:\n" + render_table(["round", "reason", "statements"], [tuple(r) for r in drops]))

@@ -7,7 +7,7 @@ from typing import Sequence
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from flywheel.lean.audit import AuditInput, AuditResult
+from flywheel.lean.audit import AuditInput, AuditResult, AuditStatus
 
 _PENDING = """
 SELECT p.statement_id, p.side, s.header, s.preamble, p.theorem, p.proof
@@ -20,6 +20,12 @@ _SAVE = """
 UPDATE proofs AS p SET audit = v.audit, audit_reason = v.reason, audit_toolchain = v.toolchain, audited_at = now()
 FROM (VALUES %s) AS v (statement_id, side, audit, reason, toolchain)
 WHERE p.statement_id = v.statement_id AND p.side = v.side
+"""
+# No verdict (a tool failed): the reason is kept for `flywheel status`; a verdict a recheck could not renew stays.
+_WAIT = """
+UPDATE proofs AS p SET audit_reason = v.reason
+FROM (VALUES %s) AS v (statement_id, side, reason)
+WHERE p.statement_id = v.statement_id AND p.side = v.side AND p.audit IS NULL
 """
 
 
@@ -38,11 +44,22 @@ def pending(session: Session, after: tuple[str, str] = ("", ""), limit: int = 25
 
 
 def save_audits(session: Session, results: Sequence[AuditResult], toolchain: str) -> None:
-    """One UPDATE for a batch; the caller's transaction commits it whole."""
-    if not results:
-        return
+    """Verdicts in one UPDATE, the reasons proofs still wait in another; the caller's transaction commits both."""
     from psycopg2.extras import execute_values
 
-    rows = [(*r.id.split("/", 1), r.status.value, r.reason, toolchain) for r in results]
+    verdicts = [(*r.id.split("/", 1), r.status.value, r.reason, toolchain)
+                for r in results if r.status is not AuditStatus.UNAUDITED]
+    waiting = [(*r.id.split("/", 1), r.reason) for r in results if r.status is AuditStatus.UNAUDITED]
     with session.connection().connection.dbapi_connection.cursor() as cur:
-        execute_values(cur, _SAVE, rows)
+        if verdicts:
+            execute_values(cur, _SAVE, verdicts)
+        if waiting:
+            execute_values(cur, _WAIT, waiting)
+
+
+def waiting_reasons(session: Session) -> list[tuple[str, int]]:
+    """Proofs not audited yet, by why they wait (the kind of the last tool failure, or `not tried yet`)."""
+    rows = session.execute(text(
+        "SELECT coalesce(split_part(audit_reason, ':', 1), 'not tried yet') AS why, count(*) FROM proofs"
+        " WHERE audit IS NULL GROUP BY why ORDER BY why")).all()
+    return [(r[0], int(r[1])) for r in rows]

@@ -162,7 +162,6 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
                    turns: str = "final") -> dict:
     """Write train.{jsonl,parquet} and manifest.json as the whole of out_dir (built beside it, then swapped in);
     returns the manifest. Refused proofs are never written; proofs not audited yet only with include_unaudited."""
-    from flywheel.lean.statements import normalize_statement
     from flywheel.version import code_version
 
     sides = parse_sides(sides)
@@ -170,22 +169,8 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
         raise ConfigError(f"export: format must be one of {FORMATS}, style of {STYLES}, turns of {TURNS}")
     out = Path(out_dir)
     _check_target(out)
-    banned = normalized_forms(exclude_benchmarks) if exclude_benchmarks else set()
-    query, params = _query(rounds, sides)
-    with store.read_only() as conn:
-        rows = conn.execute(query, params).all()
-        chains = _chains(conn, rows) if turns == "all" else {}
-    kept, excluded, unaudited = [], 0, 0
-    for row in rows:
-        if row.audit is None and not include_unaudited:
-            unaudited += 1
-            continue
-        # a subgoal lemma goes with its source: excluded when that is a benchmark's statement
-        if banned and (normalize_statement(row.statement) in banned
-                       or row.derived_from_text is not None and normalize_statement(row.derived_from_text) in banned):
-            excluded += 1
-            continue
-        kept.append(row)
+    kept, excluded, unaudited, chains = select_pairs(store, rounds, sides, exclude_benchmarks, include_unaudited,
+                                                     turns == "all")
     out.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
@@ -205,6 +190,32 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
     return manifest
+
+
+def select_pairs(store: Store, rounds: Sequence[int] | None, sides: Sequence[str] = DEFAULT_SIDES,
+                 exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False,
+                 with_chains: bool = False) -> tuple[list, int, int, dict]:
+    """The pairs an export writes (kept), with how many a benchmark's statement and a missing audit left out,
+    and (with_chains) each kept repair's failed attempts before it."""
+    from flywheel.lean.statements import normalize_statement
+
+    banned = normalized_forms(exclude_benchmarks) if exclude_benchmarks else set()
+    query, params = _query(rounds, parse_sides(sides))
+    with store.read_only() as conn:
+        rows = conn.execute(query, params).all()
+        chains = _chains(conn, rows) if with_chains else {}
+    kept, excluded, unaudited = [], 0, 0
+    for row in rows:
+        if row.audit is None and not include_unaudited:
+            unaudited += 1
+            continue
+        # a subgoal lemma goes with its source: excluded when that is a benchmark's statement
+        if banned and (normalize_statement(row.statement) in banned
+                       or row.derived_from_text is not None and normalize_statement(row.derived_from_text) in banned):
+            excluded += 1
+            continue
+        kept.append(row)
+    return kept, excluded, unaudited, chains
 
 
 def _manifest(kept, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, excluded, unaudited) -> dict:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from db import migrate
+from db.audit import waiting_reasons
 from db.rounds import owner_alive
 from db.sql import render_table
 from db.store import Store
+from flywheel.records import ROUND_STAGES
 
 
 def status_report(store: Store) -> str:
@@ -18,13 +20,14 @@ def status_report(store: Store) -> str:
         funnel = conn.execute(text("SELECT * FROM round_funnel ORDER BY round"))
         funnel_cols, funnel_rows = list(funnel.keys()), [tuple(r) for r in funnel]
         drops = conn.execute(text("SELECT round, drop_reason, statements FROM drop_reasons ORDER BY round, drop_reason")).all()
+    with store.session() as s:
+        waiting = waiting_reasons(s)
     total = sum(n for _, n in problems)
     parts.append(f"problems: {total}" + (" (" + ", ".join(f"{s}: {n}" for s, n in problems) + ")" if problems else ""))
     if rounds:
         stage_rows = []
         for number, stages, started, finished in rounds:
-            ordered = sorted((stages or {}).items(), key=lambda kv: (kv[1].get("started_at") or "", kv[1].get("ended_at") or ""))
-            for name, entry in ordered:
+            for name, entry in sorted((stages or {}).items(), key=_run_order):
                 stage_rows.append((number, name, shown_state(entry), entry.get("started_at", ""), entry.get("ended_at", "")))
             if not stages:
                 stage_rows.append((number, "-", "not started", "", ""))
@@ -32,15 +35,27 @@ def status_report(store: Store) -> str:
         parts.extend(_pass_at_k(store))
     else:
         parts.append("rounds: none yet (`flywheel run` starts one)")
+    if waiting:
+        why = ", ".join(f"{reason}: {n}" for reason, n in waiting)
+        parts.append(f"audit: {sum(n for _, n in waiting)} proofs wait ({why}); `flywheel lean audit` takes them up")
     parts.append("funnel:\n" + render_table(funnel_cols, funnel_rows))
     if drops:
         parts.append("dropped by reason:\n" + render_table(["round", "reason", "statements"], [tuple(r) for r in drops]))
     return "\n\n".join(parts)
 
 
+def _run_order(item: tuple[str, dict]) -> tuple:
+    """The order the round runs its stages in (a resumed stage's times would put audit before prove)."""
+    name, entry = item
+    known = ROUND_STAGES.index(name) if name in ROUND_STAGES else len(ROUND_STAGES)
+    return known, entry.get("started_at") or "", name
+
+
 def shown_state(entry: dict) -> str:
     """A stage's recorded state; `running` only while the process that runs it lives."""
     state = entry.get("state", "?")
+    if state == "skipped":
+        return f"skipped: {(entry.get('counts') or {}).get('reason', '?')}"
     owner = entry.get("owner")
     if state != "running" or not owner:
         return state

@@ -48,11 +48,16 @@ class DropReason(str, enum.Enum):
     INCONSISTENT_HYPOTHESES = "inconsistent_hypotheses"
 
 
+# A round's stages in the order they run (`flywheel status` lists them so too).
+ROUND_STAGES = ("autoformalize", "filter", "hypotheses", "prove", "audit", "export", "train", "evaluate")
+
+
 class StageState(str, enum.Enum):
     PENDING = "pending"
     RUNNING = "running"
     STOPPED = "stopped"  # Ctrl-C or SIGTERM: the work in flight was finished and stored; --resume goes on
     DONE = "done"
+    SKIPPED = "skipped"  # nothing for the stage to do this round (the reason is in its counts); --resume passes it
     FAILED = "failed"
 
 

@@ -33,6 +33,8 @@ def run_audit(store: Store, cfg: Config, round_: int | None = None, recheck: boo
         for r in results:
             if r.status is AuditStatus.AUDITED:
                 counts.kept += 1
+            elif r.status is AuditStatus.UNAUDITED:  # no verdict: it waits for the tools
+                counts.outcomes[f"left unaudited: {r.refusal.value}"] += 1
             else:
                 counts.drop(r.refusal.value)
     return counts.stop()

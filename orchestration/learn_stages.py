@@ -30,6 +30,31 @@ def train_round(store: Store, cfg: Config, number: int, engines=None) -> StageCo
     return counts
 
 
+def skip_learning(store: Store, cfg: Config, number: int) -> StageCounts | None:
+    """The train stage skipped (its reason recorded) when rounds 1..number verified no pair its export would hold
+    (SFT would refuse an empty one, leaving the round unfinished); None where training goes on. GRPO alone learns
+    from statements, not pairs, and is never skipped here."""
+    from db.export import select_pairs
+
+    if cfg.train.method == "grpo":
+        return None
+    kept, _, unaudited, _ = select_pairs(store, list(range(1, number + 1)), cfg.train.sides,
+                                         cfg.train.exclude_benchmarks, cfg.train.include_unaudited)
+    if kept:
+        return None
+    waiting = f" ({unaudited} proofs wait for the audit)" if unaudited else ""
+    return skip_stage(store, number, "train", f"no verified pairs to train on in rounds 1..{number}{waiting}")
+
+
+def skip_stage(store: Store, number: int, stage: str, reason: str) -> StageCounts:
+    counts = StageCounts(stage)
+    counts.outcomes["skipped"] = reason
+    counts.stop()
+    with store.session() as s:
+        dbrounds.set_stage(s, number, stage, StageState.SKIPPED, counts.as_dict() | {"reason": reason})
+    return counts
+
+
 def _outcomes(counts: StageCounts, result, ident: int) -> None:
     """A checkpoint's line in the stage's counts: SFT's with its last loss, GRPO's (prefixed) with its reward."""
     metrics = result.metrics or {}

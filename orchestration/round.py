@@ -15,10 +15,10 @@ from db.store import Store
 from flywheel.config import Config, to_dict
 from flywheel.counts import StageCounts
 from flywheel.errors import FlywheelError
+from flywheel.records import ROUND_STAGES as STAGES
 from flywheel.records import DropReason, StageState
 
 log = logging.getLogger(__name__)
-STAGES = ("autoformalize", "filter", "hypotheses", "prove", "audit", "export", "train", "evaluate")
 
 
 def plan(store: Store, rounds: int, resume: bool) -> list[int]:
@@ -90,8 +90,8 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
     for stage in STAGES:
         with store.session() as s:
             state = dbrounds.stage_state(s, number, stage)
-        if state is StageState.DONE:
-            log.info("round %d: %s already done", number, stage)
+        if state in (StageState.DONE, StageState.SKIPPED):
+            log.info("round %d: %s already %s", number, stage, state.value)
             continue
         if stop.is_set():
             break
@@ -154,11 +154,20 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
     if stage == "train":
         if not cfg.run.train:
             return None
+        skipped = learn_stages.skip_learning(store, cfg, number)
+        if skipped is not None:
+            return skipped
         from orchestration.engines import release_generation
 
         release_generation(engines)  # training takes the GPU the generator held; it reloads when next asked
         return learn_stages.train_round(store, cfg, number, engines)
-    return learn_stages.evaluate_round(store, cfg, number, engines, stop) if cfg.run.evaluate else None
+    if not cfg.run.evaluate:
+        return None
+    with store.session() as s:
+        trained = dbrounds.stage_state(s, number, "train")
+    if trained is StageState.SKIPPED:  # the prover is the one evaluated before: nothing new to measure
+        return learn_stages.skip_stage(store, number, "evaluate", "train skipped: the prover stays what it was")
+    return learn_stages.evaluate_round(store, cfg, number, engines, stop)
 
 
 def _role(store: Store, cfg: Config, number: int, role: str):

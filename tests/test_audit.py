@@ -86,6 +86,7 @@ def test_a_hanging_module_times_out_and_is_killed(audit_cfg):
     results = by_id(audit([good(1), good(2, "by\n  omega -- fake:hang")], audit_cfg, import_s=1.0))
     assert results["p1"].status is AuditStatus.AUDITED
     assert results["p2"].refusal is Refusal.TIMEOUT and "killed" in results["p2"].reason
+    assert results["p2"].status is AuditStatus.UNAUDITED  # a timeout is no verdict on the proof
 
 
 def test_without_lean4checker_nothing_is_audited_and_doctor_says_why(audit_cfg, capsys):
@@ -94,6 +95,7 @@ def test_without_lean4checker_nothing_is_audited_and_doctor_says_why(audit_cfg, 
     lean4checker_binary(audit_cfg).unlink()
     results = audit([good(1), good(2)], audit_cfg)
     assert all(r.refusal is Refusal.TOOLCHAIN and "lean4checker not built" in r.reason for r in results)
+    assert all(r.status is AuditStatus.UNAUDITED for r in results)
     from flywheel.lean.toolchain_doctor import _lean4checker
 
     row = _lean4checker(audit_cfg)
@@ -151,17 +153,6 @@ def audits_reason(store, statement_id):
     return reason
 
 
-@pytest.mark.postgres
-def test_cli_audit_without_lean4checker_refuses_everything(store, audit_cfg, capsys):
-    from flywheel.lean.toolchain import lean4checker_binary
-
-    _seed_proofs(store, "by\n  omega")
-    lean4checker_binary(audit_cfg).unlink()
-    assert main(["lean", "audit"]) == 1
-    assert "lean4checker not built" in capsys.readouterr().out
-    assert {a[0] for a in _audits(store).values()} == {"refused"}
-
-
 def test_the_audit_records_the_lean_that_ran(audit_cfg):
     from flywheel.lean.audit import audit_toolchain
 
@@ -174,3 +165,28 @@ def test_a_header_that_defines_things_is_audited_with_its_definitions_as_preambl
     results = by_id(audit([good(1), AuditInput("p2", header, "", "theorem s2 : bump 1 = 2", "by\n  rfl")], audit_cfg))
     assert results["p2"].status is AuditStatus.AUDITED, results["p2"]
     assert results["p1"].status is AuditStatus.AUDITED
+
+
+@pytest.mark.postgres
+def test_a_missing_tool_leaves_proofs_unaudited_and_status_export_and_a_later_audit_see_it(store, audit_cfg, tmp_path,
+                                                                                              capsys, monkeypatch):
+    from flywheel.lean.toolchain import lean4checker_binary
+
+    _seed_proofs(store, "by\n  omega -- fake:kernel-reject")
+    checker = lean4checker_binary(audit_cfg)
+    saved = checker.read_bytes()
+    checker.unlink()
+    assert main(["lean", "audit"]) == 1  # nothing could be audited (but nothing is refused)
+    audits = _audits(store)
+    assert all(a[0] is None and a[1].startswith("toolchain: lean4checker not built") and not a[3]
+               for a in audits.values()), audits
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "audit: 4 proofs wait (toolchain: 4)" in capsys.readouterr().out
+    assert main(["export", "--out", str(tmp_path / "out")]) == 0
+    assert "4 proofs not audited yet" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]["excluded_unaudited"] == 4
+    checker.write_bytes(saved)
+    checker.chmod(0o755)
+    assert main(["lean", "audit"]) == 1  # the tools are back: the audit takes them up, and refuses the bad one
+    assert sorted(a[0] for a in _audits(store).values()) == ["audited"] * 3 + ["refused"]

@@ -190,3 +190,44 @@ def test_two_rounds_of_sft_then_grpo(store, pg_url, tmp_path, server, fake_repl,
     assert sampled > 0 and checkpoints[1].metrics["curriculum"]["prompts"]
     assert checkpoints[1].metrics["reward"] == [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.5}]
     assert stages["train"]["state"] == "done" and stages["train"]["counts"]["outcomes"]["grpo reward"] == "0.500 -> 0.500"
+
+
+def _nothing_proved(prompt: str, i: int) -> str:
+    """Statements are made and kept, but no proof of any side checks."""
+    if "You are grading an autoformalization" in prompt or "Translate the problem to Lean 4" in prompt:
+        return round_respond(prompt, i)
+    return "  omega -- fake:error=no\n```"
+
+
+def _no_training(*_a, **_k):
+    raise AssertionError("a round with no new pairs must not train")
+
+
+def test_a_round_with_nothing_new_skips_train_and_evaluate_and_finishes(store, pg_url, tmp_path, fake_repl,
+                                                                       monkeypatch, capsys):
+    server = OpenAIServer(_nothing_proved)
+    try:
+        monkeypatch.setattr("orchestration.train_stage.default_trainer", lambda: _no_training)
+        _ingest(pg_url, monkeypatch)
+        cfg = _config(tmp_path, server, fake_repl)
+        assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 0
+        engine = create_engine(pg_url)
+        with engine.connect() as c:
+            stages, finished = c.execute(text("SELECT stages, finished_at FROM rounds WHERE number = 1")).one()
+            checkpoints = c.execute(text("SELECT count(*) FROM checkpoints")).scalar_one()
+        engine.dispose()
+        assert finished is not None and checkpoints == 0  # the prover stays what it was
+        assert stages["train"]["state"] == "skipped"
+        assert stages["train"]["counts"]["reason"] == "no verified pairs to train on in rounds 1..1"
+        assert stages["evaluate"]["state"] == "skipped"
+        capsys.readouterr()
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+        assert "skipped: no verified pairs to train on in rounds 1..1" in out, out
+        order = [line.split("|")[1].strip() for line in out.split("rounds:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+                 if line.startswith("1 ")]
+        assert order == ["autoformalize", "filter", "hypotheses", "prove", "audit", "export", "train", "evaluate"], out
+        # the round finished, so the next run starts round 2 rather than refusing
+        assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 0
+    finally:
+        server.close()

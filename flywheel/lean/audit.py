@@ -30,6 +30,7 @@ IMPORT_S = 120.0
 class AuditStatus(enum.Enum):
     AUDITED = "audited"
     REFUSED = "refused"
+    UNAUDITED = "unaudited"  # no verdict: a tool was missing, timed out or crashed; the proof waits (stored NULL)
 
 
 class Refusal(enum.Enum):
@@ -42,6 +43,11 @@ class Refusal(enum.Enum):
     TYPE = "type"  # the proved type is not the canonical statement's
     UNCONFIRMED = "unconfirmed"  # no positive answer came back
     TIMEOUT = "timeout"
+    CRASH = "crash"  # a tool died by a signal or could not be started
+
+
+# Faults of the tools, not of the proof: the proof stays unaudited and a later audit takes it up.
+NOT_VERDICTS = frozenset({Refusal.TOOLCHAIN, Refusal.TIMEOUT, Refusal.CRASH})
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -71,6 +77,7 @@ class Outcome:
     detail: str = ""
     output: str = ""
     timed_out: bool = False
+    crashed: bool = False  # the tool died by a signal (OOM killer, segfault) or could not start
     culprits: set[int] = dataclasses.field(default_factory=set)  # which members the errors point at
 
 
@@ -104,14 +111,19 @@ def missing_tools(cfg: LeanConfig) -> str | None:
 
 def run(argv: list[str], cwd: Path, env: dict, timeout_s: float) -> Outcome:
     """One tool to completion in its own process group, killed whole on timeout."""
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+    except OSError as e:  # the tool vanished since missing_tools looked
+        return Outcome(False, f"{argv[0]} could not start: {e}", crashed=True)
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return Outcome(False, f"no result within {timeout_s:g} s (killed)", out, timed_out=True)
+    if proc.returncode < 0:
+        return Outcome(False, f"{Path(argv[0]).name} died by signal {-proc.returncode}", out, crashed=True)
     if proc.returncode != 0:
         return Outcome(False, reason(out, "", lines=4) or f"exit status {proc.returncode}", out)
     return Outcome(True, "", out)
@@ -191,7 +203,7 @@ def bisect(targets: list[mods.Target], accept: Accept) -> tuple[list[tuple[str, 
     if outcome.ok:
         return [(name, targets)], []
     if len(targets) == 1:
-        why = Refusal.TIMEOUT if outcome.timed_out else refusal
+        why = _fault(outcome) or refusal
         return [], [AuditResult(targets[0].id, AuditStatus.REFUSED, why, outcome.detail)]
     if outcome.culprits and len(outcome.culprits) < len(targets):
         parts = [[t for i, t in enumerate(targets) if i not in outcome.culprits]]
@@ -203,6 +215,10 @@ def bisect(targets: list[mods.Target], accept: Accept) -> tuple[list[tuple[str, 
         g, b = bisect(part, accept)
         good, bad = good + g, bad + b
     return good, bad
+
+
+def _fault(outcome: Outcome) -> Refusal | None:
+    return Refusal.TIMEOUT if outcome.timed_out else Refusal.CRASH if outcome.crashed else None
 
 
 def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Policy) -> list[AuditResult]:
@@ -238,7 +254,7 @@ def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Pol
     answer = ws.compile(mods.module_name("Trusted", trusted), trusted, len(checked), olean=False)
     for t in checked:
         if not answer.ok:
-            out.append(refused(t, Refusal.TIMEOUT if answer.timed_out else Refusal.UNCONFIRMED,
+            out.append(refused(t, _fault(answer) or Refusal.UNCONFIRMED,
                                f"the trusted module failed: {answer.detail}"))
             continue
         what, detail = mods.read_answer(answer.output, t, policy)
@@ -249,11 +265,12 @@ def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Pol
 
 def audit(proofs: Sequence[AuditInput], cfg: LeanConfig, workers: int = 1, per_module: int = 32,
           import_s: float = IMPORT_S) -> list[AuditResult]:
-    """One result per proof, in input order. Anything not positively confirmed is refused."""
+    """One result per proof, in input order. Anything not positively confirmed is refused, except where the
+    tools failed (NOT_VERDICTS): that proof stays unaudited, with the reason."""
     policy = soundness.Policy.from_config(cfg)
     missing = missing_tools(cfg)
     if missing:
-        return [AuditResult(p.id, AuditStatus.REFUSED, Refusal.TOOLCHAIN, missing) for p in proofs]
+        return [AuditResult(p.id, AuditStatus.UNAUDITED, Refusal.TOOLCHAIN, missing) for p in proofs]
     results: dict[str, AuditResult] = {}
     groups: dict[tuple[str, str], list[mods.Target]] = {}
     for p in proofs:
@@ -270,6 +287,8 @@ def audit(proofs: Sequence[AuditInput], cfg: LeanConfig, workers: int = 1, per_m
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit") as pool:
                 done = list(pool.map(lambda c: audit_chunk(ws, c, policy), chunks))
     for r in (r for rs in done for r in rs):
+        if r.refusal in NOT_VERDICTS:
+            r.status = AuditStatus.UNAUDITED
         results[r.id] = r
     return [results.get(p.id) or AuditResult(p.id, AuditStatus.REFUSED, Refusal.UNCONFIRMED, "no answer")
             for p in proofs]

@@ -1,4 +1,5 @@
-"""`flywheel lean audit`: stored proofs re-checked outside the REPL. Exit 1 when some were refused."""
+"""`flywheel lean audit`: stored proofs re-checked outside the REPL. Exit 1 when some were refused or
+could not be audited (a tool missing, timed out or crashed: those wait, with no verdict)."""
 
 from __future__ import annotations
 
@@ -24,4 +25,5 @@ def cmd_audit(args: argparse.Namespace, cfg: Config) -> int:
     with Store.open(cfg.db) as store, StopOnSignal() as stop:
         counts = run_audit(store, cfg, args.round, args.recheck, args.workers or cfg.lean.workers, stop=stop.event)
     print(counts.render())
-    return 1 if counts.dropped else 0
+    waiting = any(k.startswith("left unaudited") for k in counts.outcomes)
+    return 1 if counts.dropped or waiting else 0

@@ -148,3 +148,19 @@ def test_training_drops_its_model_when_it_returns(tiny_model, tmp_path):
     result = train_sft(_export(tmp_path), cfg, tmp_path / "out", tiny_model, callbacks=[Watch()])
     assert result.metrics["steps"] == 1
     assert seen and seen[0]() is None  # no gc.collect here: train_sft's release collected the trainer's cycles
+
+
+def test_flywheel_train_plan_only_prints_the_plan_or_the_refusal(tiny_model, tmp_path, capsys):
+    import yaml
+
+    from orchestration.cli import main
+
+    config = tmp_path / "flywheel.yaml"
+    config.write_text(yaml.safe_dump({"generator": {"model": tiny_model}, "train": {"lora_fallback": False}}))
+    assert main(["--config", str(config), "train", "--plan-only", "--gpu-memory-gb", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "sft: memory plan: full fine-tuning on one GPU" in out and "1 GPU(s) of 80.0 GB" in out
+    assert "gradients + Adam states" in out and "total per GPU" in out
+    assert main(["--config", str(config), "train", "--plan-only", "--gpu-memory-gb", "0.1"]) != 0
+    err = capsys.readouterr().err
+    assert "does not fit in 1 GPU(s) of 0.1 GB" in err and "weights" in err

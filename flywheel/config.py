@@ -199,7 +199,11 @@ class TrainConfig:
     max_length: int = 2048  # tokens; longer pairs are cut
     packing: bool = False
     bf16: bool = True
-    gradient_checkpointing: bool = False
+    # recompute each layer's activations in the backward pass: a few % slower, activations cut to a layer's input
+    gradient_checkpointing: bool = True
+    lora_fallback: bool = True  # full fine-tuning does not fit (prover_loop/train/memory.py): LoRA instead
+    gpu_memory_gb: float | None = None  # plan for GPUs of this size (e.g. on a CPU); None: what torch sees
+    gpu_count: int | None = None  # GPUs of the node to shard over; None: what torch sees
     seed: int = 0
     save_steps: int = 200  # a resumable checkpoint every N optimizer steps
     save_total_limit: int = 2
@@ -227,6 +231,7 @@ class TrainConfig:
     grpo_format_reward: float = 0.0  # added to Lean's 1/0 for an answer that holds a proof to check
     grpo_vllm_mode: str = "colocate"  # on a GPU: colocate (vLLM in the trainer's process) | server
     grpo_vllm_server_url: str | None = None  # vllm_mode server: the `trl vllm-serve` URL
+    grpo_vllm_gpu_memory_utilization: float = 0.3  # colocate: vLLM's share of the GPU (TRL's default)
     curriculum_low: float = 0.0  # the band of pass rates trained on: low < rate <= high
     curriculum_high: float = 0.25
     curriculum_min_attempts: int = 8  # fewer stored attempts by the prover: a sampling pass tops them up

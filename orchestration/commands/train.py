@@ -23,7 +23,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accelerate-config", metavar="FILE",
                    help="run under `accelerate launch` with this config file: DDP, FSDP or DeepSpeed on one node")
     p.add_argument("--ray-address", metavar="ADDR", help="train on this Ray cluster with Ray Train (train.ray_workers)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="print the memory plan (weights, gradients, Adam, activations, ... against the GPUs) and stop")
+    p.add_argument("--gpu-memory-gb", type=float, metavar="GB",
+                   help="plan for GPUs of this size instead of the ones torch sees (train.gpu_memory_gb)")
+    p.add_argument("--gpus", type=int, metavar="N", help="plan for N GPUs on the node (train.gpu_count)")
     p.set_defaults(func=cmd_train)
+
+
+def print_plan(cfg: Config) -> None:
+    """The memory plan of the training about to run (a refusal raises, with the same numbers)."""
+    from orchestration.train_stage import base_model
+    from prover_loop.train.memory import plan_for
+
+    methods = cfg.train.method.split("+")
+    for kind in methods:
+        print(f"{kind}: {plan_for(cfg.train, base_model(cfg), kind).describe()}")
 
 
 def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
@@ -37,6 +52,13 @@ def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
         cfg.train.method = args.method
     if args.accelerate_config and args.ray_address:
         raise ConfigError("--accelerate-config and --ray-address: choose one way to start the training processes")
+    if args.gpu_memory_gb is not None:
+        cfg.train.gpu_memory_gb = args.gpu_memory_gb
+    if args.gpus is not None:
+        cfg.train.gpu_count = args.gpus
+    print_plan(cfg)
+    if args.plan_only:
+        return 0
     with Store.open(cfg.db) as store:
         round_ = resolve_round(store, args.round)
         trained = train_by_method(store, cfg, round_, args.out, args.resume, args.accelerate_config, args.ray_address)

@@ -13,6 +13,7 @@ from typing import Sequence
 from flywheel.config import TrainConfig
 from flywheel.errors import ConfigError
 from flywheel.hashing import sha256_json
+from prover_loop.train.memory import model_init_kwargs, release_memory, training_plan
 from prover_loop.train.reward import LeanReward, Prompt
 from prover_loop.train.sft import (RESULT, TrainResult, last_save, load_tokenizer, lora_config, merge_adapter, on_cpu,
                                    served)
@@ -24,7 +25,8 @@ def grpo_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
     from trl import GRPOConfig
 
     generation = {} if cpu else dict(use_vllm=True, vllm_mode=cfg.grpo_vllm_mode,
-                                     vllm_server_base_url=cfg.grpo_vllm_server_url)
+                                     vllm_server_base_url=cfg.grpo_vllm_server_url,
+                                     vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization)
     return GRPOConfig(
         output_dir=str(output_dir), max_steps=cfg.grpo_steps, learning_rate=cfg.grpo_lr,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup, weight_decay=cfg.weight_decay,
@@ -35,7 +37,7 @@ def grpo_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
         bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, seed=cfg.seed, data_seed=cfg.seed,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         logging_steps=cfg.logging_steps, use_cpu=cpu, report_to="none", disable_tqdm=True, log_completions=False,
-        **generation, **extra)
+        model_init_kwargs=model_init_kwargs(cfg, cpu), **generation, **extra)
 
 
 def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, out_dir: Path, base_model: str,
@@ -51,12 +53,21 @@ def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, 
     out_dir = Path(out_dir)
     trainer_dir = out_dir / "trainer"
     last = last_save(trainer_dir, resume)
+    cfg = training_plan(cfg, base_model, "grpo").apply(cfg)
     tokenizer = load_tokenizer(base_model)
     dataset = Dataset.from_list([{"prompt": p.prompt, "key": p.key} for p in prompts])
-    trainer = GRPOTrainer(model=base_model, reward_funcs=reward, args=grpo_args(cfg, trainer_dir, on_cpu(cfg)),
-                          train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=lora_config(cfg) if cfg.lora else None, callbacks=list(callbacks))
-    step0, start = trainer.state.global_step, time.perf_counter()
+    try:
+        return _fit(GRPOTrainer(model=base_model, reward_funcs=reward, args=grpo_args(cfg, trainer_dir, on_cpu(cfg)),
+                                train_dataset=dataset, processing_class=tokenizer,
+                                peft_config=lora_config(cfg) if cfg.lora else None, callbacks=list(callbacks)),
+                    cfg, out_dir, base_model, prompts, reward, tokenizer, last)
+    finally:
+        release_memory()  # the trainer, its model and reference are unreachable once _fit returns
+
+
+def _fit(trainer, cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], reward: LeanReward,
+         tokenizer, last: str | None) -> TrainResult:
+    start = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     wall = time.perf_counter() - start
     final = out_dir / ("adapter" if cfg.lora else "model")

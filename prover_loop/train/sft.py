@@ -16,6 +16,7 @@ from typing import Sequence
 from flywheel.config import TrainConfig
 from flywheel.errors import ConfigError
 from prover_loop.train.data import load_pairs, manifest_sha256, to_dataset
+from prover_loop.train.memory import model_init_kwargs, release_memory, training_plan
 
 RESULT = "result.json"  # written by the main process; launchers read it back
 
@@ -64,7 +65,8 @@ def sft_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
         bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, seed=cfg.seed, data_seed=cfg.seed,
         completion_only_loss=True, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps, use_cpu=cpu, report_to="none",
-        include_num_input_tokens_seen="non_padding", disable_tqdm=True, **extra)
+        include_num_input_tokens_seen="non_padding", disable_tqdm=True,
+        model_init_kwargs=model_init_kwargs(cfg, cpu), **extra)
 
 
 def load_tokenizer(base_model: str):
@@ -133,11 +135,20 @@ def train_sft(data_dir: Path, cfg: TrainConfig, out_dir: Path, base_model: str, 
     rows = load_pairs(data_dir)
     if not rows:
         raise ConfigError(f"{data_dir}: the export holds no verified pairs to train on")
+    cfg = training_plan(cfg, base_model, "sft").apply(cfg)
     meter = _meter()
     tokenizer = load_tokenizer(base_model)
-    trainer = SFTTrainer(model=base_model, args=sft_args(cfg, trainer_dir, on_cpu(cfg)),
+    try:
+        return _fit(SFTTrainer(model=base_model, args=sft_args(cfg, trainer_dir, on_cpu(cfg)),
                          train_dataset=to_dataset(rows, tokenizer), processing_class=tokenizer,
-                         peft_config=lora_config(cfg) if cfg.lora else None, callbacks=[meter, *callbacks])
+                         peft_config=lora_config(cfg) if cfg.lora else None, callbacks=[meter, *callbacks]),
+                    cfg, data_dir, out_dir, base_model, last, meter)
+    finally:
+        release_memory()  # the trainer and model are unreachable once _fit returns: their GPU memory goes back
+
+
+def _fit(trainer, cfg: TrainConfig, data_dir: Path, out_dir: Path, base_model: str, last: str | None,
+         meter) -> TrainResult | None:
     trainer.train(resume_from_checkpoint=last)
     final = out_dir / ("adapter" if cfg.lora else "model")
     trainer.save_model(str(final))

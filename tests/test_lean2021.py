@@ -21,3 +21,17 @@ def test_real_verdicts(real_lean_cfg, statement, proof, status):
     with Verifier(real_lean_cfg) as v:
         got = v.check("", statement, proof)
     assert got.status is status, got
+
+
+def test_real_many_checks_one_verifier(real_lean_cfg):
+    # Environments are reused: one Verifier, several verdicts in a row, each still right.
+    cases = [
+        ("theorem u1 (n : Nat) : n + 0 = n := sorry", "rfl", V.PROVED),
+        ("theorem u2 (p : Prop) : p ∨ ¬p := sorry", "Classical.em p", V.PROVED),
+        ("theorem u3 : 3 * 3 = 10 := sorry", "rfl", V.FAILED),
+        ("theorem u4 : 1 = 1 := sorry", "exact sorry", V.REJECTED),
+        ("theorem u5 (a b : Nat) : a * b = b * a := sorry", "Nat.mul_comm a b", V.PROVED),
+    ]
+    with Verifier(real_lean_cfg) as v:
+        got = [v.check("", s, p).status for s, p, _ in cases]
+    assert got == [want for _, _, want in cases]

@@ -35,3 +35,15 @@ def test_real_many_checks_one_verifier(real_lean_cfg):
     with Verifier(real_lean_cfg) as v:
         got = [v.check("", s, p).status for s, p, _ in cases]
     assert got == [want for _, _, want in cases]
+
+
+def test_real_deep_recursion_fails_then_next_check_right(real_lean_cfg):
+    # `decide` on a huge power stops at Lean's recursion limit (a failure, not a hang); the process stays usable.
+    from dataclasses import replace
+
+    cfg = replace(real_lean_cfg, timeout_s=2.0)
+    with Verifier(cfg) as v:
+        slow = v.check("", "theorem w1 : 2 ^ 100000 % 7 = 2 := sorry", "by decide")
+        after = v.check("", "theorem w2 : 2 + 2 = 4 := sorry", "rfl")
+    assert slow.status is V.FAILED and "maximum recursion depth" in slow.reason, slow
+    assert after.status is V.PROVED, after

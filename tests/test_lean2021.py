@@ -47,3 +47,15 @@ def test_real_deep_recursion_fails_then_next_check_right(real_lean_cfg):
         after = v.check("", "theorem w2 : 2 + 2 = 4 := sorry", "rfl")
     assert slow.status is V.FAILED and "maximum recursion depth" in slow.reason, slow
     assert after.status is V.PROVED, after
+
+
+def test_real_timeout_replaces_process(real_lean_cfg):
+    # rfl on a long list's length makes the real kernel unfold for seconds: past timeout_s the REPL is killed
+    # and replaced, and the next check on the same verifier is still right.
+    from dataclasses import replace
+
+    with Verifier(replace(real_lean_cfg, timeout_s=2.0)) as v:
+        slow = v.check("", "theorem w3 : (List.replicate 200000 1).length = 200000 := sorry", "rfl")
+        after = v.check("", "theorem w4 : 1 = 1 := sorry", "rfl")
+    assert slow.status is V.TIMEOUT, slow
+    assert after.status is V.PROVED, after

@@ -59,3 +59,17 @@ def test_real_timeout_replaces_process(real_lean_cfg):
         after = v.check("", "theorem w4 : 1 = 1 := sorry", "rfl")
     assert slow.status is V.TIMEOUT, slow
     assert after.status is V.PROVED, after
+
+
+def test_real_restart_on_memory_and_reuse(real_lean_cfg):
+    # A real REPL's resident memory is far past 1 MB, so each check after the first restarts it; verdicts stay
+    # right. With the default limit the same checks run on one process.
+    from dataclasses import replace
+
+    checks = [(f"theorem r{i} : {i} + 1 = {i + 1} := sorry", "rfl") for i in range(3)]
+    for cfg, restarts in ((replace(real_lean_cfg, rss_limit_mb=1), 2), (real_lean_cfg, 0)):
+        with Verifier(cfg) as v:
+            got = [v.check("", s, p).status for s, p in checks]
+            stats = v.stats()
+        assert got == [V.PROVED] * 3
+        assert stats["checks"] == 3 and stats["restarts"] == restarts, stats

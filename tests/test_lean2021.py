@@ -73,3 +73,15 @@ def test_real_restart_on_memory_and_reuse(real_lean_cfg):
             stats = v.stats()
         assert got == [V.PROVED] * 3
         assert stats["checks"] == 3 and stats["restarts"] == restarts, stats
+
+
+def test_real_crash_under_tiny_memory_cap(real_lean_cfg):
+    # A 64 MB address-space cap kills the real REPL (it cannot even map its runtime): the verdict is crashed,
+    # retried once on a fresh process, never a hang or a false failure.
+    from dataclasses import replace
+
+    with Verifier(replace(real_lean_cfg, memory_limit_mb=64)) as v:
+        got = v.check("", "theorem c1 : 1 = 1 := sorry", "rfl")
+        stats = v.stats()
+    assert got.status is V.CRASHED, got
+    assert stats["crashes"] >= 1 and stats["retries"] == 1, stats

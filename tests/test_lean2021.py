@@ -85,3 +85,13 @@ def test_real_crash_under_tiny_memory_cap(real_lean_cfg):
         stats = v.stats()
     assert got.status is V.CRASHED, got
     assert stats["crashes"] >= 1 and stats["retries"] == 1, stats
+
+
+def test_real_axioms_read_from_print_axioms(real_lean_cfg):
+    # The axioms come from the real `#print axioms` answer: the three standard ones for excluded middle,
+    # none for a proof by rfl.
+    with Verifier(real_lean_cfg) as v:
+        em = v.check("", "theorem a1 (p : Prop) : p ∨ ¬p := sorry", "Classical.em p")
+        refl = v.check("", "theorem a2 : 1 = 1 := sorry", "rfl")
+    assert em.status is V.PROVED and sorted(em.axioms) == ["Classical.choice", "Quot.sound", "propext"], em
+    assert refl.status is V.PROVED and refl.axioms == [], refl

@@ -95,3 +95,10 @@ def test_real_axioms_read_from_print_axioms(real_lean_cfg):
         refl = v.check("", "theorem a2 : 1 = 1 := sorry", "rfl")
     assert em.status is V.PROVED and sorted(em.axioms) == ["Classical.choice", "Quot.sound", "propext"], em
     assert refl.status is V.PROVED and refl.axioms == [], refl
+
+
+def test_real_new_axiom_refused(real_lean_cfg):
+    # A proof that declares its own axiom is refused by the guard; Lean would have accepted it.
+    with Verifier(real_lean_cfg) as v:
+        got = v.check("", "theorem x1 : 1 = 2 := sorry", "cheat\naxiom cheat : 1 = 2")
+    assert got.status is V.REJECTED, got

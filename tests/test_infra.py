@@ -38,7 +38,10 @@ def test_a_compile_check_that_times_out_is_infra_failed_then_filtered_again(stor
     from flywheel.lean.verifier import Verifier
     from orchestration.statement_stages import run_filter
 
-    hang, flaky = _statement(1, "def slow : ℕ := 0 -- fake:hang"), _statement(2, f"def odd : ℕ := 0 -- fake:die-once={tmp_path / 'died'}")
+    # The fake REPL's fault markers ride in string literals: a preamble is sent re-rendered from its tokens, so a
+    # comment in it never reaches Lean.
+    hang = _statement(1, 'def slow : String := "-- fake:hang"')
+    flaky = _statement(2, f'def odd : String := "-- fake:die-once={tmp_path / "died"}"')
     with store.session() as s:
         dbst.insert_statements(s, [hang, flaky, _statement(3)])
     cfg = Config(lean=LeanConfig(repl=fake_repl, timeout_s=1.0, infra_retries=1, infra_backoff_s=0.01),

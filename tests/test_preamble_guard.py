@@ -18,7 +18,7 @@ ATTACKS = [
     # the #print axioms of `r` answered by the preamble's def, the theorem never elaborated
     ("def r : True := trivial #exit", "theorem r : 2 + 2 = 5 := sorry", "r, the theorem's own name"),
     ("def q : True := trivial #exit", THEOREM, "#exit"),
-    ("def q : ℕ := 1\r#eval 1", THEOREM, "#eval"),
+    ("def q : ℕ := 1\r#eval 1", THEOREM, "carriage return not followed by a line feed"),
     ("def q : ℕ := 1\n#guard_msgs (drop error) in", THEOREM, "#guard_msgs"),
     ("def q : ℕ := (1\n#exit)", THEOREM, "')' missing"),  # cut at the #exit: the def never closes
     ("open Lean.Elab.Command", THEOREM, "metaprogram"),

@@ -1,12 +1,29 @@
-"""A Lean 4 tokenizer, close enough to Lean's own that scans see exactly the code Lean sees.
+"""A Lean 4 tokenizer that reads comments, literals and names exactly as Lean's own scanner does
+(`Lean.Parser.Basic`: `whitespace`, `finishCommentBlock`, `charLitFnAux`, `strLitFnAux`,
+`rawStrLitFnAux`, `identFnAux`), and refuses the few spellings whose reading Lean itself leaves to the
+token table (which the imports decide) or which Lean versions read differently.
 
-Comments (`--`, nested `/- -/`), string literals (plain and raw `r#"..."#`), char literals and
-`«guillemet»` names are recognised the way Lean's scanner does: identifiers swallow their primes
-(`h'`), so a `'` opens a char literal only at a token start. A name token resolves escapes as Lean does
-(`«a».b` is the name `a.b`). The `{code}` parts of string literals, which Lean elaborates when the
-literal is interpolated (`s!"…"`, `throwError "…"`), come out as tokens too (`Lexed.nested`). `mask`
-derives from the tokens a copy of the text, same offsets, with comments and literals blanked, for
-bracket matching in statement surgery.
+What Lean does, and so what this does:
+- `--` runs to the next line feed (a lone carriage return does not end it; see `LONE_CR`).
+- `/-` opens a block comment, and Lean skips the character after it before it looks for nesting: `/-/-`
+  opens ONE comment, `/-/-/` is a whole one. Inside, `/-` and `-/` nest.
+- `/--` (and, in today's Lean, `/-!`) is a token, a doc comment: like every token it is followed by
+  whitespace, which may hold `--` and block comments, and only then does its body begin, a comment body
+  that ends at its first unnested `-/`. `/--/` is not a closed comment; in `/-- -- /-⏎ -/ x -/` the doc
+  ends at the first `-/` and `x` is code.
+- `'` starts a char literal only when the next character is not `'`; identifiers swallow their primes
+  (`h'`). `"…"` ends at the first unescaped quote; `r"…"`, `r#"…"#` are raw (no escapes); `«…»` is a name
+  part, line breaks included. Whitespace is space, tab, CR and LF only.
+
+What is refused (`Lexed.refused`): a lone carriage return (today's Lean rejects it between tokens and
+reads it as text inside `--`, older ones as a line end); a `--`, `/-` or char literal glued right after a
+symbol (`a<--b` is `a <- -b` in Lean, since `<-` is a token; `⁻¹'x'`, `'''"'`: which characters a symbol
+token swallows is the token table's choice); a `/-!` comment whose end depends on whether it is a token
+(it is today, it was not in 2021).
+
+The `{code}` parts of string literals, which Lean elaborates when the literal is interpolated (`s!"…"`,
+`throwError "…"`), come out as tokens too (`Lexed.nested`). `mask` derives from the tokens a copy of the
+text, same offsets, with comments and literals blanked, for bracket matching in statement surgery.
 """
 
 from __future__ import annotations
@@ -28,21 +45,29 @@ _LETTER_LIKE = (
 )
 _ID_FIRST = f"A-Za-z_{_LETTER_LIKE}"
 _ID_REST = f"{_ID_FIRST}0-9'!?\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a"
-_PART = rf"(?:«[^»\n]*»|[{_ID_FIRST}][{_ID_REST}]*)"
+_PART = rf"(?:«[^»]*»|[{_ID_FIRST}][{_ID_REST}]*)"
 NAME_RE = re.compile(rf"{_PART}(?:\.{_PART})*")  # a possibly dotted identifier, as Lean reads one
+_CHAR = r"""'(?:\\(?:[\\"'rnt]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})|[^\\'])'"""
 _MASTER = re.compile(
-    rf"""\s*(?:(?P<line>--[^\n]*)
+    rf"""[ \t\r\n]*(?:(?P<line>--[^\n]*)
     |(?P<block>/-)
     |(?P<raw>r\#*")
     |(?P<string>")
-    |(?P<char>'(?:\\(?:x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[^\n])|[^\\])')
+    |(?P<char>{_CHAR})
+    |(?P<quotes>'')
     |(?P<name>{_PART}(?:\.{_PART})*)
     |(?P<number>0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-    |(?P<symbol>\S))""",
+    |(?P<symbol>[^ \t\r\n]))""",
     re.X | re.S,
 )
 _STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
 _COMMENT_EDGE = re.compile(r"/-|-/")
+_SPACE = re.compile(r"[ \t\r\n]*")
+_GLUED = re.compile(rf"--|/-|{_CHAR}", re.S)  # what a symbol token may swallow the start of
+# One-character symbols that begin no longer token of Lean's or Mathlib's: what follows them is read alike
+# whatever the token table holds.
+_ALONE = frozenset("()[]{}⟨⟩,")
+LONE_CR = re.compile(r"\r(?!\n)")
 
 
 class Kind(enum.Enum):
@@ -86,11 +111,13 @@ class Lexed:
     unterminated_at: int = -1
     nested: tuple[Token, ...] = ()  # tokens of the `{code}` parts of string literals, which Lean may elaborate
     ambiguous_at: int = -1  # a string literal whose end depends on whether Lean reads it as interpolated
+    refused: str | None = None  # a spelling Lean's reading of which we cannot know (see the module's doc)
+    refused_at: int = -1
 
 
-def _block_end(text: str, start: int) -> int:
-    """End of the nested block comment opened at `start`, or -1 when it never closes."""
-    depth, j = 1, start + 2
+def _body_end(text: str, j: int) -> int:
+    """Lean's `finishCommentBlock 1` from j: the end of the comment body, or -1 when it never closes."""
+    depth = 1
     while depth:
         edge = _COMMENT_EDGE.search(text, j)
         if edge is None:
@@ -100,9 +127,42 @@ def _block_end(text: str, start: int) -> int:
     return j
 
 
+def _whitespace(text: str, j: int, module_doc_token: bool) -> int:
+    """Lean's `whitespace` from j: where the next token starts (-1 inside a comment that never closes)."""
+    n = len(text)
+    while True:
+        j = _SPACE.match(text, j).end()
+        if text.startswith("--", j):
+            line_end = text.find("\n", j)
+            j = n if line_end < 0 else line_end
+        elif text.startswith("/-", j):
+            after = text[j + 2 : j + 3]
+            if after == "-" or (after == "!" and module_doc_token):
+                return j  # a doc comment: a token
+            j = _body_end(text, j + 3)
+            if j < 0:
+                return -1
+        else:
+            return j
+
+
+def _comment_end(text: str, start: int, module_doc_token: bool) -> int:
+    """End of the comment opening at `start` (`/-`), or -1 when it never closes."""
+    after = text[start + 2 : start + 3]
+    if after == "-" or (after == "!" and module_doc_token):  # the token, whitespace, then the body
+        j = _whitespace(text, start + 3, module_doc_token)
+        return -1 if j < 0 else _body_end(text, j)
+    return _body_end(text, start + 3)  # Lean skips the character after `/-`
+
+
 def _raw_end(text: str, start: int, hashes: int) -> int:
     close = text.find('"' + "#" * hashes, start)
     return -1 if close < 0 else close + 1 + hashes
+
+
+class _Refused(Exception):
+    def __init__(self, why: str, at: int):
+        self.why, self.at = why, at
 
 
 class _Unterminated(Exception):
@@ -133,29 +193,45 @@ class _Scanner:
             kind = m.lastgroup
             i, end = m.start(kind), m.end()
             if kind == "block":
-                end = _block_end(text, i)
-                if end < 0:
-                    raise _Unterminated("comment", i)
+                end = self.comment_end(i)
             elif kind == "raw":
                 end = _raw_end(text, end, end - i - 2)
                 if end < 0:
                     raise _Unterminated("string", i)
             elif kind == "string":
                 end = self.string_end(i)
-            elif kind == "symbol" and text[i] == "«":
-                raise _Unterminated("name", i)
-            elif kind == "symbol" and until_brace:
-                if text[i] == "{":
-                    depth += 1
-                elif text[i] == "}":
-                    if depth == 0:
-                        return end
-                    depth -= 1
+            elif kind == "symbol":
+                if text[i] == "«":
+                    raise _Unterminated("name", i)
+                if text[i] not in _ALONE and (glued := _GLUED.match(text, end)):
+                    what = "a char literal" if glued.group(0)[0] == "'" else repr(glued.group(0))
+                    raise _Refused(f"{what} glued to the symbol {text[i]!r} (the imports' tokens decide where "
+                                   f"Lean splits them; put a space between)", i)
+                if until_brace:
+                    if text[i] == "{":
+                        depth += 1
+                    elif text[i] == "}":
+                        if depth == 0:
+                            return end
+                        depth -= 1
+            elif kind == "quotes" and (glued := _GLUED.match(text, end)):
+                raise _Refused("a quote after '' (whether Lean reads a char literal there depends on the "
+                               "imports' tokens)", i)
             out.append(Token(_KINDS[kind], i, end, text[i:end]))
             i = end
         if until_brace:
             raise _Unterminated("string", i)
         return i
+
+    def comment_end(self, start: int) -> int:
+        end = _comment_end(self.text, start, module_doc_token=True)
+        if end < 0:
+            raise _Unterminated("comment", start)
+        if self.text.startswith("/-!", start) or "/-!" in self.text[start:end]:
+            # Lean of 2021 read `/-!` as an ordinary comment, today's as a token followed by whitespace
+            if _comment_end(self.text, start, module_doc_token=False) != end:
+                raise _Refused("a /-! comment that Lean versions end in different places", start)
+        return end
 
     def string_end(self, start: int) -> int:
         text = self.text
@@ -197,15 +273,22 @@ _INTERPOLATED = re.compile(r'\\.|[{"]', re.S)
 
 def tokenize(text: str) -> Lexed:
     scanner = _Scanner(text)
+    cr = LONE_CR.search(text)
+    if cr is not None:
+        return Lexed(text, (), None, -1, (), -1, "a carriage return not followed by a line feed (Lean versions "
+                     "disagree whether it ends a line)", cr.start())
     try:
         scanner.run(0, scanner.tokens, until_brace=False)
     except _Unterminated as e:
         return Lexed(text, tuple(scanner.tokens), e.what, e.at, tuple(scanner.nested), scanner.ambiguous_at)
+    except _Refused as e:
+        return Lexed(text, tuple(scanner.tokens), None, -1, tuple(scanner.nested), scanner.ambiguous_at,
+                     e.why, e.at)
     return Lexed(text, tuple(scanner.tokens), None, -1, tuple(scanner.nested), scanner.ambiguous_at)
 
 
 _KINDS = {"line": Kind.COMMENT, "block": Kind.COMMENT, "raw": Kind.STRING, "string": Kind.STRING,
-          "char": Kind.CHAR, "name": Kind.NAME, "number": Kind.NUMBER, "symbol": Kind.SYMBOL}
+          "char": Kind.CHAR, "name": Kind.NAME, "number": Kind.NUMBER, "symbol": Kind.SYMBOL, "quotes": Kind.SYMBOL}
 
 
 def code_tokens(lexed: Lexed) -> list[Token]:
@@ -219,6 +302,8 @@ class Masked:
     unterminated: str | None  # "comment", "string" or "name" when the text ends inside one
     unterminated_at: int = -1
     comments: tuple[tuple[int, int], ...] = ()  # spans of the comments
+    refused: str | None = None  # as Lexed.refused: the text from refused_at on is blanked
+    refused_at: int = -1
 
 
 def _blank(segment: str) -> str:
@@ -239,12 +324,13 @@ def mask(text: str) -> Masked:
         else:
             out.append(t.text)
         at = t.end
-    if lexed.unterminated:
+    if lexed.unterminated or lexed.refused:
         out.append(_blank(text[at:]))
     else:
         out.append(text[at:])
     comments = tuple((t.start, t.end) for t in lexed.tokens if t.kind is Kind.COMMENT)
-    return Masked(text, "".join(out), lexed.unterminated, lexed.unterminated_at, comments)
+    return Masked(text, "".join(out), lexed.unterminated, lexed.unterminated_at, comments, lexed.refused,
+                  lexed.refused_at)
 
 
 def without_comments(text: str, comments: tuple[tuple[int, int], ...], start: int, end: int) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flywheel.lean.lexer import Kind, Token
-from flywheel.lean.soundness import (COMMAND_KEYWORDS, _NOT_A_NAMESPACE, Policy, _balanced, _banned_name, _Code,
-                                     _escaped, _lex, _option, _scan)
+from flywheel.lean.soundness import (COMMAND_KEYWORDS, _NOT_A_NAMESPACE, Policy, _aesop_phase, _balanced, _banned_name,
+                                     _Code, _escaped, _lex, _option, _scan)
 
 ALLOWED = "only def, abbrev, open, variable, universe, section, end and set_option"
 # Starts a command wherever it stands: Lean's command keywords (keywords cannot be identifiers).
@@ -34,7 +34,8 @@ def _starts_command(code: _Code, i: int) -> bool:
     if tok.kind is Kind.NAME:
         before = toks[i - 1].text if i else ""
         # `open scoped …` and `noncomputable def …` are one command each
-        return tok.text in _STARTS and not (before == "open" and tok.text == "scoped") and before != "noncomputable"
+        return tok.text in _STARTS and not (before == "open" and tok.text == "scoped") and before != "noncomputable" \
+            and not (tok.text == "unsafe" and _aesop_phase(code, i))
     nxt = toks[i + 1] if i + 1 < code.top else None
     adjacent = nxt is not None and nxt.start == tok.end
     # `#exit`, `#eval`, `#guard_msgs` (a `#[…]` array is a term); `@[attr]` before a declaration

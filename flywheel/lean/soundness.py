@@ -126,6 +126,8 @@ def _lex(text: str) -> _Code | str:
     lexed = tokenize(text)
     if lexed.unterminated:
         return f"banned: unterminated {lexed.unterminated} at {_where(text, lexed.unterminated_at)}"
+    if lexed.refused:
+        return f"banned: {lexed.refused} at {_where(text, lexed.refused_at)}"
     if lexed.ambiguous_at >= 0:
         return f"banned: a string literal whose end depends on its interpolation at {_where(text, lexed.ambiguous_at)}"
     top = [t for t in lexed.tokens if t.kind is not Kind.COMMENT]
@@ -193,6 +195,8 @@ def _tactic_position(code: _Code, i: int) -> bool:
 
 def _banned_name(code: _Code, i: int, policy: Policy) -> str | None:
     tok = code.tokens[i]
+    if tok.text == "unsafe" and _aesop_phase(code, i):
+        return None
     for part in tok.parts:
         if part in BANNED_COMPONENTS:
             return f"banned: {BANNED_COMPONENTS[part]}"
@@ -203,9 +207,21 @@ def _banned_name(code: _Code, i: int, policy: Policy) -> str | None:
     if tok.text == "native" and not policy.allow_native_decide:
         before = code.tokens[i - 1].text if i else ""
         after = "".join(t.text for t in code.tokens[i + 1 : i + 3])
-        if before == "+" or after == ":=":
+        if before == "+" or (after == ":=" and before not in _BINDS_A_LOCAL):
             return "banned: decide +native"
     return None
+
+
+_BINDS_A_LOCAL = frozenset({"let", "have", "set"})
+
+
+def _aesop_phase(code: _Code, i: int) -> bool:
+    """Whether the `unsafe` at token i is Aesop's rule phase, `(add unsafe 50% apply foo)`: after `add` or
+    after a `,` in its rule list when a priority follows; never the `unsafe` term, which runs unsafe code."""
+    toks = code.tokens
+    before = toks[i - 1].text if i else ""
+    priority = i + 2 < len(toks) and toks[i + 1].kind is Kind.NUMBER and toks[i + 2].text == "%"
+    return before == "add" or (before == "," and priority)
 
 
 def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool, proof: bool = False) -> str | None:
@@ -230,7 +246,7 @@ def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool, proof: bool 
                     return f"banned: command {what}: open"
                 i = after
                 continue
-            if tok.text in COMMAND_KEYWORDS:
+            if tok.text in COMMAND_KEYWORDS and not (tok.text == "unsafe" and _aesop_phase(code, i)):
                 return f"banned: command {what}: {tok.text}"
             reason = _banned_name(code, i, policy)
             if reason:

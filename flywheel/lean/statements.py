@@ -175,6 +175,8 @@ def parse_theorem(text: str) -> Theorem:
     m = mask(text)
     if m.unterminated:
         raise _fail(f"unterminated {m.unterminated}", text, m.unterminated_at)
+    if m.refused:
+        raise _fail(m.refused, text, m.refused_at)
     code = m.code
     kw = _ANY_DECL.search(code)
     if kw is None:
@@ -324,8 +326,8 @@ def false_goal(thm: Theorem, variables: tuple[str, ...] = ()) -> Theorem:
 def _token_text(text: str) -> str:
     lexed = tokenize(text)
     words = [t.text for t in lexed.tokens if t.kind is not Kind.COMMENT]
-    if lexed.unterminated:
-        words += text[lexed.unterminated_at :].split()
+    if lexed.unterminated or lexed.refused:
+        words += text[lexed.tokens[-1].end if lexed.tokens else 0 :].split()
     return " ".join(words)
 
 

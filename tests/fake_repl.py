@@ -74,14 +74,83 @@ def load_replay(shared: Path) -> tuple[dict, dict]:
 
 
 def _without_comments_and_strings(text: str) -> str:
-    """What Lean's rules look at: no string literals, no (nested) block comments, no line comments."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
-    while True:
-        inner = re.sub(r"/-(?:(?!/-|-/).)*-/", " ", text, flags=re.S)
-        if inner == text:
-            break
-        text = inner
-    return re.sub(r"--[^\n]*", " ", text)
+    """What Lean's rules look at: the code, with string and char literals emptied and comments a space,
+    read as today's Lean reads them (written from Lean.Parser.Basic, independently of flywheel's lexer):
+    the character after `/-` is skipped before nesting is looked for; `/--` and `/-!` are tokens, followed
+    by whitespace (comments included) before their body; `--` runs to a line feed; `r#"…"#` is raw; `'`
+    opens a char literal unless a `'` follows or it ends an identifier (`h'`)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "r" and (raw := _LEAN_RAW.match(text, i)):
+            close = text.find('"' + raw.group(1), raw.end())
+            i = n if close < 0 else close + 1 + len(raw.group(1))
+            out.append('""')
+        elif ident := _LEAN_IDENT.match(text, i):  # primes and all: `h'` is a name
+            i = ident.end()
+            out.append(ident.group(0))
+        elif text.startswith("''", i):  # Mathlib's token (`f '' s`), never a char literal
+            i += 2
+            out.append("''")
+        elif text.startswith("--", i):
+            i = _line_end(text, i)
+            out.append(" ")
+        elif text.startswith("/-", i):
+            i = _lean_comment_end(text, i)
+            out.append(" ")
+        elif ch == '"':
+            m = _LEAN_STRING.match(text, i)
+            i = m.end() if m else n
+            out.append('""')
+        elif char := _LEAN_CHAR.match(text, i):
+            i = char.end()
+            out.append(char.group(0))  # kept: `decide` reads `'c'.toNat` below
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+_LEAN_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_LEAN_RAW = re.compile(r'r(#*)"')
+_LEAN_IDENT = re.compile(r"[^\W\d][\w'!?₀-₉ₐ-ₜᵢ-ᵪ]*")
+_LEAN_CHAR = re.compile(r"""'(?:\\(?:[\\"'rnt]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})|[^\\'])'""", re.S)
+
+
+def _line_end(text: str, i: int) -> int:
+    j = text.find("\n", i)
+    return len(text) if j < 0 else j
+
+
+def _lean_comment_end(text: str, i: int) -> int:
+    n = len(text)
+    j = i + 2
+    if text[j : j + 1] in ("-", "!"):  # a doc comment: the token, whitespace, then the body
+        j += 1
+        while True:
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            if text.startswith("--", j):
+                j = _line_end(text, j)
+            elif text.startswith("/-", j) and text[j + 2 : j + 3] not in ("-", "!"):
+                j = _comment_body_end(text, j + 3)
+            else:
+                break
+    else:
+        j += 1  # the character after `/-` is skipped
+    return _comment_body_end(text, j)
+
+
+def _comment_body_end(text: str, j: int) -> int:
+    depth = 1
+    while depth and j < len(text):
+        if text.startswith("-/", j):
+            depth, j = depth - 1, j + 2
+        elif text.startswith("/-", j):
+            depth, j = depth + 1, j + 2
+        else:
+            j += 1
+    return j
 
 
 def _strip_comments(text: str) -> str:

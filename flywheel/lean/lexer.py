@@ -115,19 +115,36 @@ class Lexed:
     refused_at: int = -1
 
 
-def _body_end(text: str, j: int) -> int:
-    """Lean's `finishCommentBlock 1` from j: the end of the comment body, or -1 when it never closes."""
+def _body_end(text: str, j: int, legacy: bool = False) -> int:
+    """Lean's `finishCommentBlock 1` from j: the end of the comment body, or -1 when it never closes.
+    legacy: as Lean of 2021 read it, where a `-` not followed by `/` skipped the next character too (so
+    `--/` closed nothing); today `-` and `/` advance by one, which a search for `/-` and `-/` matches."""
     depth = 1
-    while depth:
-        edge = _COMMENT_EDGE.search(text, j)
-        if edge is None:
-            return -1
-        depth += 1 if edge.group(0) == "/-" else -1
-        j = edge.end()
-    return j
+    if not legacy:
+        while depth:
+            edge = _COMMENT_EDGE.search(text, j)
+            if edge is None:
+                return -1
+            depth += 1 if edge.group(0) == "/-" else -1
+            j = edge.end()
+        return j
+    n = len(text)
+    while j < n:
+        ch, nxt = text[j], text[j + 1 : j + 2]
+        if ch == "-":
+            j += 2
+            if nxt == "/":
+                depth -= 1
+                if depth == 0:
+                    return j
+        elif ch == "/" and nxt == "-":
+            depth, j = depth + 1, j + 2
+        else:
+            j += 1
+    return -1
 
 
-def _whitespace(text: str, j: int, module_doc_token: bool) -> int:
+def _whitespace(text: str, j: int, legacy: bool) -> int:
     """Lean's `whitespace` from j: where the next token starts (-1 inside a comment that never closes)."""
     n = len(text)
     while True:
@@ -137,22 +154,23 @@ def _whitespace(text: str, j: int, module_doc_token: bool) -> int:
             j = n if line_end < 0 else line_end
         elif text.startswith("/-", j):
             after = text[j + 2 : j + 3]
-            if after == "-" or (after == "!" and module_doc_token):
+            if after == "-" or (after == "!" and not legacy):
                 return j  # a doc comment: a token
-            j = _body_end(text, j + 3)
+            j = _body_end(text, j + 3, legacy)
             if j < 0:
                 return -1
         else:
             return j
 
 
-def _comment_end(text: str, start: int, module_doc_token: bool) -> int:
-    """End of the comment opening at `start` (`/-`), or -1 when it never closes."""
+def _comment_end(text: str, start: int, legacy: bool = False) -> int:
+    """End of the comment opening at `start` (`/-`), or -1 when it never closes. legacy: as Lean of 2021
+    read it (`/-!` an ordinary comment; bodies as `_body_end` says)."""
     after = text[start + 2 : start + 3]
-    if after == "-" or (after == "!" and module_doc_token):  # the token, whitespace, then the body
-        j = _whitespace(text, start + 3, module_doc_token)
-        return -1 if j < 0 else _body_end(text, j)
-    return _body_end(text, start + 3)  # Lean skips the character after `/-`
+    if after == "-" or (after == "!" and not legacy):  # the token, whitespace, then the body
+        j = _whitespace(text, start + 3, legacy)
+        return -1 if j < 0 else _body_end(text, j, legacy)
+    return _body_end(text, start + 3, legacy)  # Lean skips the character after `/-`
 
 
 def _raw_end(text: str, start: int, hashes: int) -> int:
@@ -224,13 +242,14 @@ class _Scanner:
         return i
 
     def comment_end(self, start: int) -> int:
-        end = _comment_end(self.text, start, module_doc_token=True)
+        end = _comment_end(self.text, start)
         if end < 0:
             raise _Unterminated("comment", start)
-        if self.text.startswith("/-!", start) or "/-!" in self.text[start:end]:
-            # Lean of 2021 read `/-!` as an ordinary comment, today's as a token followed by whitespace
-            if _comment_end(self.text, start, module_doc_token=False) != end:
-                raise _Refused("a /-! comment that Lean versions end in different places", start)
+        region = self.text[start:end]
+        # the two readings part only at a `/-!` (a token today) or a `--` (whose second `-` 2021 skipped)
+        if ("--" in region or "/-!" in region) and _comment_end(self.text, start, legacy=True) != end:
+            raise _Refused("a comment that Lean versions end in different places (at a `--` or `/-!` inside "
+                           "it)", start)
         return end
 
     def string_end(self, start: int) -> int:

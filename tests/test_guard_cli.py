@@ -111,3 +111,23 @@ def test_theorem_names_with_primes_and_guillemets_are_proved(tmp_path, fake_repl
             for n in names]
     _, got = _check(tmp_path, rows)
     assert [got[n]["verdict"] for n in names] == ["proved"] * 4
+
+
+def test_lexical_attacks_are_rejected_and_honest_forms_proved(tmp_path, fake_repl, monkeypatch):
+    """Issue 19's lexical classes from the command line: the fake REPL reads comments, chars and raw strings
+    as Lean does, so each attack, had the guard read it the old way, would come back proved."""
+    from tests.test_lexer import ATTACKS, HONEST as LEXER_HONEST
+
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+    rows = [{"id": f"attack{i}", "header": HEADER, "statement": STATEMENT, "proof": p} for i, (p, _) in enumerate(ATTACKS)]
+    rows += [{"id": f"honest{i}", "header": HEADER, "statement": STATEMENT, "proof": p} for i, p in enumerate(LEXER_HONEST)]
+    documented = "/-- the square, documented -/\ndef sq (x : ℕ) : ℕ := x * x\n\n" + STATEMENT
+    rows.append({"id": "doc", "header": HEADER, "statement": documented, "proof": "by positivity"})
+    code, got = _check(tmp_path, rows)
+    assert code == 0
+    for i, (proof, reason) in enumerate(ATTACKS):
+        answer = got[f"attack{i}"]
+        assert answer["verdict"] == "rejected" and reason in answer["reason"], (proof, answer)
+    for i, proof in enumerate(LEXER_HONEST):
+        assert got[f"honest{i}"]["verdict"] == "proved", (proof, got[f"honest{i}"])
+    assert got["doc"]["verdict"] == "proved", got["doc"]

@@ -5,7 +5,7 @@ and whether the kernel would accept it. Imports are found on LEAN_PATH like Lean
 
 Markers in a theorem's text (comments, so the soundness guard lets them through, as in tests/fake_repl.py):
 `-- fake:compile-error=TEXT` (an error at that theorem), `-- fake:kernel-reject` (lean4checker rejects the
-module), `-- fake:module-axioms=A,B` (axioms the REPL did not see), `-- fake:type-mismatch` (the compiled
+module; in a preamble's `def`, where comments do not survive its rendering, inside a string literal), `-- fake:module-axioms=A,B` (axioms the REPL did not see), `-- fake:type-mismatch` (the compiled
 type is not the statement's), `-- fake:hang`. An identifier `undefined_...` is an unknown identifier, as in
 the fake REPL. `#print axioms N` and `run_cmd flywheelAuditCompare `P `C` answer as info messages.
 Usage: fake_lean_audit.py lean ARGS... | fake_lean_audit.py lean4checker MODULE.
@@ -24,6 +24,7 @@ BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
 _BLOCK = re.compile(r"(?m)^(?=theorem |#print |run_cmd |open Lean)")
 _THEOREM = re.compile(r"theorem\s+(\S+)")
+_DEF = re.compile(r"(?m)^(?:noncomputable\s+)?(?:def|abbrev)\s+([^\s:(\[{]+)")
 _UNKNOWN = re.compile(r"\bundefined_\w+")
 
 
@@ -77,6 +78,11 @@ def lean(args: list[str]) -> int:
                         f"unknown identifier '{unknown.group()}'")
         failed = True
     local: dict[str, dict] = {}
+    for m in _DEF.finditer(text[:first]):  # a preamble's definitions: its markers ride in string literals
+        end = text.find("\n\n", m.start())
+        chunk = text[m.start():end if end >= 0 else len(text)]
+        marks = {k: (v or "").strip() for k, v in _MARK.findall(chunk)}
+        local[m.group(1)] = {"type": "def", "axioms": list(BASE_AXIOMS), "kernel_ok": "kernel-reject" not in marks}
     for m in _BLOCK.finditer(text):
         end = next((n.start() for n in _BLOCK.finditer(text, m.start() + 1)), len(text))
         block, line_no = text[m.start():end], text.count("\n", 0, m.start()) + 1

@@ -190,3 +190,38 @@ def test_a_missing_tool_leaves_proofs_unaudited_and_status_export_and_a_later_au
     checker.chmod(0o755)
     assert main(["lean", "audit"]) == 1  # the tools are back: the audit takes them up, and refuses the bad one
     assert sorted(a[0] for a in _audits(store).values()) == ["audited"] * 3 + ["refused"]
+
+
+def test_the_preamble_module_is_replayed_through_the_kernel_too(audit_cfg):
+    """Proofs and challenge share the preamble's module: a definition there that the kernel refuses would make
+    both sides agree, so lean4checker replays that module as well, and its refusal refuses every proof on it."""
+    bad = 'def f : ℕ := 1\n\ndef note : String := "-- fake:kernel-reject"'
+    proofs = [good(1), AuditInput("p2", HEADER, bad, "theorem s2 : f = 1", "by\n  rfl"),
+              AuditInput("p3", HEADER, bad, "theorem s3 : f + 0 = 1", "by\n  rfl"),
+              AuditInput("p4", HEADER, "def f : ℕ := 1", "theorem s4 : f = 1", "by\n  rfl")]
+    results = by_id(audit(proofs, audit_cfg))
+    for i in ("p2", "p3"):
+        assert results[i].refusal is Refusal.KERNEL and "preamble's module fails the kernel replay" in results[i].reason
+    assert results["p1"].status is AuditStatus.AUDITED and results["p4"].status is AuditStatus.AUDITED
+
+
+def test_the_audit_builds_on_the_rendered_preamble_never_the_raw_text(audit_cfg, tmp_path):
+    """A comment in the stored preamble never reaches Lean (the verifier sent its rendering), so it cannot reach
+    the audit's modules either; a `variable` spread over lines is restated whole where the base is imported."""
+    import dataclasses
+
+    from flywheel.lean import audit_modules as mods
+    from flywheel.lean.audit import target_of
+    from flywheel.lean.soundness import Policy
+
+    commented = "/-- doc -/\ndef f : ℕ := 1 -- fake:kernel-reject\n"
+    results = by_id(audit([AuditInput("p1", HEADER, commented, "theorem s1 : f = 1", "by\n  rfl")], audit_cfg))
+    assert results["p1"].status is AuditStatus.AUDITED, results["p1"]
+    spread = "variable (a : ℕ)\n  (b : ℕ)\n\nsection\nvariable (c : ℕ)\nopen Nat\nend\n\nopen Real\n\ndef g : ℕ := a"
+    t = target_of(AuditInput("p2", HEADER, spread, "theorem s2 : a + b = b + a", "by\n  omega"), Policy())
+    assert isinstance(t, mods.Target) and "fake:" not in t.preamble
+    assert t.scoping == "variable (a : ℕ)\n  (b : ℕ)\n\nopen «Real»"
+    _, proof_text = mods.proof_module([t])
+    _, challenge_text = mods.challenge_module([dataclasses.replace(t)])
+    for text in (proof_text, challenge_text):
+        assert "variable (a : ℕ)\n  (b : ℕ)" in text and "(c : ℕ)" not in text and "open «Nat»" not in text

@@ -182,10 +182,9 @@ def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditRes
     checked = preamble_commands(preamble, policy, thm.name)  # the preamble as the verifier sent it
     if checked.reason:
         return AuditResult(p.id, AuditStatus.REFUSED, Refusal.GUARD, checked.reason)
-    preamble = checked.text
     suffix = sha256_text(p.id, p.header, p.preamble, p.statement, p.proof)[:20]
     proof_name, challenge_name = f"flywheel_audit_{suffix}", f"flywheel_challenge_{suffix}"
-    return mods.Target(p.id, header, preamble, proof_name, challenge_name,
+    return mods.Target(p.id, header, checked.text, "\n\n".join(checked.scoping), proof_name, challenge_name,
                        surgery.render(surgery.with_name(thm, proof_name), soundness.wrap_proof(p.proof)),
                        surgery.render(surgery.with_name(thm, challenge_name), "sorry"))
 
@@ -226,9 +225,16 @@ def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Pol
     refused = lambda t, r, d: AuditResult(t.id, AuditStatus.REFUSED, r, d)  # noqa: E731
     base = mods.base_module(targets[0])
     if base is not None:
+        # the preamble's module is replayed through the kernel too: proofs and challenge share it, so a
+        # definition the kernel would refuse there could make both sides agree on anything
         outcome = ws.compile(base[0], base[1], 1)
         if not outcome.ok:
-            return [refused(t, Refusal.STATEMENT, f"the preamble does not compile: {outcome.detail}") for t in targets]
+            return [refused(t, _fault(outcome) or Refusal.STATEMENT, f"the preamble does not compile: {outcome.detail}")
+                    for t in targets]
+        outcome = ws.replay(base[0], 1)
+        if not outcome.ok:
+            return [refused(t, _fault(outcome) or Refusal.KERNEL, f"the preamble's module fails the kernel replay: "
+                            f"{outcome.detail}") for t in targets]
 
     def proofs(group: list[mods.Target]) -> tuple[str, Outcome, Refusal]:
         name, text = mods.proof_module(group)

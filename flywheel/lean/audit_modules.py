@@ -25,7 +25,6 @@ def flywheelAuditCompare (p c : Name) : CommandElabM Unit := do
 """
 _VERDICT = re.compile(r"flywheel-audit\s+(\S+)\s+(same|differs|not-a-theorem|missing)\b")
 _ERROR = re.compile(r"\.lean:(\d+):\d+: error")
-_SCOPING = ("open", "variable", "universe", "set_option")
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,7 +32,8 @@ class Target:
     """One proof as the audit writes it: under a fresh name, next to its statement's challenge."""
     id: str
     header: str
-    preamble: str
+    preamble: str  # as the verifier sent it: re-rendered from its checked commands
+    scoping: str  # its open/variable/universe/set_option commands in scope at its end (see Preamble.scoping)
     proof_name: str
     challenge_name: str
     proof_decl: str
@@ -49,13 +49,6 @@ def imports_and_rest(header: str) -> tuple[list[str], str]:
     imports = [line.strip() for line in header.splitlines() if line.strip().startswith("import ")]
     rest = "\n".join(line for line in header.splitlines() if not line.strip().startswith("import "))
     return imports, rest.strip()
-
-
-def _scoping(preamble: str) -> str:
-    # open/variable/universe do not travel through an import: a module importing the preamble restates them.
-    keep = [line for line in preamble.splitlines()
-            if line.split()[:1] and line.split()[0] in _SCOPING and not line.rstrip().endswith(" in")]
-    return "\n".join(keep)
 
 
 def _text(imports: list[str], *parts: str) -> str:
@@ -77,7 +70,7 @@ def _prelude(t: Target) -> tuple[list[str], str]:
     base = base_module(t)
     if base is None:
         return imports, rest
-    return imports + [f"import {base[0]}"], rest + "\n" + _scoping(t.preamble)
+    return imports + [f"import {base[0]}"], rest + "\n" + t.scoping
 
 
 def proof_module(targets: list[Target]) -> tuple[str, str]:

@@ -19,6 +19,7 @@ ALLOWED = "only def, abbrev, open, variable, universe, section, end and set_opti
 # Starts a command wherever it stands: Lean's command keywords (keywords cannot be identifiers).
 _STARTS = COMMAND_KEYWORDS | {"open", "set_option"}
 _BINDER_CLOSE = {"(": ")", "{": "}", "⦃": "⦄"}
+_SCOPING = frozenset({"open", "variable", "universe", "set_option"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -26,6 +27,9 @@ class Preamble:
     reason: str | None  # why the preamble may not be used, or None
     text: str  # the commands as we send them ("" when refused)
     variables: tuple[str, ...] = ()  # the binders of the `variable`s in scope at its end, rendered
+    # its open/variable/universe/set_option commands in scope at its end, rendered: they do not travel through
+    # an import, so a module importing the preamble's restates them
+    scoping: tuple[str, ...] = ()
 
 
 def _starts_command(code: _Code, i: int) -> bool:
@@ -175,13 +179,23 @@ def preamble_commands(preamble: str, policy: Policy, theorem: str | None = None)
     if isinstance(code, str):
         return Preamble(code, "")
     sections: list[list[str]] = [[]]
+    scopes: list[list[str]] = [[]]
     lines = []
     for cmd in _commands(code):
         reason, line = _one(cmd, policy, theorem, sections)
         if reason:
             return Preamble(reason, "")
         lines.append(line)
-    return Preamble(None, "\n\n".join(lines), tuple(b for scope in sections for b in scope))
+        words = [t.text for t in cmd.tokens[:2]]
+        head = words[1] if words[0] == "noncomputable" else words[0]
+        if head == "section":
+            scopes.append([])
+        elif head == "end":
+            scopes.pop()
+        elif head in _SCOPING:
+            scopes[-1].append(line)
+    return Preamble(None, "\n\n".join(lines), tuple(b for scope in sections for b in scope),
+                    tuple(c for scope in scopes for c in scope))
 
 
 def variable_binders(preamble: str) -> tuple[str, ...]:

@@ -50,6 +50,11 @@ class LeanConfig:
     allowed_axioms: list[str] = field(default_factory=lambda: ["propext", "Classical.choice", "Quot.sound"])
     dojo_cache_dir: str | None = None
     dojo_memory_limit_mb: int = 16384
+    # The audit's tools where there is no Lake project (a REPL command and LEAN_PATH): `compiler` is the `lean`
+    # command that compiles its modules (None: `lake env lean` in project_dir); `checker` the lean4checker
+    # command that replays them (None there: the replay is not run, and each audited proof records so).
+    compiler: str | None = None
+    checker: str | None = None
 
 
 # The open prover the main job (scripts/run.sh) uses when no model is configured: one model that formalizes and
@@ -238,6 +243,19 @@ class TrainConfig:
     curriculum_max_prompts: int = 512  # the most statement sides trained on (the lowest rates in the band first)
 
 
+# The audit's checks, in the order it runs them (flywheel.lean.audit): the guard of today, the proof module
+# compiled on its own, lean4checker's kernel replay, the trusted module's `#print axioms`, the proved type
+# against the statement elaborated on its own.
+AUDIT_CHECKS = ("guard", "compile", "replay", "axioms", "type")
+
+
+@dataclass(slots=True)
+class ExportConfig:
+    # An audited proof is exported (and trained on) only when its audit ran every one of these checks; one
+    # audited with fewer (a toolchain without lean4checker) counts as not audited yet.
+    require_checks: list[str] = field(default_factory=lambda: list(AUDIT_CHECKS))
+
+
 @dataclass(slots=True)
 class Config:
     db: DbConfig = field(default_factory=DbConfig)
@@ -252,6 +270,7 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
 
 # Short names users already know; the general form is FLYWHEEL_<SECTION>__<FIELD>.
@@ -287,6 +306,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("TrainConfig", "method"): ("sft", "grpo", "sft+grpo"),
     ("TrainConfig", "grpo_loss_type"): ("grpo", "dr_grpo", "dapo", "bnpo"),
     ("TrainConfig", "grpo_vllm_mode"): ("colocate", "server"),
+    ("ExportConfig", "require_checks"): AUDIT_CHECKS,
 }
 
 

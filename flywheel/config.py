@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -417,6 +418,16 @@ def _rule_problems(cfg: Config, name: Name) -> Iterator[str]:
         yield (f"{name('lean.rss_limit_mb')}: must be below {name('lean.memory_limit_mb')} "
                f"({lean.rss_limit_mb} >= {lean.memory_limit_mb}): a REPL restarts at its RSS limit before its "
                f"address space runs out")
+    if lean.checker and lean.checker.strip() and not (lean.compiler and lean.compiler.strip()):
+        yield (f"{name('lean.checker')}: only taken with {name('lean.compiler')} (without it the audit runs the "
+               f"lean4checker `flywheel lean setup` built in the Lake project)")
+    for field_name in ("compiler", "checker"):
+        value = getattr(lean, field_name)
+        if value is not None:
+            try:
+                shlex.split(value)
+            except ValueError as e:
+                yield f"{name('lean.' + field_name)}: cannot split {value!r} into a command: {e}"
     for section in ("generator", "grader", "sketcher"):
         gen = getattr(cfg, section)
         if gen is None:

@@ -282,3 +282,16 @@ def test_require_checks_names_only_known_checks(tmp_path):
     with pytest.raises(ConfigError, match=r"export\.require_checks\[2\]: expected one of guard, compile, replay, "
                                           r"axioms, type, got 'vibes'"):
         load_config(str(path))
+
+
+def test_the_audit_tools_are_checked_when_the_config_is_read(tmp_path):
+    from flywheel.config import load_config
+    from flywheel.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("lean: {checker: /opt/lean4checker}\n")
+    with pytest.raises(ConfigError, match=r"lean\.checker.*only taken with .*lean\.compiler"):
+        load_config(str(path))
+    path.write_text("lean: {compiler: \"lean 'unclosed\"}\n")
+    with pytest.raises(ConfigError, match=r"lean\.compiler.*cannot split"):
+        load_config(str(path))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from flywheel.config import AUDIT_CHECKS
 from flywheel.lean.audit import AuditInput, AuditResult, AuditStatus
 
 _PENDING = """
@@ -17,8 +19,9 @@ ORDER BY p.statement_id, p.side
 LIMIT :limit
 """
 _SAVE = """
-UPDATE proofs AS p SET audit = v.audit, audit_reason = v.reason, audit_toolchain = v.toolchain, audited_at = now()
-FROM (VALUES %s) AS v (statement_id, side, audit, reason, toolchain)
+UPDATE proofs AS p SET audit = v.audit, audit_reason = v.reason, audit_toolchain = v.toolchain,
+    audit_checks = v.checks::jsonb, audited_at = now()
+FROM (VALUES %s) AS v (statement_id, side, audit, reason, toolchain, checks)
 WHERE p.statement_id = v.statement_id AND p.side = v.side
 """
 # No verdict (a tool failed): the reason is kept for `flywheel status`; a verdict a recheck could not renew stays.
@@ -47,7 +50,8 @@ def save_audits(session: Session, results: Sequence[AuditResult], toolchain: str
     """Verdicts in one UPDATE, the reasons proofs still wait in another; the caller's transaction commits both."""
     from psycopg2.extras import execute_values
 
-    verdicts = [(*r.id.split("/", 1), r.status.value, r.reason, toolchain)
+    verdicts = [(*r.id.split("/", 1), r.status.value, r.reason, toolchain,
+                 json.dumps(list(r.checks)) if r.status is AuditStatus.AUDITED else None)
                 for r in results if r.status is not AuditStatus.UNAUDITED]
     waiting = [(*r.id.split("/", 1), r.reason) for r in results if r.status is AuditStatus.UNAUDITED]
     with session.connection().connection.dbapi_connection.cursor() as cur:
@@ -63,3 +67,16 @@ def waiting_reasons(session: Session) -> list[tuple[str, int]]:
         "SELECT coalesce(split_part(audit_reason, ':', 1), 'not tried yet') AS why, count(*) FROM proofs"
         " WHERE audit IS NULL GROUP BY why ORDER BY why")).all()
     return [(r[0], int(r[1])) for r in rows]
+
+
+def audited_without(session: Session) -> list[tuple[tuple[str, ...], int]]:
+    """Audited proofs whose audit ran without some of AUDIT_CHECKS (a toolchain without lean4checker):
+    (the checks missing, how many)."""
+    rows = session.execute(text(
+        "SELECT audit_checks, count(*) FROM proofs WHERE audit = 'audited' AND NOT coalesce(audit_checks, '[]')"
+        " @> CAST(:all AS jsonb) GROUP BY audit_checks"), {"all": json.dumps(list(AUDIT_CHECKS))}).all()
+    out: dict[tuple[str, ...], int] = {}
+    for checks, n in rows:
+        missing = tuple(c for c in AUDIT_CHECKS if c not in (checks or []))
+        out[missing] = out.get(missing, 0) + int(n)
+    return sorted(out.items())

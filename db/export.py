@@ -7,12 +7,13 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from sqlalchemy import text
 
 from db.store import Store
 from flywheel.benchmarks import normalized_forms
+from flywheel.config import AUDIT_CHECKS
 from flywheel.errors import ConfigError
 from flywheel.prompting import chat_messages, lean_feedback, proof_completion, proof_prompt, repair_messages, repair_prompt
 
@@ -44,7 +45,7 @@ def _query(rounds: Sequence[int] | None, sides: Sequence[str]):
         where.append("v.round = ANY(:rounds)")
         params["rounds"] = list(rounds)
     sql = ("SELECT v.statement_id, v.side, v.round, v.header, v.preamble, v.theorem, v.proof, v.statement, v.informal,"
-           " v.audit, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk,"
+           " v.audit, p.audit_checks, v.source, v.model, a.attempt_key AS attempt_id, a.id AS attempt_pk,"
            " CASE WHEN a.strategy = 'repair' AND a.turn > 0 THEN a.parent_id END AS parent_id,"  # only a repair revision's parent
            " src.text AS derived_from_text"  # a subgoal lemma's source statement (decompose)
            " FROM verified_pairs v JOIN proofs p ON p.statement_id = v.statement_id AND p.side = v.side"
@@ -159,9 +160,10 @@ def _swap_in(fresh: Path, out: Path) -> None:
 def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style: str = "prompt-completion",
                    rounds: Sequence[int] | None = None, sides: Sequence[str] = DEFAULT_SIDES,
                    exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False,
-                   turns: str = "final") -> dict:
+                   turns: str = "final", require_checks: Sequence[str] = AUDIT_CHECKS) -> dict:
     """Write train.{jsonl,parquet} and manifest.json as the whole of out_dir (built beside it, then swapped in);
-    returns the manifest. Refused proofs are never written; proofs not audited yet only with include_unaudited."""
+    returns the manifest. Refused proofs are never written; proofs not audited yet, or audited without one of
+    require_checks, only with include_unaudited."""
     from flywheel.version import code_version
 
     sides = parse_sides(sides)
@@ -169,8 +171,8 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
         raise ConfigError(f"export: format must be one of {FORMATS}, style of {STYLES}, turns of {TURNS}")
     out = Path(out_dir)
     _check_target(out)
-    kept, excluded, unaudited, chains = select_pairs(store, rounds, sides, exclude_benchmarks, include_unaudited,
-                                                     turns == "all")
+    chosen = select_pairs(store, rounds, sides, exclude_benchmarks, include_unaudited, turns == "all", require_checks)
+    kept, chains = chosen.kept, chosen.chains
     out.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
@@ -179,7 +181,7 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
         records = [_record(r, style, _feedback(chains.get(r.attempt_pk, ()), _repair_errors(configs.get(str(r.round), {}))))
                    for r in kept]
         _write(records, fresh / name, fmt, style)
-        manifest = _manifest(kept, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, excluded, unaudited)
+        manifest = _manifest(chosen, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, require_checks)
         manifest["filters"]["turns"] = turns
         manifest["counts"]["repaired"] = sum(1 for r in kept if r.parent_id is not None)
         manifest |= {"files": {name: hashlib.sha256((fresh / name).read_bytes()).hexdigest()},
@@ -192,11 +194,19 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
     return manifest
 
 
+class Selection(NamedTuple):
+    kept: list  # the pairs an export writes
+    excluded: int  # left out: a benchmark's statement
+    unaudited: int  # left out: not audited yet
+    short: int  # left out: audited without a check the policy requires (export.require_checks)
+    chains: dict  # with_chains: each kept repair's failed attempts before it
+
+
 def select_pairs(store: Store, rounds: Sequence[int] | None, sides: Sequence[str] = DEFAULT_SIDES,
                  exclude_benchmarks: Sequence[str] = ("minif2f", "proofnet"), include_unaudited: bool = False,
-                 with_chains: bool = False) -> tuple[list, int, int, dict]:
-    """The pairs an export writes (kept), with how many a benchmark's statement and a missing audit left out,
-    and (with_chains) each kept repair's failed attempts before it."""
+                 with_chains: bool = False, require_checks: Sequence[str] = AUDIT_CHECKS) -> Selection:
+    """The pairs an export writes, with how many a benchmark's statement, a missing audit and an audit short of
+    require_checks left out, and (with_chains) each kept repair's failed attempts before it."""
     from flywheel.lean.statements import normalize_statement
 
     banned = normalized_forms(exclude_benchmarks) if exclude_benchmarks else set()
@@ -204,10 +214,13 @@ def select_pairs(store: Store, rounds: Sequence[int] | None, sides: Sequence[str
     with store.read_only() as conn:
         rows = conn.execute(query, params).all()
         chains = _chains(conn, rows) if with_chains else {}
-    kept, excluded, unaudited = [], 0, 0
+    kept, excluded, unaudited, short = [], 0, 0, 0
     for row in rows:
         if row.audit is None and not include_unaudited:
             unaudited += 1
+            continue
+        if row.audit == "audited" and not include_unaudited and not set(require_checks) <= set(row.audit_checks or ()):
+            short += 1
             continue
         # a subgoal lemma goes with its source: excluded when that is a benchmark's statement
         if banned and (normalize_statement(row.statement) in banned
@@ -215,22 +228,24 @@ def select_pairs(store: Store, rounds: Sequence[int] | None, sides: Sequence[str
             excluded += 1
             continue
         kept.append(row)
-    return kept, excluded, unaudited, chains
+    return Selection(kept, excluded, unaudited, short, chains)
 
 
-def _manifest(kept, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, excluded, unaudited) -> dict:
+def _manifest(chosen: Selection, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, require_checks) -> dict:
     by_side: dict[str, int] = {}
     by_round: dict[str, int] = {}
     models: dict[str, int] = {}
-    for r in kept:
+    for r in chosen.kept:
         by_side[r.side] = by_side.get(r.side, 0) + 1
         by_round[str(r.round)] = by_round.get(str(r.round), 0) + 1
         models[r.model or "unknown"] = models.get(r.model or "unknown", 0) + 1
     return {
         "format": fmt, "style": style, "fields": sorted(_record_fields(style)),
         "filters": {"rounds": sorted(rounds) if rounds else "all", "sides": list(sides),
-                    "exclude_benchmarks": sorted(exclude_benchmarks), "include_unaudited": include_unaudited},
-        "counts": {"total": len(kept), "excluded_benchmark": excluded, "excluded_unaudited": unaudited,
+                    "exclude_benchmarks": sorted(exclude_benchmarks), "include_unaudited": include_unaudited,
+                    "require_checks": list(require_checks)},
+        "counts": {"total": len(chosen.kept), "excluded_benchmark": chosen.excluded,
+                   "excluded_unaudited": chosen.unaudited, "excluded_checks": chosen.short,
                    "by_side": dict(sorted(by_side.items())), "by_round": dict(sorted(by_round.items()))},
         "models": dict(sorted(models.items())),
     }

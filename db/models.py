@@ -150,6 +150,7 @@ class ProofRow(Base):
     audit: Mapped[str | None] = mapped_column(String(16))
     audit_reason: Mapped[str | None] = mapped_column(Text)
     audit_toolchain: Mapped[str | None] = mapped_column(Text)
+    audit_checks: Mapped[list | None] = mapped_column(JSONB)  # the checks an audited proof passed (AUDIT_CHECKS)
     audited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint(_in("side", Side), name="ck_proofs_side"),

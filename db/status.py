@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from sqlalchemy import text
 
 from db import migrate
-from db.audit import waiting_reasons
+from db.audit import audited_without, waiting_reasons
 from db.rounds import owner_alive
 from db.sql import render_table
 from db.store import Store
+from flywheel.config import AUDIT_CHECKS
 from flywheel.records import ROUND_STAGES
 
 
-def status_report(store: Store) -> str:
+def status_report(store: Store, require_checks: Sequence[str] = AUDIT_CHECKS) -> str:
     parts = [f"store: {store.describe()}", f"schema: {migrate.current_revision(store.engine)}"]
     with store.read_only() as conn:
         rounds = conn.execute(text("SELECT number, stages, started_at, finished_at FROM rounds ORDER BY number")).all()
@@ -22,6 +25,7 @@ def status_report(store: Store) -> str:
         drops = conn.execute(text("SELECT round, drop_reason, statements FROM drop_reasons ORDER BY round, drop_reason")).all()
     with store.session() as s:
         waiting = waiting_reasons(s)
+        short = audited_without(s)
     total = sum(n for _, n in problems)
     parts.append(f"problems: {total}" + (" (" + ", ".join(f"{s}: {n}" for s, n in problems) + ")" if problems else ""))
     if rounds:
@@ -38,6 +42,11 @@ def status_report(store: Store) -> str:
     if waiting:
         why = ", ".join(f"{reason}: {n}" for reason, n in waiting)
         parts.append(f"audit: {sum(n for _, n in waiting)} proofs wait ({why}); `flywheel lean audit` takes them up")
+    for missing, n in short:
+        verdict = ("leaves them out of exports and training" if set(missing) & set(require_checks)
+                   else "accepts them")
+        parts.append(f"audit: {n} proofs audited without {', '.join(missing)} (the toolchain lacks it); "
+                     f"export.require_checks ({', '.join(require_checks)}) {verdict}")
     parts.append("funnel:\n" + render_table(funnel_cols, funnel_rows))
     if drops:
         parts.append("dropped by reason:\n" + render_table(["round", "reason", "statements"], [tuple(r) for r in drops]))

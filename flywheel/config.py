@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -50,6 +51,11 @@ class LeanConfig:
     allowed_axioms: list[str] = field(default_factory=lambda: ["propext", "Classical.choice", "Quot.sound"])
     dojo_cache_dir: str | None = None
     dojo_memory_limit_mb: int = 16384
+    # The audit's tools where there is no Lake project (a REPL command and LEAN_PATH): `compiler` is the `lean`
+    # command that compiles its modules (None: `lake env lean` in project_dir); `checker` the lean4checker
+    # command that replays them (None there: the replay is not run, and each audited proof records so).
+    compiler: str | None = None
+    checker: str | None = None
 
 
 # The open prover the main job (scripts/run.sh) uses when no model is configured: one model that formalizes and
@@ -238,6 +244,19 @@ class TrainConfig:
     curriculum_max_prompts: int = 512  # the most statement sides trained on (the lowest rates in the band first)
 
 
+# The audit's checks, in the order it runs them (flywheel.lean.audit): the guard of today, the proof module
+# compiled on its own, lean4checker's kernel replay, the trusted module's `#print axioms`, the proved type
+# against the statement elaborated on its own.
+AUDIT_CHECKS = ("guard", "compile", "replay", "axioms", "type")
+
+
+@dataclass(slots=True)
+class ExportConfig:
+    # An audited proof is exported (and trained on) only when its audit ran every one of these checks; one
+    # audited with fewer (a toolchain without lean4checker) counts as not audited yet.
+    require_checks: list[str] = field(default_factory=lambda: list(AUDIT_CHECKS))
+
+
 @dataclass(slots=True)
 class Config:
     db: DbConfig = field(default_factory=DbConfig)
@@ -252,6 +271,7 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
 
 # Short names users already know; the general form is FLYWHEEL_<SECTION>__<FIELD>.
@@ -287,6 +307,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("TrainConfig", "method"): ("sft", "grpo", "sft+grpo"),
     ("TrainConfig", "grpo_loss_type"): ("grpo", "dr_grpo", "dapo", "bnpo"),
     ("TrainConfig", "grpo_vllm_mode"): ("colocate", "server"),
+    ("ExportConfig", "require_checks"): AUDIT_CHECKS,
 }
 
 
@@ -397,6 +418,16 @@ def _rule_problems(cfg: Config, name: Name) -> Iterator[str]:
         yield (f"{name('lean.rss_limit_mb')}: must be below {name('lean.memory_limit_mb')} "
                f"({lean.rss_limit_mb} >= {lean.memory_limit_mb}): a REPL restarts at its RSS limit before its "
                f"address space runs out")
+    if lean.checker and lean.checker.strip() and not (lean.compiler and lean.compiler.strip()):
+        yield (f"{name('lean.checker')}: only taken with {name('lean.compiler')} (without it the audit runs the "
+               f"lean4checker `flywheel lean setup` built in the Lake project)")
+    for field_name in ("compiler", "checker"):
+        value = getattr(lean, field_name)
+        if value is not None:
+            try:
+                shlex.split(value)
+            except ValueError as e:
+                yield f"{name('lean.' + field_name)}: cannot split {value!r} into a command: {e}"
     for section in ("generator", "grader", "sketcher"):
         gen = getattr(cfg, section)
         if gen is None:

@@ -38,11 +38,14 @@ def skip_learning(store: Store, cfg: Config, number: int) -> StageCounts | None:
 
     if cfg.train.method == "grpo":
         return None
-    kept, _, unaudited, _ = select_pairs(store, list(range(1, number + 1)), cfg.train.sides,
-                                         cfg.train.exclude_benchmarks, cfg.train.include_unaudited)
-    if kept:
+    chosen = select_pairs(store, list(range(1, number + 1)), cfg.train.sides, cfg.train.exclude_benchmarks,
+                          cfg.train.include_unaudited, require_checks=cfg.export.require_checks)
+    if chosen.kept:
         return None
-    waiting = f" ({unaudited} proofs wait for the audit)" if unaudited else ""
+    waiting = f" ({chosen.unaudited} proofs wait for the audit)" if chosen.unaudited else ""
+    if chosen.short:
+        waiting += (f" ({chosen.short} proofs audited without a check export.require_checks requires:"
+                    f" {', '.join(cfg.export.require_checks)})")
     return skip_stage(store, number, "train", f"no verified pairs to train on in rounds 1..{number}{waiting}")
 
 

@@ -6,13 +6,14 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import Sequence
 
 from sqlalchemy import select
 
 from db import rounds as dbrounds
 from db.models import RoundRow
 from db.store import Store
-from flywheel.config import Config, to_dict
+from flywheel.config import AUDIT_CHECKS, Config, to_dict
 from flywheel.counts import StageCounts
 from flywheel.errors import FlywheelError
 from flywheel.records import ROUND_STAGES as STAGES
@@ -148,7 +149,7 @@ def _run_stage(store: Store, cfg: Config, number: int, stage: str, engines, stop
     if stage == "audit":
         return audit_round(store, cfg, number, engines.workers, stop)
     if stage == "export":
-        return export_round(store, number, out_dir)
+        return export_round(store, number, out_dir, cfg.export.require_checks)
     from orchestration import learn_stages
 
     if stage == "train":
@@ -200,20 +201,22 @@ def audit_round(store: Store, cfg: Config, number: int, workers: int, stop: thre
     return counts
 
 
-def export_round(store: Store, number: int, out_dir: Path) -> StageCounts:
+def export_round(store: Store, number: int, out_dir: Path, require_checks: Sequence[str] = AUDIT_CHECKS) -> StageCounts:
     from db import export as dbexport
 
     counts = StageCounts("export")
     with store.session() as s:
         dbrounds.set_stage(s, number, "export", StageState.RUNNING)
     target = out_dir / f"round-{number}"
-    manifest = dbexport.export_dataset(store, target, rounds=None)
+    manifest = dbexport.export_dataset(store, target, rounds=None, require_checks=require_checks)
     total = manifest["counts"]
     counts.kept = int(total["total"])
     if total.get("excluded_benchmark"):
         counts.drop(DropReason.CONTAMINATED, int(total["excluded_benchmark"]))  # a benchmark problem
     if total.get("excluded_unaudited"):
         counts.drop("not audited", int(total["excluded_unaudited"]))
+    if total.get("excluded_checks"):
+        counts.drop("audited without a required check", int(total["excluded_checks"]))
     counts.seen = counts.kept + sum(counts.dropped.values())
     counts.outcomes["dataset"] = str(target)
     counts.stop()

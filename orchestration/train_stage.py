@@ -38,7 +38,8 @@ def export_pairs(store: Store, cfg: Config, round_: int, data_dir: Path, resume:
         return data_dir
     style = "messages" if cfg.prover.prompt_style == "chat" else "prompt-completion"
     export_dataset(store, data_dir, "jsonl", style, rounds=list(range(1, round_ + 1)), sides=cfg.train.sides,
-                   exclude_benchmarks=cfg.train.exclude_benchmarks, include_unaudited=cfg.train.include_unaudited)
+                   exclude_benchmarks=cfg.train.exclude_benchmarks, include_unaudited=cfg.train.include_unaudited,
+                   require_checks=cfg.export.require_checks)
     return data_dir
 
 

@@ -7,7 +7,7 @@ Markers in a theorem's text (comments, so the soundness guard lets them through,
 `-- fake:compile-error=TEXT` (an error at that theorem), `-- fake:kernel-reject` (lean4checker rejects the
 module; in a preamble's `def`, where comments do not survive its rendering, inside a string literal), `-- fake:module-axioms=A,B` (axioms the REPL did not see), `-- fake:type-mismatch` (the compiled
 type is not the statement's), `-- fake:hang`. An identifier `undefined_...` is an unknown identifier, as in
-the fake REPL. `#print axioms N` and `run_cmd flywheelAuditCompare `P `C` answer as info messages.
+the fake REPL. `#print axioms N` and `flywheel_audit_compare P C` answer as info messages.
 Usage: fake_lean_audit.py lean ARGS... | fake_lean_audit.py lean4checker MODULE.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 BASE_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
-_BLOCK = re.compile(r"(?m)^(?=theorem |#print |run_cmd |open Lean)")
+_BLOCK = re.compile(r"(?m)^(?=theorem |#print |flywheel_audit_compare |open Lean)")
 _THEOREM = re.compile(r"theorem\s+(\S+)")
 _DEF = re.compile(r"(?m)^(?:noncomputable\s+)?(?:def|abbrev)\s+([^\s:(\[{]+)")
 _UNKNOWN = re.compile(r"\bundefined_\w+")
@@ -102,8 +102,8 @@ def lean(args: list[str]) -> int:
             else:
                 listed = ", ".join(entry["axioms"])
                 messages.append(f"{file}:{line_no}:0: info: '{name}' depends on axioms: [{listed}]")
-        elif block.startswith("run_cmd"):
-            p, c = [w.lstrip("`") for w in block.split()[2:4]]
+        elif block.startswith("flywheel_audit_compare"):
+            p, c = block.split()[1:3]
             every = decls | local
             verdict = ("missing" if p not in every or c not in every
                        else "same" if every[p]["type"] == every[c]["type"] else "differs")

@@ -46,3 +46,29 @@ def respond(prompt: str, i: int) -> str:
     if k % 4 == 0 and i >= 1:
         return "  subst h₀\n  rfl\n```"
     return FAIL + "\n```"
+
+
+# The same round for the real Lean 4 of 2021 (core library only, tests/real_lean.py): `Nat` for `ℕ`, core
+# tactics for omega. Problem k % 4 == 2 keeps Mathlib's `ℕ`, which core Lean does not know: the real compile
+# filter drops it (does_not_compile) where the Mathlib round leaves it open.
+CORE_FAIL = "  exact rfl"
+
+
+def core_statement_for(k: int) -> str:
+    return statement_for(k) if k % 4 == 2 else statement_for(k).replace("ℕ", "Nat")
+
+
+def respond_core(prompt: str, i: int) -> str:
+    if "You are grading an autoformalization" in prompt:
+        return respond(prompt, i)
+    if "Translate the problem to Lean 4" in prompt:
+        return core_statement_for(_index(prompt)).removesuffix(" := by sorry") + " := by\n  sorry\n```"
+    decl = "\n".join(prompt.rsplit(":= by\n", 1)[0].rsplit("\n", 2)[-2:])
+    k = int(re.search(r"n = (\d+)", decl).group(1))
+    if decl.rstrip().endswith("False"):
+        return ("  exact absurd (h₀.symm.trans h₁) (by decide)" if k % 4 == 3 else CORE_FAIL) + "\n```"
+    if "¬" in decl:
+        return ("  subst h₀\n  decide" if k % 4 == 1 else CORE_FAIL) + "\n```"
+    if k % 4 == 0 and i >= 1:
+        return "  subst h₀\n  rfl\n```"
+    return CORE_FAIL + "\n```"

@@ -225,3 +225,108 @@ def test_the_audit_builds_on_the_rendered_preamble_never_the_raw_text(audit_cfg,
     _, challenge_text = mods.challenge_module([dataclasses.replace(t)])
     for text in (proof_text, challenge_text):
         assert "variable (a : ℕ)\n  (b : ℕ)" in text and "(c : ℕ)" not in text and "open «Nat»" not in text
+
+
+@pytest.fixture()
+def plain_cfg(tmp_path, monkeypatch):
+    """A toolchain without a Lake project: the fake `lean` as lean.compiler (modules found on LEAN_PATH),
+    and no lean.checker; the CLI reads the same from the environment."""
+    import shlex
+    import sys
+
+    from tests import fake_lean_audit
+
+    compiler = f"{shlex.quote(sys.executable)} {shlex.quote(fake_lean_audit.__file__)} lean"
+    monkeypatch.setenv("FLYWHEEL_LEAN__COMPILER", compiler)
+    monkeypatch.setenv("FLYWHEEL_LEAN__PROJECT_DIR", str(tmp_path / "no-project"))  # never made: none is needed
+    return LeanConfig(project_dir=str(tmp_path / "no-project"), compiler=compiler, timeout_s=5.0)
+
+
+def test_plain_lean_audits_without_the_replay_and_says_which_checks_ran(plain_cfg, tmp_path):
+    from flywheel.lean.audit import audit_toolchain
+    from flywheel.lean.toolchain_doctor import _lean4checker
+
+    proofs = [good(1), good(2, "by\n  omega -- fake:kernel-reject"), good(3, "by\n  omega -- fake:type-mismatch")]
+    results = by_id(audit(proofs, plain_cfg))
+    # no replay ran, so the kernel rejection the fake lean4checker would have found goes unseen: recorded, not hidden
+    assert results["p1"].status is AuditStatus.AUDITED and results["p1"].checks == ("guard", "compile", "axioms", "type")
+    assert results["p2"].status is AuditStatus.AUDITED and "replay" not in results["p2"].checks
+    assert results["p3"].refusal is Refusal.TYPE
+    assert audit_toolchain(plain_cfg).endswith(";lean4checker=none;checks=guard,compile,axioms,type")
+    row = _lean4checker(plain_cfg)
+    assert not row.ok and not row.required and "runs no kernel replay" in row.detail
+    assert not (tmp_path / "no-project").exists()  # the modules went to a temporary folder, not a Lake project
+
+
+def test_plain_lean_with_a_checker_runs_every_check(plain_cfg):
+    import shlex
+    import sys
+
+    from tests import fake_lean_audit
+
+    cfg = plain_cfg
+    cfg.checker = f"{shlex.quote(sys.executable)} {shlex.quote(fake_lean_audit.__file__)} lean4checker"
+    results = by_id(audit([good(1), good(2, "by\n  omega -- fake:kernel-reject")], cfg))
+    assert results["p1"].checks == ("guard", "compile", "replay", "axioms", "type")
+    assert results["p2"].refusal is Refusal.KERNEL and "declaration type mismatch" in results["p2"].reason
+
+
+def test_a_compiler_that_is_not_there_leaves_proofs_unaudited(plain_cfg):
+    plain_cfg.compiler = "/nonexistent/bin/lean"
+    results = audit([good(1)], plain_cfg)
+    assert results[0].status is AuditStatus.UNAUDITED and results[0].refusal is Refusal.TOOLCHAIN
+    assert "/nonexistent/bin/lean not found (lean.compiler" in results[0].reason
+
+
+@pytest.mark.postgres
+def test_the_export_policy_names_the_checks_it_requires(store, plain_cfg, tmp_path, capsys, monkeypatch):
+    from tests.seed import seed
+
+    seed(store, 4)
+    assert main(["lean", "audit"]) == 0
+    with store.read_only() as c:
+        rows = c.execute(text("SELECT audit, audit_checks, audit_toolchain FROM proofs")).all()
+    assert {(r.audit, tuple(r.audit_checks)) for r in rows} == {("audited", ("guard", "compile", "axioms", "type"))}
+    assert all(r.audit_toolchain.endswith("checks=guard,compile,axioms,type") for r in rows)
+    capsys.readouterr()
+    assert main(["status"]) == 0  # the default policy requires the replay: status says the proofs stay in
+    assert ("audit: 4 proofs audited without replay (the toolchain lacks it); export.require_checks (guard, "
+            "compile, replay, axioms, type) leaves them out of exports and training") in capsys.readouterr().out
+    assert main(["export", "--out", str(tmp_path / "strict")]) == 0
+    assert "4 audited without a check export.require_checks requires" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "strict" / "manifest.json").read_text())
+    assert manifest["counts"]["total"] == 0 and manifest["counts"]["excluded_checks"] == 4
+    assert manifest["filters"]["require_checks"] == ["guard", "compile", "replay", "axioms", "type"]
+    assert main(["export", "--out", str(tmp_path / "any"), "--include-unaudited"]) == 0  # no audit required at all
+    assert json.loads((tmp_path / "any" / "manifest.json").read_text())["counts"]["total"] == 4
+    monkeypatch.setenv("FLYWHEEL_EXPORT__REQUIRE_CHECKS", "guard,compile,axioms,type")
+    assert main(["export", "--out", str(tmp_path / "lenient")]) == 0
+    lenient = json.loads((tmp_path / "lenient" / "manifest.json").read_text())
+    assert lenient["counts"]["total"] == 4 and lenient["counts"]["excluded_checks"] == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "export.require_checks (guard, compile, axioms, type) accepts them" in capsys.readouterr().out
+
+
+def test_require_checks_names_only_known_checks(tmp_path):
+    from flywheel.config import load_config
+    from flywheel.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("export: {require_checks: [guard, replay, vibes]}\n")
+    with pytest.raises(ConfigError, match=r"export\.require_checks\[2\]: expected one of guard, compile, replay, "
+                                          r"axioms, type, got 'vibes'"):
+        load_config(str(path))
+
+
+def test_the_audit_tools_are_checked_when_the_config_is_read(tmp_path):
+    from flywheel.config import load_config
+    from flywheel.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("lean: {checker: /opt/lean4checker}\n")
+    with pytest.raises(ConfigError, match=r"lean\.checker.*only taken with .*lean\.compiler"):
+        load_config(str(path))
+    path.write_text("lean: {compiler: \"lean 'unclosed\"}\n")
+    with pytest.raises(ConfigError, match=r"lean\.compiler.*cannot split"):
+        load_config(str(path))

@@ -1,6 +1,8 @@
 """The audit outside the REPL: a proof the REPL called `proved` is `audited` only when fresh Lean processes
-it never ran in agree: its module compiles (`lake env lean -o`), lean4checker replays its constants through
-the kernel, and a trusted module of ours finds only allowed axioms and the canonical statement's type."""
+it never ran in agree: its module compiles (`lake env lean -o`, or `lean.compiler -o` with LEAN_PATH where
+there is no Lake project), lean4checker replays its constants through the kernel, and a trusted module of
+ours finds only allowed axioms and the canonical statement's type. A toolchain without lean4checker
+(`lean.compiler` set, `lean.checker` not) audits without the replay, and each result says which checks ran."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
-from flywheel.config import LeanConfig
-from flywheel.errors import UnparsableStatement
+from flywheel.config import AUDIT_CHECKS, LeanConfig
+from flywheel.errors import ConfigError, UnparsableStatement
 from flywheel.hashing import sha256_text
 from flywheel.lean import audit_modules as mods
 from flywheel.lean import soundness
@@ -65,6 +67,7 @@ class AuditResult:
     status: AuditStatus
     refusal: Refusal | None = None
     detail: str = ""
+    checks: tuple[str, ...] = ()  # an audited proof: the checks (AUDIT_CHECKS) it passed, in their order
 
     @property
     def reason(self) -> str | None:
@@ -81,25 +84,63 @@ class Outcome:
     culprits: set[int] = dataclasses.field(default_factory=set)  # which members the errors point at
 
 
+@dataclasses.dataclass(slots=True, frozen=True)
+class Tools:
+    """The commands the audit runs: the compiler (`lean`), the kernel replay (None: lean4checker is not there,
+    so the replay is not run), where they run and the LEAN_PATH under the workspace's own modules."""
+    compiler: tuple[str, ...]
+    replay: tuple[str, ...] | None
+    cwd: Path | None  # the Lake project; None: a plain `lean` on LEAN_PATH, run in the workspace
+    checks: tuple[str, ...]  # what an audit with these tools checks (AUDIT_CHECKS, less the replay without it)
+
+
+def _split(value: str, field: str) -> tuple[str, ...]:
+    import shlex
+
+    try:
+        argv = tuple(shlex.split(value))
+    except ValueError as e:
+        raise ConfigError(f"lean.{field}: cannot split {value!r}: {e}") from e
+    if not argv:
+        raise ConfigError(f"lean.{field}: empty command")
+    return argv
+
+
+def tools(cfg: LeanConfig) -> Tools:
+    """`lake env lean` and `lake env lean4checker` in the Lake project; else `lean.compiler` and `lean.checker`."""
+    if cfg.compiler is not None and cfg.compiler.strip():
+        replay = _split(cfg.checker, "checker") if cfg.checker is not None and cfg.checker.strip() else None
+        checks = AUDIT_CHECKS if replay else tuple(c for c in AUDIT_CHECKS if c != "replay")
+        return Tools(_split(cfg.compiler, "compiler"), replay, None, checks)
+    lake = find_tool("lake") or "lake"
+    return Tools((lake, "env", "lean"), (lake, "env", str(lean4checker_binary(cfg))), project_dir(cfg), AUDIT_CHECKS)
+
+
 def audit_toolchain(cfg: LeanConfig) -> str:
-    """What audited: the Lean that `lake env lean` runs in the project, and the revisions its manifest pins."""
+    """What audited: the Lean that compiled (`lake env lean` in the project, or lean.compiler), the revisions
+    the project's manifest pins, and the checks that ran."""
     import re
 
     from flywheel.lean.identity import manifest_revs
 
-    root = project_dir(cfg)
+    t = tools(cfg)
     try:
-        out = run([find_tool("lake") or "lake", "env", "lean", "--version"], root, dict(os.environ), 120.0)
+        out = run([*t.compiler, "--version"], t.cwd or Path.cwd(), dict(os.environ), 120.0)
     except OSError:  # no lake, or no project: the audit refused everything anyway
         out = Outcome(False)
     version = re.search(r"version ([^,\s)]+)", out.output) if out.ok else None
-    revs = manifest_revs(root / "lake-manifest.json")
+    revs = manifest_revs(t.cwd / "lake-manifest.json") if t.cwd is not None else {}
+    checker = revs.get("lean4checker", "none") if t.cwd is not None else (Path(t.replay[0]).name if t.replay else "none")
     return (f"lean={version.group(1) if version else 'unknown'};mathlib={revs.get('mathlib', 'none')};"
-            f"lean4checker={revs.get('lean4checker', 'none')}")
+            f"lean4checker={checker};checks={','.join(t.checks)}")
 
 
 def missing_tools(cfg: LeanConfig) -> str | None:
     """Why nothing can be audited with this toolchain, or None."""
+    t = tools(cfg)
+    if t.cwd is None:  # lean.compiler: a command like the REPL's, found on PATH or by its path
+        missing = [argv[0] for argv in (t.compiler, t.replay) if argv and shutil.which(argv[0]) is None]
+        return f"{missing[0]} not found (lean.compiler / lean.checker)" if missing else None
     if find_tool("lake") is None:
         return "lake not found (run `flywheel lean setup`)"
     if not lean4checker_binary(cfg).is_file():
@@ -134,12 +175,15 @@ class Workspace:
 
     def __init__(self, cfg: LeanConfig, timeout_s: float, import_s: float = IMPORT_S):
         self.cfg, self.timeout_s, self.import_s = cfg, timeout_s, import_s
-        self.cwd = project_dir(cfg)
-        scratch = self.cwd / ".lake" / "flywheel-audit"
-        scratch.mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(dir=scratch))
+        self.tools = tools(cfg)
+        if self.tools.cwd is not None:
+            scratch = self.tools.cwd / ".lake" / "flywheel-audit"
+            scratch.mkdir(parents=True, exist_ok=True)
+            self.root = Path(tempfile.mkdtemp(dir=scratch))
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix="flywheel-audit-"))
+        self.cwd = self.tools.cwd or self.root
         self.env = dict(os.environ, LEAN_PATH=os.pathsep.join(filter(None, [str(self.root), os.environ.get("LEAN_PATH")])))
-        self.lake = find_tool("lake") or "lake"
         self.compiles = 0
 
     def __enter__(self) -> "Workspace":
@@ -152,7 +196,7 @@ class Workspace:
         path = self.root.joinpath(*name.split("."))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.with_suffix(".lean").write_text(text, encoding="utf-8")
-        argv = [self.lake, "env", "lean", "-R", str(self.root)]
+        argv = [*self.tools.compiler, "-R", str(self.root)]
         argv += ["-o", str(path.with_suffix(".olean"))] if olean else []
         self.compiles += 1
         outcome = run(argv + [str(path.with_suffix(".lean"))], self.cwd, self.env, self.timeout_s * max(n, 1) + self.import_s)
@@ -160,8 +204,10 @@ class Workspace:
         return outcome
 
     def replay(self, name: str, n: int) -> Outcome:
-        argv = [self.lake, "env", str(lean4checker_binary(self.cfg)), name]
-        return run(argv, self.cwd, self.env, self.timeout_s * max(n, 1) + self.import_s)
+        """lean4checker on the module; passed (and not among the checks recorded) where it is not there."""
+        if self.tools.replay is None:
+            return Outcome(True)
+        return run([*self.tools.replay, name], self.cwd, self.env, self.timeout_s * max(n, 1) + self.import_s)
 
 
 def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditResult:
@@ -264,7 +310,7 @@ def audit_chunk(ws: Workspace, targets: list[mods.Target], policy: soundness.Pol
                                f"the trusted module failed: {answer.detail}"))
             continue
         what, detail = mods.read_answer(answer.output, t, policy)
-        out.append(AuditResult(t.id, AuditStatus.AUDITED, None, detail) if what is None
+        out.append(AuditResult(t.id, AuditStatus.AUDITED, None, detail, ws.tools.checks) if what is None
                    else refused(t, Refusal(what), detail))
     return out
 

@@ -12,16 +12,17 @@ from flywheel.lean.axioms import check_axioms, parse_axioms
 
 ROOT = "FlywheelAudit"
 # Ours, so trusted: run in the trusted module, it says whether the proved constant is a theorem whose
-# type (and universe parameters) is exactly the canonical statement's, as comparator does.
+# type (and universe parameters) is exactly the canonical statement's, as comparator does. A command of its
+# own (`elab`, with `import Lean`), written so that every Lean 4 of the last years elaborates it.
 COMPARE = """open Lean Elab Command in
-def flywheelAuditCompare (p c : Name) : CommandElabM Unit := do
+elab "flywheel_audit_compare " p:ident c:ident : command => do
   let env ← getEnv
-  let verdict := match env.find? p, env.find? c with
-    | some (.thmInfo t), some s =>
+  let verdict := match env.find? p.getId, env.find? c.getId with
+    | some (ConstantInfo.thmInfo t), some s =>
       if t.type == s.type && t.levelParams == s.levelParams then "same" else "differs"
     | some _, some _ => "not-a-theorem"
     | _, _ => "missing"
-  logInfo m!"flywheel-audit {p} {verdict}"
+  logInfo m!"flywheel-audit {p.getId} {verdict}"
 """
 _VERDICT = re.compile(r"flywheel-audit\s+(\S+)\s+(same|differs|not-a-theorem|missing)\b")
 _ERROR = re.compile(r"\.lean:(\d+):\d+: error")
@@ -98,9 +99,9 @@ def culprits(text: str, targets: list[Target], output: str) -> set[int]:
 
 def trusted_module(header: str, modules: list[str], targets: list[Target]) -> str:
     imports, _ = imports_and_rest(header)
-    lines = [f"#print axioms {t.proof_name}\nrun_cmd flywheelAuditCompare `{t.proof_name} `{t.challenge_name}"
-             for t in targets]
-    return _text(imports + [f"import {m}" for m in modules], COMPARE, *lines)
+    lines = [f"#print axioms {t.proof_name}\nflywheel_audit_compare {t.proof_name} {t.challenge_name}" for t in targets]
+    lean = [] if "import Lean" in imports else ["import Lean"]
+    return _text(imports + lean + [f"import {m}" for m in modules], COMPARE, *lines)
 
 
 def read_answer(output: str, t: Target, policy: soundness.Policy) -> tuple[str | None, str]:

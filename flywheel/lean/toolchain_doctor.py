@@ -116,6 +116,12 @@ def _repl(cfg: LeanConfig, needed: bool) -> list[StepResult]:
 
 
 def _lean4checker(cfg: LeanConfig) -> StepResult:
+    if cfg.compiler is not None and cfg.compiler.strip():  # a toolchain without a Lake project
+        if cfg.checker is not None and cfg.checker.strip():
+            return StepResult("lean4checker", True, f"lean.checker: {cfg.checker}", required=False)
+        return StepResult("lean4checker", False, "lean.checker not set: `flywheel lean audit` compiles with "
+                          f"lean.compiler ({cfg.compiler}) and runs no kernel replay; each audited proof records its "
+                          "checks, and export.require_checks says whether such proofs are exported", required=False)
     binary = lean4checker_binary(cfg)
     if binary.is_file():
         return StepResult("lean4checker", True, str(binary), required=False)

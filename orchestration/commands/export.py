@@ -37,9 +37,11 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     check_out_dir(args.out)  # a file there, or a folder we cannot write in, is said before the store is read
     with Store.open(cfg.db) as store:
         manifest = export_dataset(store, args.out, args.format, args.style, args.round, args.sides, exclude,
-                                  args.include_unaudited, turns=args.turns)
-    print(f"wrote {manifest['counts']['total']} pairs to {args.out} "
-          f"({manifest['counts']['excluded_benchmark']} benchmark statements left out, "
-          f"{manifest['counts']['excluded_unaudited']} proofs not audited yet)")
+                                  args.include_unaudited, turns=args.turns, require_checks=cfg.export.require_checks)
+    counts = manifest["counts"]
+    short = (f", {counts['excluded_checks']} audited without a check export.require_checks requires "
+             f"({', '.join(cfg.export.require_checks)})" if counts["excluded_checks"] else "")
+    print(f"wrote {counts['total']} pairs to {args.out} ({counts['excluded_benchmark']} benchmark statements left out, "
+          f"{counts['excluded_unaudited']} proofs not audited yet{short})")
     print(json.dumps(manifest["counts"], sort_keys=True))
     return 0

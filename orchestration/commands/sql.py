@@ -31,5 +31,5 @@ def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
     from db.store import Store
 
     with Store.open(cfg.db) as store:
-        print(status_report(store))
+        print(status_report(store, cfg.export.require_checks))
     return 0

@@ -49,8 +49,8 @@ def test_run_sh_without_gpu_network_or_lean_says_what_is_missing(tmp_path):
 
 
 def test_the_main_jobs_environment_holds_what_its_last_step_needs(tmp_path):
-    """A fresh clone: scripts/env.sh core (which scripts/run.sh runs first) installs the extra whose modules
-    `flywheel report` imports. Its pip is a double that records what it is asked to install."""
+    """A fresh clone: scripts/env.sh core (which scripts/run.sh runs first) installs the extras whose modules its
+    round's train stage and `flywheel report` import. Its pip is a double that records what it is asked to install."""
     import tomllib
 
     clone = tmp_path / "clone"
@@ -71,5 +71,8 @@ def test_the_main_jobs_environment_holds_what_its_last_step_needs(tmp_path):
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     installed = {req.split(">")[0].split("=")[0] for extra in extras for req in declared[extra]}
     assert "matplotlib" in installed, (target, installed)  # orchestration/report.py draws with it
+    from orchestration.preflight import TRAIN_MODULES
+
+    assert set(TRAIN_MODULES) <= installed, (target, installed)  # the round's train stage (run.train is on)
     # the stamp says the profile is installed: the next run of the job installs nothing again
     assert list((clone / ".venv").glob(".flywheel-core-*"))

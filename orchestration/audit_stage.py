@@ -12,6 +12,15 @@ from flywheel.counts import StageCounts
 
 def run_audit(store: Store, cfg: Config, round_: int | None = None, recheck: bool = False, workers: int = 1,
               batch: int = 256, stop: threading.Event | None = None) -> StageCounts:
+    """One audit at a time on a store (two would audit the same pending proofs twice)."""
+    from db.owner import own
+
+    with own(store, "the audit", "it takes up every pending proof; a second audit has nothing to add"):
+        return _audit(store, cfg, round_, recheck, workers, batch, stop)
+
+
+def _audit(store: Store, cfg: Config, round_: int | None, recheck: bool, workers: int, batch: int,
+           stop: threading.Event | None) -> StageCounts:
     from db import audit as dbaudit
     from flywheel.lean.audit import AuditStatus, audit, audit_toolchain, missing_tools
 

@@ -59,8 +59,9 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
              checkpoint_id: int | None = None, round_: int | None = None,
              stop: threading.Event | None = None, sketch=None, tactics=None) -> tuple[dict, StageCounts]:
     """Evaluate `checkpoint` (the generator's model) on ev's benchmark split; returns the summary and counts."""
+    from db.owner import own
+
     ks = parse_ks(",".join(map(str, ev.k)), ev.n)
-    counts = StageCounts("evaluate")
     statements = benchmark_statements(ev.benchmark, ev.split, ev.limit)
     settings = {"sampling": dataclasses.asdict(cfg.prover.sampling), "prompt_style": cfg.prover.prompt_style}
     if cfg.prover.strategy != ["sample"]:  # sampling alone keeps the key evaluations had before strategies
@@ -74,6 +75,17 @@ def run_eval(store: Store, cfg: Config, ev: EvalConfig, generator, check, worker
     with store.session() as s:
         eid = dbeval.evaluation_id(s, checkpoint, ev.benchmark, ev.split, ev.n, ks, settings, len(statements),
                                    checkpoint_id, round_)
+    # One evaluator per key: two would sample the same problems and store them twice over.
+    with own(store, f"evaluation {eid} ({checkpoint} on {ev.benchmark} {ev.split})",
+             "the same command continues it once it has ended"):
+        return _evaluate_key(store, cfg, ev, eid, statements, ks, generator, check, workers, checkpoint, round_,
+                             stop, sketch, tactics)
+
+
+def _evaluate_key(store: Store, cfg: Config, ev: EvalConfig, eid: int, statements, ks, generator, check, workers: int,
+                  checkpoint: str, round_: int | None, stop, sketch, tactics) -> tuple[dict, StageCounts]:
+    counts = StageCounts("evaluate")
+    with store.session() as s:
         done = dbeval.done_problems(s, eid)
     todo = [st for st in statements if st.name not in done]
     counts.seen = len(statements)

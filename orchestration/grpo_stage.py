@@ -35,13 +35,23 @@ def train_by_method(store: Store, cfg: Config, round_: int, out_dir: Path | None
                     accelerate_config: str | None = None, ray_address: str | None = None, engines=None) -> list[tuple]:
     """Round `round_`'s checkpoints by train.method, each (result, checkpoints id), the one the next round proves
     with last; sft+grpo trains GRPO from the SFT checkpoint it just recorded. An empty curriculum trains no GRPO."""
-    from orchestration.train_stage import run_train
+    from db.owner import own
 
     method = cfg.train.method
     if method == "grpo" and (accelerate_config or ray_address):
         raise ConfigError("--method grpo trains in this process (its reward needs the store and the Lean pool here): "
                           "--accelerate-config and --ray-address launch SFT only")
     out = Path(out_dir or Path(cfg.train.out_dir) / f"round-{round_}")
+    with own(store, f"the training of round {round_}", "two would write one checkpoint folder and one row; "
+             "`flywheel train --resume` continues once it has ended"):
+        return _train(store, cfg, round_, out, resume, accelerate_config, ray_address, engines)
+
+
+def _train(store: Store, cfg: Config, round_: int, out: Path, resume: bool, accelerate_config: str | None,
+           ray_address: str | None, engines) -> list[tuple]:
+    from orchestration.train_stage import run_train
+
+    method = cfg.train.method
     trained = []
     if method in ("sft", "sft+grpo"):
         trained.append(run_train(store, cfg, round_, out, resume, accelerate_config, ray_address))

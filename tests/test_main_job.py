@@ -40,7 +40,39 @@ def test_run_sh_without_gpu_network_or_lean_says_what_is_missing(tmp_path):
                      "problems: 20 (minif2f-valid-sample: 20)", "funnel:\nround | statements"):
             assert line in said, line
         assert "problems: 20" in (tmp_path / "runs" / "status.txt").read_text()
+        assert (tmp_path / "runs" / "report" / "index.html").is_file(), said[-3000:]  # the job's last step
+        assert "the HTML report could not be written" not in said
     finally:
         subprocess.run([sys.executable, "-m", "orchestration.cli", "db", "stop"], cwd=REPO, capture_output=True,
                        env=dict(env, PYTHONPATH=str(REPO)), timeout=180)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_the_main_jobs_environment_holds_what_its_last_step_needs(tmp_path):
+    """A fresh clone: scripts/env.sh core (which scripts/run.sh runs first) installs the extras whose modules its
+    round's train stage and `flywheel report` import. Its pip is a double that records what it is asked to install."""
+    import tomllib
+
+    clone = tmp_path / "clone"
+    (clone / "scripts").mkdir(parents=True)
+    for name in ("pyproject.toml", "scripts/env.sh"):
+        shutil.copy(REPO / name, clone / name)
+    bin_dir = clone / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    asked = tmp_path / "pip.log"
+    (bin_dir / "python").write_text(f'#!/bin/sh\necho "$@" >> {asked}\n')
+    (bin_dir / "python").chmod(0o755)
+    done = subprocess.run(["bash", "scripts/env.sh", "core"], cwd=clone, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    installs = [line.split() for line in asked.read_text().splitlines() if "-e" in line.split()]
+    assert len(installs) == 1, asked.read_text()
+    target = installs[0][installs[0].index("-e") + 1]
+    extras = target.removeprefix(".").strip("[]").split(",")
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    installed = {req.split(">")[0].split("=")[0] for extra in extras for req in declared[extra]}
+    assert "matplotlib" in installed, (target, installed)  # orchestration/report.py draws with it
+    from orchestration.preflight import TRAIN_MODULES
+
+    assert set(TRAIN_MODULES) <= installed, (target, installed)  # the round's train stage (run.train is on)
+    # the stamp says the profile is installed: the next run of the job installs nothing again
+    assert list((clone / ".venv").glob(".flywheel-core-*"))

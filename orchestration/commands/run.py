@@ -10,6 +10,8 @@ from pathlib import Path
 from flywheel.config import Config
 from flywheel.errors import ConfigError
 
+OWNER_HINT = "`flywheel status` shows how far it is; run --resume once it has ended"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run whole rounds: autoformalize, filter, hypotheses, prove, audit, export, train, evaluate")
@@ -30,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from db.owner import own
     from db.store import Store
     from orchestration.engines import open_engines
     from orchestration.logs import run_log
@@ -51,7 +54,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     out = Path(args.out or cfg.run.log_dir or "runs")
     check_out_dir(out, "--out" if args.out else "run.log_dir")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    with Store.open(cfg.db) as store, run_log(out / "logs" / f"run-{stamp}.jsonl") as log_path:
+    with Store.open(cfg.db) as store, own(store, "the rounds", OWNER_HINT), \
+            run_log(out / "logs" / f"run-{stamp}.jsonl") as log_path:
         numbers = plan(store, rounds, args.resume)
         if not numbers:
             print(f"store: {store.describe()}\nnothing to resume: every round has finished")

@@ -1,5 +1,6 @@
 """A REPL process and the pool survive every injected fault, and the check is recorded; the pool holds at most
-its size in processes across headers, evicting the least recently used idle one, never a busy one."""
+its size in processes across headers, keyed by their imports (the rest of a header is an env in them), evicting
+the least recently used idle one, never a busy one."""
 
 import shlex
 import threading
@@ -115,13 +116,14 @@ def test_pool_survives_faults_under_concurrency(fake_repl):
 def test_a_check_whose_process_died_is_retried_once_on_a_fresh_one(fake_repl, tmp_path):
     with _pool(fake_repl, timeout_s=1.0) as pool:
         out = pool.check(HEADER, f"theorem t : True := by\n  trivial -- fake:die-once={tmp_path / 'died'}")
-        assert out.failure is None and out.answer["env"] == 1  # the fresh process's first check
+        assert out.failure is None and out.answer["env"] == 2  # the fresh process: imports 0, header env 1, check 2
         assert pool.check(HEADER, "theorem t : True := by\n  trivial -- fake:hang").failure.fault is Fault.TIMEOUT
     assert pool.stats.crashes == 1 and pool.stats.retries == 1 and pool.stats.timeouts == 1
 
 
-def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
-    headers = [f"{HEADER}\nopen N{k}\n" for k in range(4)]
+def test_one_cap_across_imports_evicts_the_least_recently_used(fake_repl):
+    headers = [f"import Mathlib\nimport M{k}\n\nopen N{k}\n" for k in range(4)]
+    imports = [f"import Mathlib\nimport M{k}\n" for k in range(4)]
     started = []
 
     def factory(header):
@@ -132,7 +134,7 @@ def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
         for h in (headers[0], headers[1], headers[0], headers[2]):  # headers[1] is the least recently used
             assert pool.check(h, "theorem t : True := trivial").failure is None
         assert pool.processes() == 2 and pool.stats.evictions == 1
-        assert [r.header for r in started if r.alive] == [headers[0], headers[2]]
+        assert [r.header for r in started if r.alive] == [imports[0], imports[2]]
         assert pool.check(headers[0], "theorem t : True := trivial").failure is None
         assert len(started) == 3  # a header still held is not started again
 
@@ -157,7 +159,7 @@ def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
 
 
 def test_a_busy_process_is_never_evicted(fake_repl):
-    other = f"{HEADER}\nopen Other\n"
+    other = "import Other\n\nopen Other\n"
     with _pool(fake_repl, timeout_s=5.0) as pool:
         slow = []
         busy = threading.Thread(target=lambda: slow.append(pool.check(HEADER, "theorem t : True := trivial -- fake:sleep=600")))

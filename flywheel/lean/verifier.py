@@ -1,6 +1,7 @@
 """The verifier: the only way a proof becomes `proved`.
 
-The code sent to Lean is built here: the header (imported once per process as env 0), the canonical
+The code sent to Lean is built here: the header (its imports loaded once per process, the rest an env built
+once per process on them: flywheel.lean.pool), the canonical
 statement rendered by us, and the model's proof body. The body is scanned before Lean sees it; a proof
 goes to Lean with `#print axioms` after it in the same command (one round trip), and only the message at
 that command's own position counts as its answer; the answer is classified; verdicts are cached.
@@ -24,7 +25,7 @@ from flywheel.lean.identity import toolchain_id
 from flywheel.lean.pool import ReplPool
 from flywheel.lean.preamble import preamble_commands
 from flywheel.lean.protocol import Answer
-from flywheel.lean.repl import Fault, LeanRepl
+from flywheel.lean.repl import Fault, HeaderError, LeanRepl
 from flywheel.lean.tactics import Checked, checked_from, scan_sketch
 from flywheel.lean.toolchain_paths import repl_command, repl_cwd
 from flywheel.lean.verdicts import Verdict, axioms_missing, classify, map_positions, with_axioms
@@ -96,13 +97,13 @@ class Verifier:
         # where tactic-level checks run: this process's pool, or (Ray) the worker that has the REPL
         self._tactics_backend = tactics_backend or (self.run_tactics_in_pool if backend is None else None)
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
-        # `workers` processes in all, whatever the number of headers: the least recently used header gives way
+        # `workers` processes in all, whatever the number of headers: keyed by imports, headers are envs in them
         self._pool = ReplPool(self._repl, cfg.workers, cfg.max_checks_per_process, cfg.rss_limit_mb)
         self.lookups = 0
         self.hits = 0
 
-    def _repl(self, header: str) -> LeanRepl:
-        return LeanRepl(self._argv, header, timeout_s=self.cfg.timeout_s, memory_limit_mb=self.cfg.memory_limit_mb,
+    def _repl(self, imports: str) -> LeanRepl:
+        return LeanRepl(self._argv, imports, timeout_s=self.cfg.timeout_s, memory_limit_mb=self.cfg.memory_limit_mb,
                         cwd=self._cwd)
 
     @property
@@ -188,7 +189,10 @@ class Verifier:
         def follow_up(answer) -> str | None:
             return f"#print axioms {p.name}" if at is not None and axioms_missing(answer, at) else None
 
-        outcome = self._pool.check(p.header, code, follow_up, options)
+        try:
+            outcome = self._pool.check(p.header, code, follow_up, options)
+        except HeaderError as e:  # the header's own error, the same for every proof under it
+            return Verdict(VerdictStatus.FAILED, str(e), time_s=time.perf_counter() - start), None
         elapsed = time.perf_counter() - start
         if outcome.failure is not None:
             status = VerdictStatus.TIMEOUT if outcome.failure.fault is Fault.TIMEOUT else VerdictStatus.CRASHED

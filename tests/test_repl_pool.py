@@ -184,3 +184,78 @@ def test_an_answer_out_of_order_ends_the_process(fake_repl):
             repl.run("theorem b : False := sorry -- fake:forge=7777")
         assert failure.value.fault is Fault.GARBAGE and "env 7777 where env 2" in str(failure.value)
         assert not repl.alive
+
+
+OPEN_FOO = "import Mathlib\n\nopen Foo\n"
+NO_FOO = "import Mathlib\n\nopen Bar\n"
+USES_FOO = "theorem t : opened_Foo = opened_Foo := rfl"
+
+
+def _alone(fake_repl, header, code):
+    with _pool(fake_repl) as pool:
+        return pool.check(header, code).answer["messages"]
+
+
+@pytest.mark.parametrize("scopes", ["carried", "reset"])
+def test_headers_differing_in_an_open_share_a_process_with_their_own_envs(fake_repl, monkeypatch, scopes):
+    # reset: envs keep declarations, not opens (the 2021 REPL): the header's rest goes before each check instead
+    if scopes == "reset":
+        monkeypatch.setenv("FAKE_REPL_SCOPES", "reset")
+    alone = {h: _alone(fake_repl, h, USES_FOO) for h in (OPEN_FOO, NO_FOO)}
+    assert alone[OPEN_FOO] == [] and alone[NO_FOO][0]["data"] == "unknown identifier 'opened_Foo'"
+    assert alone[NO_FOO][0]["pos"] == {"line": 1, "column": 12}  # where it is in the code, whatever went before
+    with _pool(fake_repl) as pool:
+        got = [(h, pool.check(h, USES_FOO).answer["messages"]) for h in (OPEN_FOO, NO_FOO) * 3]
+        assert pool.stats.started == 1 and pool.stats.env_builds == 2 and pool.stats.evictions == 0
+    assert all(messages == alone[h] for h, messages in got)
+
+
+def test_a_process_keeps_its_latest_header_envs(fake_repl):
+    headers = [f"import Mathlib\n\nopen Foo N{k}\n" for k in range(3)]
+    with _pool(fake_repl, max_envs=2) as pool:
+        for h in headers + headers[-1:] + headers[:1]:
+            assert pool.check(h, USES_FOO).answer["messages"] == []
+        # the third header's env pushes out the first's; the first is built again when it comes back
+        assert pool.stats.env_builds == 4 and pool.stats.env_evictions == 2 and pool.stats.started == 1
+
+
+def test_a_header_that_does_not_elaborate_is_its_own_error(fake_repl):
+    from flywheel.lean.repl import HeaderError
+
+    bad = "import Mathlib\n\nopen undefined_Space\n"
+    with _pool(fake_repl) as pool:
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []
+        for _ in range(2):  # the second time without asking Lean again
+            with pytest.raises(HeaderError, match=r"header does not elaborate after its imports: line 3 \('open undefined_Space'\): unknown namespace 'undefined_Space'"):
+                pool.check(bad, "theorem t : True := trivial")
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []  # the same process serves on
+        assert pool.stats.started == 1 and pool.stats.crashes == 0 and pool.processes() == 1
+
+
+def test_a_restarted_process_builds_its_header_envs_again(fake_repl):
+    with _pool(fake_repl, timeout_s=2.0) as pool:
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []
+        assert pool.check(OPEN_FOO, "theorem d : True := trivial -- fake:die").failure.fault is Fault.DIED
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []
+    assert pool.stats.started == 3 and pool.stats.env_builds == 3  # the failed check's retry, then the next
+
+
+def test_other_imports_take_an_idle_process_at_once_or_after_it_sat_idle(fake_repl):
+    other = "import Other\n\nopen Foo\n"
+    slow = "theorem s : True := trivial -- fake:sleep=1500"
+    with _pool(fake_repl, size=2, timeout_s=5.0, rebalance_s=0.3) as pool:
+        both = [threading.Thread(target=pool.check, args=(OPEN_FOO, USES_FOO)) for _ in range(2)]
+        for t in both:
+            t.start()
+        for t in both:
+            t.join()
+        assert pool.processes() == 2 and pool.stats.started in (1, 2)
+        started = pool.stats.started
+        first = threading.Thread(target=pool.check, args=(other, slow))
+        first.start()
+        while pool.stats.started == started:  # no process of its imports: an idle one of OPEN_FOO gives way at once
+            threading.Event().wait(0.01)
+        assert pool.stats.evictions == 1
+        second = pool.check(other, USES_FOO)  # its imports' process is busy: the last idle one gives way once aged
+        first.join()
+    assert second.answer["messages"] == [] and pool.stats.evictions == 2

@@ -197,7 +197,8 @@ class ReplPool:
             self._carry = repl.scopes_carry()
         kept = len(repl.envs)
         try:
-            env, prefix, built = repl.header_env(rest, self._carry, self.max_envs)
+            line0 = header.count("\n", 0, len(header) - len(rest)) if header.endswith(rest) else 0
+            env, prefix, built = repl.header_env(rest, self._carry, self.max_envs, line0)
         except HeaderError as e:
             with self._cond:
                 self._bad[header] = str(e)

@@ -236,18 +236,19 @@ class LeanRepl:
             raise LeanError(f"the REPL could not run the scope probe: {_first_error(made)}")
         return not _errors(self.run(SCOPE_PROBE_USE, env=made["env"]))
 
-    def header_env(self, rest: str, carry: bool, max_envs: int) -> tuple[int | None, str, bool]:
+    def header_env(self, rest: str, carry: bool, max_envs: int, line0: int = 0) -> tuple[int | None, str, bool]:
         """(the env a check of a header with this rest runs in, the text to put before its code, whether the
         env was built now). Where envs keep their scope the rest is elaborated once as a command on the
         imports' env and its env reused; where they do not (the 2021 REPL), the rest is checked once alone and
-        then sent before each check's code, on the imports' env. HeaderError when it does not elaborate."""
+        then sent before each check's code, on the imports' env. HeaderError when it does not elaborate, naming
+        the header's line (the rest begins after line0 of the header)."""
         prefix = "" if carry else rest.rstrip("\n") + "\n"
         if rest in self.envs:
             self.envs.move_to_end(rest)
             return self.envs[rest], prefix, False
         answer = self.run(rest, timeout_s=self.header_timeout_s)
         if _errors(answer) or not isinstance(answer.get("env"), int):
-            raise HeaderError(f"the header does not elaborate after its imports: {_first_error(answer, rest)}")
+            raise HeaderError(f"the header does not elaborate after its imports: {_first_error(answer, rest, line0)}")
         self.envs[rest] = answer["env"] if carry else self.base_env
         while len(self.envs) > max(1, max_envs):
             self.envs.popitem(last=False)  # the REPL keeps it; this process just stops using it
@@ -339,13 +340,14 @@ def _errors(answer: Answer) -> list:
     return [m for m in answer.get("messages", []) if m.get("severity") == "error"]
 
 
-def _first_error(answer: Answer, text: str | None = None) -> str:
-    """The first error of an answer, with the line it names in `text` when given; else the REPL's own message."""
+def _first_error(answer: Answer, text: str | None = None, line0: int = 0) -> str:
+    """The first error of an answer, with the line it names in `text` when given (numbered from line0 + 1, as
+    in the text that holds it); else the REPL's own message."""
     errors = _errors(answer)
     if not errors:
         return answer.get("message", "no env in the answer")
     first = errors[0]
     line = (first.get("pos") or {}).get("line")
     if text is not None and isinstance(line, int) and 1 <= line <= text.count("\n") + 1:
-        return f"line {line} ({text.splitlines()[line - 1].strip()!r}): {first.get('data')}"
+        return f"line {line0 + line} ({text.splitlines()[line - 1].strip()!r}): {first.get('data')}"
     return str(first.get("data"))

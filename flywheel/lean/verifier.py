@@ -20,7 +20,7 @@ from flywheel.errors import LeanError, UnparsableStatement
 from flywheel.hashing import sha256_text
 from flywheel.lean import soundness
 from flywheel.lean import statements as surgery
-from flywheel.lean.cache import VerdictCache
+from flywheel.lean.cache import HeadCache, VerdictCache
 from flywheel.lean.identity import toolchain_id
 from flywheel.lean.pool import ReplPool
 from flywheel.lean.preamble import preamble_commands
@@ -83,8 +83,10 @@ def checked_code(header: str, statement: str, proof: str, policy: soundness.Poli
 class Verifier:
     def __init__(self, cfg: LeanConfig, cache: VerdictCache | None = None,
                  backend: Callable[[Prepared, bool], Verdict] | None = None, toolchain: str | None = None,
-                 tactics_backend: Callable[[Prepared, bool, bool], Checked] | None = None):
-        """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats.
+                 tactics_backend: Callable[[Prepared, bool, bool], Checked] | None = None,
+                 heads: HeadCache | None = None):
+        """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats. heads keeps
+        statement heads across runs (HeadCache); closed with the verifier.
         backend runs prepared code in Lean; the default is this process's own REPL pool (Ray passes
         one that sends it to a worker, so that scans and the cache stay in the driver, and sets
         `toolchain` to the one its workers report)."""
@@ -92,6 +94,7 @@ class Verifier:
         self.policy = soundness.Policy.from_config(cfg)
         self.policy_id = self.policy.fingerprint()  # a stricter guard never reuses a laxer verdict
         self.cache = cache
+        self.heads = heads
         self._toolchain = toolchain
         self._backend = backend or self.run_in_pool
         # where tactic-level checks run: this process's pool, or (Ray) the worker that has the REPL
@@ -129,6 +132,8 @@ class Verifier:
         try:
             self._pool.close()
         finally:
+            if self.heads is not None:
+                self.heads.close()
             if self.cache is not None:
                 self.cache.close()
 
@@ -138,13 +143,28 @@ class Verifier:
     # building the code
     def prepare(self, header: str, statement: str, proof: str) -> Prepared | Verdict:
         """The exact code for Lean, or a `rejected` verdict saying why nothing is sent."""
-        head = build_head(header, statement, self.policy)
+        head = self._head(header, statement)
         if isinstance(head, Verdict):
             return dataclasses.replace(head)
         header, name, text, line, col = head
         code = text + soundness.wrap_proof(proof)
         key = sha256_text(self.toolchain, self.policy_id, header, code)
         return Prepared(header, name, code, key, line, col + 1)  # + 1: the parenthesis before the proof
+
+    def _head(self, header: str, statement: str) -> tuple[str, str, str, int, int] | Verdict:
+        """build_head, through the heads kept across runs when there are some."""
+        if self.heads is None:
+            return build_head(header, statement, self.policy)
+        key = sha256_text(self.policy_id, header, statement)
+        kept = self.heads.get(key)
+        if isinstance(kept, list) and [type(x) for x in kept] == [str, str, str, int, int]:
+            return tuple(kept)
+        if isinstance(kept, dict) and kept.get("status") == VerdictStatus.REJECTED.value:
+            return Verdict(VerdictStatus.REJECTED, str(kept.get("reason")))
+        head = build_head(header, statement, self.policy)
+        self.heads.put(key, {"status": head.status.value, "reason": head.reason} if isinstance(head, Verdict)
+                       else list(head))
+        return head
 
     # checking
     def check(self, header: str, statement: str, proof: str) -> Verdict:

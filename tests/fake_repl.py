@@ -31,6 +31,7 @@ FAKE_REPL_NO_POSITIONS=1 (messages without `pos`/`endPos`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -79,6 +80,7 @@ def load_replay(shared: Path) -> tuple[dict, dict]:
     return kimina, exact
 
 
+@functools.lru_cache(maxsize=16)  # asked of one command by several rules
 def _without_comments_and_strings(text: str) -> str:
     """What Lean's rules look at: no string literals, no (nested) block comments, no line comments."""
     text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
@@ -226,7 +228,10 @@ class Fake:
                                            "data": marks["info"]})
         else:
             out = {"messages": [], "env": self._new_env(env, {})}
-        proof = fake_tactics.model(head) if head.strip() and fake_tactics else None
+        # the model only adds sorries (where Lean met some, or failed) and tactics (when asked): else it is skipped
+        wanted = req.get("allTactics") or out.get("sorries") or any(m.get("severity") == "error"
+                                                                    for m in out.get("messages", []))
+        proof = fake_tactics.model(head) if wanted and head.strip() and fake_tactics else None
         if proof is not None:
             self._with_tactics(head, req, proof, out)
         for m in prints:  # each in the env the whole command made, at its own line

@@ -11,6 +11,7 @@ checks when a count is configured; a new process rebuilds the envs its checks ne
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ MAX_ENVS = 64  # header envs a process keeps (the REPL keeps every env; this bou
 REBALANCE_S = 2.0
 
 
+@functools.lru_cache(maxsize=1024)  # a run has a few headers, each asked on every check
 def split_header(header: str) -> tuple[str, str]:
     """(the import lines at the top of a header, the rest): what a process loads, what an env adds."""
     lines = header.splitlines(keepends=True)

@@ -50,6 +50,7 @@ class LeanConfig:
     allow_native_decide: bool = False
     allowed_axioms: list[str] = field(default_factory=lambda: ["propext", "Classical.choice", "Quot.sound"])
     dojo_cache_dir: str | None = None
+    head_cache_dir: str | None = None  # statement heads kept across runs; None: <data dir>/lean_heads; "": none
     dojo_memory_limit_mb: int = 16384
     # The audit's tools where there is no Lake project (a REPL command and LEAN_PATH): `compiler` is the `lean`
     # command that compiles its modules (None: `lake env lean` in project_dir); `checker` the lean4checker

@@ -13,17 +13,25 @@ from flywheel.errors import ConfigError
 
 
 def open_verifier(cfg: LeanConfig, store=None, cache: bool = True):
-    """A Verifier whose verdicts are cached in the store (or in memory without one)."""
-    from flywheel.lean.cache import MemoryCache
+    """A Verifier whose verdicts are cached in the store (or in memory without one), and whose statement heads
+    are kept across runs (lean.head_cache_dir); cache=False: neither."""
+    from flywheel.lean.cache import HeadCache, MemoryCache
     from flywheel.lean.verifier import Verifier
 
     if not cache:
         return Verifier(cfg, None)
+    heads = HeadCache(head_cache_dir(cfg)) if cfg.head_cache_dir != "" else None
     if store is None:
-        return Verifier(cfg, MemoryCache())
+        return Verifier(cfg, MemoryCache(), heads=heads)
     from db.verdict_cache import StoreCache
 
-    return Verifier(cfg, StoreCache(store))
+    return Verifier(cfg, StoreCache(store), heads=heads)
+
+
+def head_cache_dir(cfg: LeanConfig) -> str:
+    from flywheel.lean.toolchain_paths import data_dir
+
+    return cfg.head_cache_dir or str(data_dir() / "lean_heads")
 
 
 class LazyGenerator:

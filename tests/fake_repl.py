@@ -13,7 +13,10 @@ Answers, in order of precedence:
 - rules: `#eval Lean.versionString` → FAKE_REPL_LEAN_VERSION (default 4.26.0); `lemma` where no header
   imported Mathlib (its keyword) → a parse error; `by sorry` in a 2021 Lean (a version 4.0.0-...) → the
   parse error that Lean gave (the lean2021 transcripts); an identifier `undefined_...` → "unknown
-  identifier"; `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
+  identifier"; scopes: `open undefined_…` → "unknown namespace", an identifier `opened_N` is unknown unless
+  namespace N is open (in the command, or in the env it runs in: an env keeps the opens of the command that
+  made it unless FAKE_REPL_SCOPES=reset, as the 2021 REPL), `#check X` answers for a declared X (`namespace N`
+  … `def X`, seen through an open N); `sorry`/`admit` → a sorries entry and the warning; `#print axioms X` → what X used; otherwise
   no messages (proved). A command may end with `#print axioms X` lines after its declaration: one answer, one
   env, with the messages of each command at their positions in the whole text, as the real REPL answers;
 - tactics (tests/fake_tactics.py, beside this file; a lone copy answers without them): the requests of the
@@ -28,6 +31,7 @@ FAKE_REPL_NO_POSITIONS=1 (messages without `pos`/`endPos`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -47,6 +51,9 @@ _MARK = re.compile(r"--\s*fake:([\w-]+)(?:=([^\n]*))?")
 _NAME = re.compile(r"(?:theorem|lemma)\s+((?:«[^»]*»|[^\s«(\[{:])+)")  # `foo'`, `«my thm»`, `h.«x y»`
 _UNKNOWN = re.compile(r"\bundefined_\w+")
 _PRINT_AXIOMS = re.compile(r"(?m)^#print axioms[ \t]+(\S[^\n]*)$")
+_OPEN = re.compile(r"(?m)^[ \t]*open[ \t]+([^\n]+)$")
+_OPENED = re.compile(r"\bopened_(\w+)")
+_SPACE = re.compile(r"(?m)^[ \t]*(namespace|end|def)[ \t]+([^\s:(]+)")
 
 
 def _norm(text: str) -> str:
@@ -73,6 +80,7 @@ def load_replay(shared: Path) -> tuple[dict, dict]:
     return kimina, exact
 
 
+@functools.lru_cache(maxsize=16)  # asked of one command by several rules
 def _without_comments_and_strings(text: str) -> str:
     """What Lean's rules look at: the code, with string and char literals emptied and comments a space,
     read as today's Lean reads them (written from Lean.Parser.Basic, independently of flywheel's lexer):
@@ -198,6 +206,8 @@ class Fake:
         self.hoard: list[bytearray] = []
         self.version = os.environ.get("FAKE_REPL_LEAN_VERSION", "4.26.0")
         self.mathlib: set[int] = set()  # the envs that descend from an `import Mathlib`
+        self.scopes: dict[int, frozenset[str]] = {}  # env -> the namespaces open in it
+        self.carry = os.environ.get("FAKE_REPL_SCOPES") != "reset"
 
     def _sleep(self) -> None:
         if not self.latency:
@@ -265,6 +275,9 @@ class Fake:
             out = fake_tactics.renumber(recorded, self.fresh_state)
             out["env"] = self._new_env(env, {})
             return out
+        scoped = self._scoped(cmd, env)
+        if scoped is not None:
+            return scoped
         if cmd.lstrip().startswith("import"):
             new = self._new_env(None, {})
             if re.search(r"(?m)^import\s+Mathlib\b", cmd):
@@ -284,12 +297,59 @@ class Fake:
                                            "data": marks["info"]})
         else:
             out = {"messages": [], "env": self._new_env(env, {})}
-        proof = fake_tactics.model(head) if head.strip() and fake_tactics else None
+        # the model only adds sorries (where Lean met some, or failed) and tactics (when asked): else it is skipped
+        wanted = req.get("allTactics") or out.get("sorries") or any(m.get("severity") == "error"
+                                                                    for m in out.get("messages", []))
+        proof = fake_tactics.model(head) if wanted and head.strip() and fake_tactics else None
         if proof is not None:
             self._with_tactics(head, req, proof, out)
         for m in prints:  # each in the env the whole command made, at its own line
             out["messages"].append(self._print_axioms(m.group(1).strip(), out["env"], _pos(cmd, m.start())))
         return out
+
+    def scope_of(self, cmd: str, env: int | None) -> frozenset[str]:
+        """The namespaces open after cmd in env: the env's (unless FAKE_REPL_SCOPES=reset: an env keeps its
+        declarations, not its opens, as the 2021 REPL) and the command's own `open` lines."""
+        carried = self.scopes.get(env, frozenset()) if self.carry else frozenset()
+        code = _without_comments_and_strings(cmd)
+        return carried | {n.strip("«»") for m in _OPEN.finditer(code) for n in m.group(1).split() if n != "scoped"}
+
+    def _scoped(self, cmd: str, env: int | None) -> dict | None:
+        """The answer of the scope rules, or None: `open undefined_…` → unknown namespace; `#check X` → X, or X
+        in an open namespace, declared (by `namespace N … def X`); `opened_N` → unknown unless N is open."""
+        code = _without_comments_and_strings(cmd)
+        scope = self.scope_of(cmd, env)
+        for m in _OPEN.finditer(code):
+            bad = next((n.strip("«»") for n in m.group(1).split() if n.strip("«»").startswith("undefined")), None)
+            if bad:
+                return self._error(cmd, m.start(), f"unknown namespace '{bad}'", env)
+        check = re.fullmatch(r"\s*#check\s+(\S+)\s*", code)
+        if check:
+            name, decls = check.group(1), self.envs.get(env, {})
+            if name in decls or any(f"{ns}.{name}" in decls for ns in scope):
+                return {"messages": [{"severity": "info", "pos": _pos(cmd, 0), "endPos": _pos(cmd, 6),
+                                      "data": f"{name} : Nat"}], "env": self._new_env(env, {})}
+            return self._error(cmd, check.start(1), f"unknown identifier '{name}'", env)
+        for m in _OPENED.finditer(code):
+            if m.group(1) not in scope:
+                return self._error(cmd, m.start(), f"unknown identifier '{m.group()}'", env)
+        return None
+
+    def declare(self, cmd: str, env: int) -> None:
+        """The command's `def`s (under its `namespace`s) are declared in the env it made."""
+        space: list[str] = []
+        for m in _SPACE.finditer(_without_comments_and_strings(cmd)):
+            if m.group(1) == "namespace":
+                space.append(m.group(2))
+            elif m.group(1) == "end" and space:
+                space.pop()
+            elif m.group(1) == "def":
+                self.envs.setdefault(env, {}).setdefault(".".join(space + [m.group(2)]), [])
+
+    def _error(self, cmd: str, at: int, text: str, env: int | None) -> dict:
+        pos = _pos(cmd, at)
+        return {"messages": [{"severity": "error", "pos": pos, "endPos": None, "data": text}],
+                "env": self._new_env(env, {})}
 
     def _with_tactics(self, cmd: str, req: dict, proof, out: dict) -> None:
         """The sorries (with their goals) and the tactics (`allTactics`) of a `by` proof, by fake_tactics' rules."""
@@ -403,6 +463,8 @@ def main() -> int:
         out = fake.answer(req)
         if isinstance(out, dict) and isinstance(out.get("env"), int) and "cmd" in req:
             fake.histories[out["env"]] = fake.histories.get(req.get("env"), ()) + (req["cmd"],)
+            fake.scopes[out["env"]] = fake.scope_of(req["cmd"], req.get("env"))
+            fake.declare(req["cmd"], out["env"])
         if isinstance(out, dict) and os.environ.get("FAKE_REPL_NO_POSITIONS") == "1":
             out = _without_positions(out)
         sys.stdout.write((out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)) + "\n\n")

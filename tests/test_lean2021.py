@@ -102,3 +102,33 @@ def test_real_new_axiom_refused(real_lean_cfg):
     with Verifier(real_lean_cfg) as v:
         got = v.check("", "theorem x1 : 1 = 2 := sorry", "cheat\naxiom cheat : 1 = 2")
     assert got.status is V.REJECTED, got
+
+
+@pytest.mark.parametrize("imports", ["", "import Init\n\n"])
+def test_real_headers_differing_in_an_open_share_one_process(real_lean_cfg, imports):
+    # `succ` means Nat.succ only under `open Nat`: each header gives the verdict it gives alone, in one process
+    opened, plain = imports + "open Nat\n", imports
+    cases = [(opened, "theorem o1 (n : Nat) : succ n = n + 1 := sorry", "rfl"),
+             (plain, "theorem o2 (n : Nat) : succ n = n + 1 := sorry", "rfl"),
+             (opened, "theorem o3 (n : Nat) : n + 0 = n := sorry", "rfl"),
+             (plain, "theorem o4 (n : Nat) : Nat.succ n = n + 1 := sorry", "rfl")]
+    alone = []
+    for case in cases:
+        with Verifier(real_lean_cfg) as v:
+            alone.append(v.check(*case))
+    assert [x.status for x in alone] == [V.PROVED, V.FAILED, V.PROVED, V.PROVED], alone
+    assert "unknown identifier 'succ'" in alone[1].reason
+    with Verifier(real_lean_cfg) as v:
+        shared = [v.check(*case) for case in cases + cases]
+        stats = v.stats()
+    assert [(x.status, x.reason, x.messages) for x in shared] == [(x.status, x.reason, x.messages) for x in alone * 2]
+    assert stats["started"] == 1 and stats["env_builds"] == 1  # one process; the plain header needs no env
+
+
+def test_real_header_that_does_not_elaborate_fails_its_checks_only(real_lean_cfg):
+    with Verifier(real_lean_cfg) as v:
+        bad = v.check("open Nat\nopen NoSuchSpace\n", "theorem b1 : 1 = 1 := sorry", "rfl")
+        good = v.check("open Nat\n", "theorem b2 (n : Nat) : succ n = n + 1 := sorry", "rfl")
+        stats = v.stats()
+    assert bad.status is V.FAILED and "header does not elaborate" in bad.reason and "NoSuchSpace" in bad.reason, bad
+    assert good.status is V.PROVED and stats["started"] == 1 and stats["crashes"] == 0

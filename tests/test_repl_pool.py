@@ -1,5 +1,6 @@
 """A REPL process and the pool survive every injected fault, and the check is recorded; the pool holds at most
-its size in processes across headers, evicting the least recently used idle one, never a busy one."""
+its size in processes across headers, keyed by their imports (the rest of a header is an env in them), evicting
+the least recently used idle one, never a busy one."""
 
 import shlex
 import threading
@@ -115,13 +116,14 @@ def test_pool_survives_faults_under_concurrency(fake_repl):
 def test_a_check_whose_process_died_is_retried_once_on_a_fresh_one(fake_repl, tmp_path):
     with _pool(fake_repl, timeout_s=1.0) as pool:
         out = pool.check(HEADER, f"theorem t : True := by\n  trivial -- fake:die-once={tmp_path / 'died'}")
-        assert out.failure is None and out.answer["env"] == 1  # the fresh process's first check
+        assert out.failure is None and out.answer["env"] == 2  # the fresh process: imports 0, header env 1, check 2
         assert pool.check(HEADER, "theorem t : True := by\n  trivial -- fake:hang").failure.fault is Fault.TIMEOUT
     assert pool.stats.crashes == 1 and pool.stats.retries == 1 and pool.stats.timeouts == 1
 
 
-def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
-    headers = [f"{HEADER}\nopen N{k}\n" for k in range(4)]
+def test_one_cap_across_imports_evicts_the_least_recently_used(fake_repl):
+    headers = [f"import Mathlib\nimport M{k}\n\nopen N{k}\n" for k in range(4)]
+    imports = [f"import Mathlib\nimport M{k}\n" for k in range(4)]
     started = []
 
     def factory(header):
@@ -132,7 +134,7 @@ def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
         for h in (headers[0], headers[1], headers[0], headers[2]):  # headers[1] is the least recently used
             assert pool.check(h, "theorem t : True := trivial").failure is None
         assert pool.processes() == 2 and pool.stats.evictions == 1
-        assert [r.header for r in started if r.alive] == [headers[0], headers[2]]
+        assert [r.header for r in started if r.alive] == [imports[0], imports[2]]
         assert pool.check(headers[0], "theorem t : True := trivial").failure is None
         assert len(started) == 3  # a header still held is not started again
 
@@ -157,7 +159,7 @@ def test_one_cap_across_headers_evicts_the_least_recently_used(fake_repl):
 
 
 def test_a_busy_process_is_never_evicted(fake_repl):
-    other = f"{HEADER}\nopen Other\n"
+    other = "import Other\n\nopen Other\n"
     with _pool(fake_repl, timeout_s=5.0) as pool:
         slow = []
         busy = threading.Thread(target=lambda: slow.append(pool.check(HEADER, "theorem t : True := trivial -- fake:sleep=600")))
@@ -182,3 +184,78 @@ def test_an_answer_out_of_order_ends_the_process(fake_repl):
             repl.run("theorem b : False := sorry -- fake:forge=7777")
         assert failure.value.fault is Fault.GARBAGE and "env 7777 where env 2" in str(failure.value)
         assert not repl.alive
+
+
+OPEN_FOO = "import Mathlib\n\nopen Foo\n"
+NO_FOO = "import Mathlib\n\nopen Bar\n"
+USES_FOO = "theorem t : opened_Foo = opened_Foo := rfl"
+
+
+def _alone(fake_repl, header, code):
+    with _pool(fake_repl) as pool:
+        return pool.check(header, code).answer["messages"]
+
+
+@pytest.mark.parametrize("scopes", ["carried", "reset"])
+def test_headers_differing_in_an_open_share_a_process_with_their_own_envs(fake_repl, monkeypatch, scopes):
+    # reset: envs keep declarations, not opens (the 2021 REPL): the header's rest goes before each check instead
+    if scopes == "reset":
+        monkeypatch.setenv("FAKE_REPL_SCOPES", "reset")
+    alone = {h: _alone(fake_repl, h, USES_FOO) for h in (OPEN_FOO, NO_FOO)}
+    assert alone[OPEN_FOO] == [] and alone[NO_FOO][0]["data"] == "unknown identifier 'opened_Foo'"
+    assert alone[NO_FOO][0]["pos"] == {"line": 1, "column": 12}  # where it is in the code, whatever went before
+    with _pool(fake_repl) as pool:
+        got = [(h, pool.check(h, USES_FOO).answer["messages"]) for h in (OPEN_FOO, NO_FOO) * 3]
+        assert pool.stats.started == 1 and pool.stats.env_builds == 2 and pool.stats.evictions == 0
+    assert all(messages == alone[h] for h, messages in got)
+
+
+def test_a_process_keeps_its_latest_header_envs(fake_repl):
+    headers = [f"import Mathlib\n\nopen Foo N{k}\n" for k in range(3)]
+    with _pool(fake_repl, max_envs=2) as pool:
+        for h in headers + headers[-1:] + headers[:1]:
+            assert pool.check(h, USES_FOO).answer["messages"] == []
+        # the third header's env pushes out the first's; the first is built again when it comes back
+        assert pool.stats.env_builds == 4 and pool.stats.env_evictions == 2 and pool.stats.started == 1
+
+
+def test_a_header_that_does_not_elaborate_is_its_own_error(fake_repl):
+    from flywheel.lean.repl import HeaderError
+
+    bad = "import Mathlib\n\nopen undefined_Space\n"
+    with _pool(fake_repl) as pool:
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []
+        for _ in range(2):  # the second time without asking Lean again
+            with pytest.raises(HeaderError, match=r"header does not elaborate after its imports: line 3 \('open undefined_Space'\): unknown namespace 'undefined_Space'"):
+                pool.check(bad, "theorem t : True := trivial")
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []  # the same process serves on
+        assert pool.stats.started == 1 and pool.stats.crashes == 0 and pool.processes() == 1
+
+
+def test_a_restarted_process_builds_its_header_envs_again(fake_repl):
+    with _pool(fake_repl, timeout_s=2.0) as pool:
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []
+        assert pool.check(OPEN_FOO, "theorem d : True := trivial -- fake:die").failure.fault is Fault.DIED
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []
+    assert pool.stats.started == 3 and pool.stats.env_builds == 3  # the failed check's retry, then the next
+
+
+def test_other_imports_take_an_idle_process_at_once_or_after_it_sat_idle(fake_repl):
+    other = "import Other\n\nopen Foo\n"
+    slow = "theorem s : True := trivial -- fake:sleep=1500"
+    with _pool(fake_repl, size=2, timeout_s=5.0, rebalance_s=0.3) as pool:
+        both = [threading.Thread(target=pool.check, args=(OPEN_FOO, USES_FOO)) for _ in range(2)]
+        for t in both:
+            t.start()
+        for t in both:
+            t.join()
+        assert pool.processes() == 2 and pool.stats.started in (1, 2)
+        started = pool.stats.started
+        first = threading.Thread(target=pool.check, args=(other, slow))
+        first.start()
+        while pool.stats.started == started:  # no process of its imports: an idle one of OPEN_FOO gives way at once
+            threading.Event().wait(0.01)
+        assert pool.stats.evictions == 1
+        second = pool.check(other, USES_FOO)  # its imports' process is busy: the last idle one gives way once aged
+        first.join()
+    assert second.answer["messages"] == [] and pool.stats.evictions == 2

@@ -95,21 +95,44 @@ def encode_step(tactic: str, proof_state: int) -> bytes:
     return (json.dumps(request, ensure_ascii=False) + "\n\n").encode("utf-8")
 
 
+def shifted(answer: Answer, lines: int) -> Answer:
+    """The answer with every position (messages, sorries, tactics, infotree nodes) moved up by `lines`: the
+    answer to code sent after a prefix of that many lines, as if it had been sent alone. A message about the
+    prefix itself (at or before its last line) is kept only when it is an error: the prefix was checked alone
+    before, so anything else there is its own news, not the code's."""
+    def move(value):
+        if isinstance(value, dict):
+            if isinstance(value.get("line"), int) and "column" in value:
+                return {**value, "line": value["line"] - lines}
+            return {k: move(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        return value
+
+    def in_prefix(m: dict) -> bool:
+        line = (m.get("pos") or {}).get("line")
+        return isinstance(line, int) and line <= lines and m.get("severity") != "error"
+
+    out = move(answer)
+    if "messages" in out:
+        out["messages"] = [m for m, raw in zip(out["messages"], answer["messages"]) if not in_prefix(raw)]
+    return out
+
+
 _NON_SPACE = re.compile(r"\S")
-_IN_STRING = re.compile(r'["\\]')
-_OUTSIDE = re.compile(r'[{}"]')
+_DECODER = json.JSONDecoder()
 
 
 class AnswerReader:
-    """Feed text as it arrives; take() returns each complete answer object once."""
+    """Feed text as it arrives; feed() returns each complete answer object once.
+
+    No character is looked at in Python: an answer is decoded (json's C scanner) when the text so far ends
+    with a closing brace or holds a blank line, the two ways an answer ends. A decode that fails at a closing
+    brace is an answer cut inside (more text is due); one that fails where a blank line has come is garbage."""
 
     def __init__(self) -> None:
         self._buf = ""
-        self._scan = 0  # where the brace scan goes on
-        self._depth = 0
-        self._in_string = False
-        self._escape = False
-        self._start = -1
+        self._scan = 0  # where the search for a blank line goes on
 
     def feed(self, text: str) -> list[Answer]:
         self._buf += text
@@ -124,47 +147,28 @@ class AnswerReader:
         return self._buf
 
     def _next(self) -> Answer | None:
-        """Scan on from where the last feed stopped, jumping between the characters that matter (braces
-        and quotes outside strings, quotes and backslashes inside), so long answers cost little."""
         buf = self._buf
-        i = self._scan
-        while i < len(buf):
-            if self._start < 0:
-                m = _NON_SPACE.search(buf, i)
-                if m is None:
-                    i = len(buf)
-                    break
-                i = m.start()
-                if buf[i] != "{":
-                    raise ProtocolError(f"expected a JSON object from the REPL, got {buf[i:i + 80]!r}")
-                self._start, self._depth = i, 0
-            if self._escape:  # the character after a backslash in a string
-                self._escape = False
-                i += 1
-                continue
-            m = (_IN_STRING if self._in_string else _OUTSIDE).search(buf, i)
-            if m is None:
-                i = len(buf)
-                break
-            i = m.start()
-            ch = buf[i]
-            if self._in_string:
-                self._escape = ch == "\\"
-                self._in_string = self._escape
-            elif ch == '"':
-                self._in_string = True
-            elif ch == "{":
-                self._depth += 1
-            else:
-                self._depth -= 1
-                if self._depth == 0:
-                    raw = buf[self._start : i + 1]
-                    self._buf, self._scan, self._start = buf[i + 1 :], 0, -1
-                    try:
-                        value = json.loads(raw)
-                    except json.JSONDecodeError as e:
-                        raise ProtocolError(f"the REPL printed invalid JSON: {e}") from e
-                    return value
-            i += 1
-        self._scan = i
-        return None
+        m = _NON_SPACE.search(buf)
+        if m is None:
+            return None
+        start = m.start()
+        if buf[start] != "{":
+            raise ProtocolError(f"expected a JSON object from the REPL, got {buf[start:start + 80]!r}")
+        blank = buf.find("\n\n", max(start, self._scan))
+        end = len(buf)
+        while buf[end - 1] in " \t\r\n":  # a non-space exists: the loop stops there
+            end -= 1
+        if blank < 0 and buf[end - 1] != "}":
+            self._scan = max(start, len(buf) - 1)
+            return None
+        try:
+            value, stop = _DECODER.raw_decode(buf, start)
+        except json.JSONDecodeError as e:
+            if blank < 0:  # cut at a brace inside the answer: the rest is on its way
+                self._scan = max(start, len(buf) - 1)
+                return None
+            raise ProtocolError(f"the REPL printed invalid JSON: {e}") from e
+        if not isinstance(value, dict):
+            raise ProtocolError(f"expected a JSON object from the REPL, got {buf[start:start + 80]!r}")
+        self._buf, self._scan = buf[stop:], 0
+        return value

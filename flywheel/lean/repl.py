@@ -1,26 +1,37 @@
-"""One Lean REPL process: its own process group under an address-space cap, the header imported once as
-the base env, a timeout on every command, and a clean kill of the whole group when anything goes wrong."""
+"""One Lean REPL process: its own process group under an address-space cap, the header's imports loaded once
+as the base env, the rest of each header it serves (open, set_option) an env built once on that base, a
+timeout on every command, and a clean kill of the whole group when anything goes wrong."""
 
 from __future__ import annotations
 
 import codecs
 import enum
 import os
-import selectors
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import IO, Sequence
 
 from flywheel.errors import LeanError
-from flywheel.lean.protocol import Answer, AnswerReader, ProtocolError, StepAnswer, encode, encode_step
+from flywheel.lean.protocol import Answer, AnswerReader, ProtocolError, StepAnswer, encode, encode_step, shifted
 
 # How often the resident memory is measured: psutil walks /proc, too slow to do on every check.
 RSS_EVERY_S = 1.0
 _STDERR_TAIL = 2000
+# Whether an env keeps the scope (open, set_option) of the command that made it, not only its declarations:
+# today's REPL does, the 2021 one does not. A namespace of the probe's own, opened in one command, used in the next.
+SCOPE_PROBE = "namespace FlywheelScopeProbe\ndef probe : Nat := 0\nend FlywheelScopeProbe\n\nopen FlywheelScopeProbe"
+SCOPE_PROBE_USE = "#check probe"
+
+
+class HeaderError(LeanError):
+    """A header whose part after the imports (open, set_option) does not elaborate: an error of that header,
+    not of the process, which goes on serving the others."""
 
 
 class Fault(str, enum.Enum):
@@ -91,6 +102,8 @@ class LeanRepl:
         self.base_env: int | None = None
         self._next_env = 0
         self.checks = 0  # counted by the owner: a check may be several commands (the proof, `#print axioms`)
+        # header rest -> the env built for it on base_env, least recently used first (prefix mode: base_env)
+        self.envs: OrderedDict[str, int | None] = OrderedDict()
         self._stderr: IO[bytes] | None = None
         self._reader = AnswerReader()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -103,6 +116,7 @@ class LeanRepl:
             what = self.command[0] if self.command else "(empty command)"
             raise LeanError(f"cannot start the Lean REPL {' '.join(self.command)!r}: {what} not found or not executable")
         self._reader, self.checks, self.base_env, self._next_env = AnswerReader(), 0, None, 0
+        self.envs = OrderedDict()  # a new process rebuilds its header envs as checks need them
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         # stderr goes to a file, not a pipe: an undrained pipe would block a chatty REPL; its tail
         # explains a death (out of memory, a panic).
@@ -128,11 +142,9 @@ class LeanRepl:
         except ReplFailure:  # a slow or dying start is a fault of this process, not of the setup
             self.close()
             raise
-        errors = [m for m in answer.get("messages", []) if m.get("severity") == "error"]
-        if errors or not isinstance(answer.get("env"), int):
-            detail = errors[0].get("data") if errors else answer.get("message", "no env in the answer")
+        if _errors(answer) or not isinstance(answer.get("env"), int):
             self.close()
-            raise LeanError(f"the REPL could not load the header: {detail}")
+            raise LeanError(f"the REPL could not load the header's imports: {_first_error(answer, self.header)}")
         self.base_env = answer["env"]
 
     @property
@@ -217,6 +229,37 @@ class LeanRepl:
         request = encode(code, self.base_env if env is None else env, options)
         return self._send(request, timeout_s or self.timeout_s)
 
+    def scopes_carry(self) -> bool:
+        """Whether this REPL's envs keep the opens and options of the command that made them (SCOPE_PROBE)."""
+        made = self.run(SCOPE_PROBE, timeout_s=self.header_timeout_s)
+        if _errors(made) or not isinstance(made.get("env"), int):
+            raise LeanError(f"the REPL could not run the scope probe: {_first_error(made)}")
+        return not _errors(self.run(SCOPE_PROBE_USE, env=made["env"]))
+
+    def header_env(self, rest: str, carry: bool, max_envs: int, line0: int = 0) -> tuple[int | None, str, bool]:
+        """(the env a check of a header with this rest runs in, the text to put before its code, whether the
+        env was built now). Where envs keep their scope the rest is elaborated once as a command on the
+        imports' env and its env reused; where they do not (the 2021 REPL), the rest is checked once alone and
+        then sent before each check's code, on the imports' env. HeaderError when it does not elaborate, naming
+        the header's line (the rest begins after line0 of the header)."""
+        prefix = "" if carry else rest.rstrip("\n") + "\n"
+        if rest in self.envs:
+            self.envs.move_to_end(rest)
+            return self.envs[rest], prefix, False
+        answer = self.run(rest, timeout_s=self.header_timeout_s)
+        if _errors(answer) or not isinstance(answer.get("env"), int):
+            raise HeaderError(f"the header does not elaborate after its imports: {_first_error(answer, rest, line0)}")
+        self.envs[rest] = answer["env"] if carry else self.base_env
+        while len(self.envs) > max(1, max_envs):
+            self.envs.popitem(last=False)  # the REPL keeps it; this process just stops using it
+        return self.envs[rest], prefix, True
+
+    def run_under(self, prefix: str, code: str, env: int | None, options: dict | None = None) -> Answer:
+        """run(prefix + code) with the answer's positions as if code had been sent alone (header_env's prefix)."""
+        if not prefix:
+            return self.run(code, env=env, options=options)
+        return shifted(self.run(prefix + code, env=env, options=options), prefix.count("\n"))
+
     def step(self, proof_state: int, tactic: str, timeout_s: float | None = None) -> StepAnswer:
         """Tactic mode: run a tactic on a proof state of this process (a `sorry`'s, or an earlier step's).
         The answer is not parsed here (flywheel.lean.tactics.parse_step does)."""
@@ -263,31 +306,57 @@ class LeanRepl:
             fd = proc.stdout.fileno()
         except ValueError as e:
             raise ReplFailure(Fault.DIED, "the REPL was closed") from e
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ReplFailure(Fault.TIMEOUT, f"no answer within {timeout_s:g} s")
-                if not sel.select(left):
-                    continue
+        wait = _waiter(fd)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ReplFailure(Fault.TIMEOUT, f"no answer within {timeout_s:g} s")
+            if not wait(left):
+                continue
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                raise ReplFailure(Fault.DIED, f"cannot read from the REPL: {e}") from e
+            if not chunk:
                 try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                except OSError as e:
-                    raise ReplFailure(Fault.DIED, f"cannot read from the REPL: {e}") from e
-                if not chunk:
-                    try:
-                        proc.wait(timeout=1)  # EOF comes just before the exit status does
-                    except subprocess.TimeoutExpired:
-                        pass
-                    raise ReplFailure(Fault.DIED, self._died("the REPL exited", proc))
-                try:
-                    answers = self._reader.feed(self._decoder.decode(chunk))
-                except ProtocolError as e:
-                    raise ReplFailure(Fault.GARBAGE, str(e)) from e
-                if answers:
-                    if len(answers) > 1 or self._reader.pending().strip():
-                        raise ReplFailure(Fault.GARBAGE, "the REPL answered more than it was asked")
-                    return answers[0]
+                    proc.wait(timeout=1)  # EOF comes just before the exit status does
+                except subprocess.TimeoutExpired:
+                    pass
+                raise ReplFailure(Fault.DIED, self._died("the REPL exited", proc))
+            try:
+                answers = self._reader.feed(self._decoder.decode(chunk))
+            except ProtocolError as e:
+                raise ReplFailure(Fault.GARBAGE, str(e)) from e
+            if answers:
+                if len(answers) > 1 or self._reader.pending().strip():
+                    raise ReplFailure(Fault.GARBAGE, "the REPL answered more than it was asked")
+                return answers[0]
+
+
+def _waiter(fd: int):
+    """wait(seconds) -> whether fd has something to read: poll(2) where there is one (one system call a wait,
+    where a selector object costs four: create, register, wait, close), else select(2)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return lambda seconds: bool(poller.poll(seconds * 1000))
+    return lambda seconds: bool(select.select([fd], [], [], seconds)[0])
+
+
+def _errors(answer: Answer) -> list:
+    return [m for m in answer.get("messages", []) if m.get("severity") == "error"]
+
+
+def _first_error(answer: Answer, text: str | None = None, line0: int = 0) -> str:
+    """The first error of an answer, with the line it names in `text` when given (numbered from line0 + 1, as
+    in the text that holds it); else the REPL's own message."""
+    errors = _errors(answer)
+    if not errors:
+        return answer.get("message", "no env in the answer")
+    first = errors[0]
+    line = (first.get("pos") or {}).get("line")
+    if text is not None and isinstance(line, int) and 1 <= line <= text.count("\n") + 1:
+        return f"line {line0 + line} ({text.splitlines()[line - 1].strip()!r}): {first.get('data')}"
+    return str(first.get("data"))

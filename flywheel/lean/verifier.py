@@ -1,6 +1,7 @@
 """The verifier: the only way a proof becomes `proved`.
 
-The code sent to Lean is built here: the header (imported once per process as env 0), the canonical
+The code sent to Lean is built here: the header (its imports loaded once per process, the rest an env built
+once per process on them: flywheel.lean.pool), the canonical
 statement rendered by us, and the model's proof body. The body is scanned before Lean sees it; a proof
 goes to Lean with `#print axioms` after it in the same command (one round trip), and only the message at
 that command's own position counts as its answer; the answer is classified; verdicts are cached.
@@ -19,12 +20,12 @@ from flywheel.errors import LeanError, UnparsableStatement
 from flywheel.hashing import sha256_text
 from flywheel.lean import soundness
 from flywheel.lean import statements as surgery
-from flywheel.lean.cache import VerdictCache
+from flywheel.lean.cache import HeadCache, VerdictCache
 from flywheel.lean.identity import toolchain_id
 from flywheel.lean.pool import ReplPool
 from flywheel.lean.preamble import preamble_commands
 from flywheel.lean.protocol import Answer
-from flywheel.lean.repl import Fault, LeanRepl
+from flywheel.lean.repl import Fault, HeaderError, LeanRepl
 from flywheel.lean.tactics import Checked, checked_from, scan_sketch
 from flywheel.lean.toolchain_paths import repl_command, repl_cwd
 from flywheel.lean.verdicts import Verdict, axioms_missing, classify, map_positions, with_axioms
@@ -82,8 +83,10 @@ def checked_code(header: str, statement: str, proof: str, policy: soundness.Poli
 class Verifier:
     def __init__(self, cfg: LeanConfig, cache: VerdictCache | None = None,
                  backend: Callable[[Prepared, bool], Verdict] | None = None, toolchain: str | None = None,
-                 tactics_backend: Callable[[Prepared, bool, bool], Checked] | None = None):
-        """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats.
+                 tactics_backend: Callable[[Prepared, bool, bool], Checked] | None = None,
+                 heads: HeadCache | None = None):
+        """cache=None checks every time; pass MemoryCache() or the store's cache to skip repeats. heads keeps
+        statement heads across runs (HeadCache); closed with the verifier.
         backend runs prepared code in Lean; the default is this process's own REPL pool (Ray passes
         one that sends it to a worker, so that scans and the cache stay in the driver, and sets
         `toolchain` to the one its workers report)."""
@@ -91,18 +94,19 @@ class Verifier:
         self.policy = soundness.Policy.from_config(cfg)
         self.policy_id = self.policy.fingerprint()  # a stricter guard never reuses a laxer verdict
         self.cache = cache
+        self.heads = heads
         self._toolchain = toolchain
         self._backend = backend or self.run_in_pool
         # where tactic-level checks run: this process's pool, or (Ray) the worker that has the REPL
         self._tactics_backend = tactics_backend or (self.run_tactics_in_pool if backend is None else None)
         self._argv, self._cwd = (repl_command(cfg), repl_cwd(cfg)) if backend is None else ([], None)
-        # `workers` processes in all, whatever the number of headers: the least recently used header gives way
+        # `workers` processes in all, whatever the number of headers: keyed by imports, headers are envs in them
         self._pool = ReplPool(self._repl, cfg.workers, cfg.max_checks_per_process, cfg.rss_limit_mb)
         self.lookups = 0
         self.hits = 0
 
-    def _repl(self, header: str) -> LeanRepl:
-        return LeanRepl(self._argv, header, timeout_s=self.cfg.timeout_s, memory_limit_mb=self.cfg.memory_limit_mb,
+    def _repl(self, imports: str) -> LeanRepl:
+        return LeanRepl(self._argv, imports, timeout_s=self.cfg.timeout_s, memory_limit_mb=self.cfg.memory_limit_mb,
                         cwd=self._cwd)
 
     @property
@@ -128,6 +132,8 @@ class Verifier:
         try:
             self._pool.close()
         finally:
+            if self.heads is not None:
+                self.heads.close()
             if self.cache is not None:
                 self.cache.close()
 
@@ -137,13 +143,28 @@ class Verifier:
     # building the code
     def prepare(self, header: str, statement: str, proof: str) -> Prepared | Verdict:
         """The exact code for Lean, or a `rejected` verdict saying why nothing is sent."""
-        head = build_head(header, statement, self.policy)
+        head = self._head(header, statement)
         if isinstance(head, Verdict):
             return dataclasses.replace(head)
         header, name, text, line, col = head
         code = text + soundness.wrap_proof(proof)
         key = sha256_text(self.toolchain, self.policy_id, header, code)
         return Prepared(header, name, code, key, line, col + 1)  # + 1: the parenthesis before the proof
+
+    def _head(self, header: str, statement: str) -> tuple[str, str, str, int, int] | Verdict:
+        """build_head, through the heads kept across runs when there are some."""
+        if self.heads is None:
+            return build_head(header, statement, self.policy)
+        key = sha256_text(self.policy_id, header, statement)
+        kept = self.heads.get(key)
+        if isinstance(kept, list) and [type(x) for x in kept] == [str, str, str, int, int]:
+            return tuple(kept)
+        if isinstance(kept, dict) and kept.get("status") == VerdictStatus.REJECTED.value:
+            return Verdict(VerdictStatus.REJECTED, str(kept.get("reason")))
+        head = build_head(header, statement, self.policy)
+        self.heads.put(key, {"status": head.status.value, "reason": head.reason} if isinstance(head, Verdict)
+                       else list(head))
+        return head
 
     # checking
     def check(self, header: str, statement: str, proof: str) -> Verdict:
@@ -188,7 +209,10 @@ class Verifier:
         def follow_up(answer) -> str | None:
             return f"#print axioms {p.name}" if at is not None and axioms_missing(answer, at) else None
 
-        outcome = self._pool.check(p.header, code, follow_up, options)
+        try:
+            outcome = self._pool.check(p.header, code, follow_up, options)
+        except HeaderError as e:  # the header's own error, the same for every proof under it
+            return Verdict(VerdictStatus.FAILED, str(e), time_s=time.perf_counter() - start), None
         elapsed = time.perf_counter() - start
         if outcome.failure is not None:
             status = VerdictStatus.TIMEOUT if outcome.failure.fault is Fault.TIMEOUT else VerdictStatus.CRASHED

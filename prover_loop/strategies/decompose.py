@@ -124,7 +124,7 @@ class Decompose(Strategy):
             lemma_st = derived(st, h.statement)
             for j, side in enumerate(SIDES):
                 sub = Task(lemma_st, side, goal_text(lemma_st, side, task.cfg.negation_form), None, task.pass_,
-                           task.cfg.lemma_samples, task.cfg, True)
+                           task.cfg.lemma_samples, task.cfg, True, attempt=task.attempt)
                 lemma.runs.append(make_strategy(list(task.cfg.lemma_strategy), sub))
                 out += self._wrap(k, i, j, lemma.runs[j].start())
         return out + self._assemble(k, sketch)

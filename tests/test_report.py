@@ -78,4 +78,4 @@ def test_every_image_loads_in_headless_chromium(report):
                          capture_output=True, text=True, timeout=120).stdout
     images = re.search(r'data-images="(\d+)" data-loaded="(\d+)"', dom)
     assert images, dom[:2000]
-    assert images.group(1) == images.group(2) == "6"
+    assert images.group(1) == images.group(2) == "8"

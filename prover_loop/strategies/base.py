@@ -141,6 +141,11 @@ class Strategy:
         one (sample)."""
         return 0
 
+    def keeps(self, check: Check) -> bool:
+        """Whether a check's attempt is part of the unit's outcome: False for one a serial run would never have
+        made (decompose: past the answer that decided its lemma or killed its sketch), in flight or not."""
+        return True
+
     def start(self) -> list[Proposal]:
         raise NotImplementedError
 

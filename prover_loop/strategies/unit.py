@@ -156,5 +156,6 @@ class Unit:
         return [self.done[k][2] for k in keys]
 
     def outcome(self) -> list[tuple[Key, Check, object, ProofAttempt]]:
-        keys = sorted(k for k in self.done if self.best is None or k <= self.best)
+        keys = sorted(k for k in self.done if (self.best is None or k <= self.best)
+                      and self.lanes[k[1]].strategy.keeps(self.done[k][0]))
         return [(k, *self.done[k]) for k in keys]

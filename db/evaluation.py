@@ -35,29 +35,33 @@ def save_problems(session: Session, evaluation: int, results) -> None:
     """Problems and all their attempts in the session's transaction; a problem stored before is left as it was."""
     from psycopg2.extras import execute_values
 
-    rows = [(evaluation, r.name, r.source, r.n, r.correct, float(sum(a.time_s for a in r.attempts))) for r in results]
-    attempts = [(evaluation, r.name, int(a.sampling.get("sample", k)), storable(a.model), storable(a.proof),
-                 a.code_sha256, a.verdict.value, storable(a.reason), storable_json(a.messages or []), float(a.time_s),
-                 bool(a.cached), a.strategy, a.turn, a.tokens) for r in results for k, a in enumerate(r.attempts)]
+    from psycopg2.extras import Json
+
+    rows = [(evaluation, r.name, r.source, r.n, r.correct, float(sum(a.time_s for a in r.attempts)), Json(r.spent))
+            for r in results]
+    attempts = [(evaluation, r.name, k, t, storable(a.model), storable(a.proof), a.code_sha256, a.verdict.value,
+                 storable(a.reason), storable_json(a.messages or []), float(a.time_s), bool(a.cached), a.strategy,
+                 a.turn, a.tokens) for r in results for k, (a, t) in enumerate(zip(r.attempts, r.of_attempt, strict=True))]
     with session.connection().connection.dbapi_connection.cursor() as cur:
-        execute_values(cur, "INSERT INTO eval_problems (evaluation_id, problem, source, n, correct, lean_s) VALUES %s "
-                            "ON CONFLICT DO NOTHING", rows)
+        execute_values(cur, "INSERT INTO eval_problems (evaluation_id, problem, source, n, correct, lean_s, spent) "
+                            "VALUES %s ON CONFLICT DO NOTHING", rows)
         if attempts:
-            execute_values(cur, "INSERT INTO eval_attempts (evaluation_id, problem, sample, model, proof, code_sha256, "
-                                "verdict, reason, messages, time_s, cached, strategy, turn, tokens) VALUES %s ON CONFLICT DO NOTHING", attempts,
-                           page_size=1000)
+            execute_values(cur, "INSERT INTO eval_attempts (evaluation_id, problem, sample, attempt, model, proof, "
+                                "code_sha256, verdict, reason, messages, time_s, cached, strategy, turn, tokens) VALUES %s "
+                                "ON CONFLICT DO NOTHING", attempts, page_size=1000)
 
 
-def problem_counts(session: Session, evaluation: int) -> list[tuple[str, str | None, int, int]]:
-    """(problem, source, n, correct) in problem order."""
-    q = (select(EvalProblemRow.problem, EvalProblemRow.source, EvalProblemRow.n, EvalProblemRow.correct)
+def problem_counts(session: Session, evaluation: int) -> list[tuple[str, str | None, int, int, list]]:
+    """(problem, source, n, correct, spent per attempt) in problem order."""
+    q = (select(EvalProblemRow.problem, EvalProblemRow.source, EvalProblemRow.n, EvalProblemRow.correct,
+                EvalProblemRow.spent)
          .where(EvalProblemRow.evaluation_id == evaluation).order_by(EvalProblemRow.problem))
     return [tuple(r) for r in session.execute(q)]
 
 
-def finish(session: Session, evaluation: int, pass_at_k: dict, by_source: dict) -> None:
+def finish(session: Session, evaluation: int, pass_at_k: dict, by_source: dict, budgets: dict | None = None) -> None:
     row = session.get(EvaluationRow, evaluation)
-    row.pass_at_k, row.by_source = pass_at_k, by_source
+    row.pass_at_k, row.by_source, row.budgets = pass_at_k, by_source, budgets
     row.finished_at = datetime.now(timezone.utc)
 
 
@@ -75,4 +79,4 @@ def latest_by_round(session: Session) -> dict[int, dict]:
     rows = session.scalars(select(EvaluationRow).where(EvaluationRow.round.is_not(None), EvaluationRow.finished_at.is_not(None))
                            .order_by(EvaluationRow.finished_at))
     return {r.round: {"benchmark": r.benchmark, "split": r.split, "n": r.n, "checkpoint": r.checkpoint,
-                      "pass_at_k": dict(r.pass_at_k or {})} for r in rows}
+                      "pass_at_k": dict(r.pass_at_k or {}), "budgets": r.budgets} for r in rows}

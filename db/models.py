@@ -207,6 +207,8 @@ class EvaluationRow(Base):
     problems: Mapped[int] = mapped_column(Integer, server_default="0")  # in the split (or the --limit)
     pass_at_k: Mapped[dict | None] = mapped_column(JSONB)  # {"1": 0.42, ...}, set when every problem is done
     by_source: Mapped[dict | None] = mapped_column(JSONB)
+    # pass@k against what k attempts spend (prover_loop.evaluate.budget_curve), set with pass_at_k
+    budgets: Mapped[dict | None] = mapped_column(JSONB)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_evaluations_round", "round"),)
@@ -222,6 +224,8 @@ class EvalProblemRow(Base):
     n: Mapped[int] = mapped_column(Integer)
     correct: Mapped[int] = mapped_column(Integer)
     lean_s: Mapped[float] = mapped_column(Float, server_default="0")
+    # per independent attempt, in order: {"checks": Lean checks, "tokens": generated tokens, "proved": bool}
+    spent: Mapped[list] = mapped_column(JSONB, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (CheckConstraint("correct >= 0 AND correct <= n", name="ck_eval_problems_correct"),)
 
@@ -231,7 +235,8 @@ class EvalAttemptRow(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     evaluation_id: Mapped[int] = mapped_column(Integer)
     problem: Mapped[str] = mapped_column(Text)
-    sample: Mapped[int] = mapped_column(Integer)
+    sample: Mapped[int] = mapped_column(Integer)  # the row's place among the problem's attempts, canonical order
+    attempt: Mapped[int] = mapped_column(Integer, server_default="0")  # the independent attempt (pass@k's unit)
     model: Mapped[str | None] = mapped_column(Text)
     proof: Mapped[str] = mapped_column(Text)
     code_sha256: Mapped[str] = mapped_column(SHA)

@@ -25,7 +25,7 @@ def report_data(store: Store) -> dict:
                              "FROM proofs GROUP BY round ORDER BY round")
         checkpoints = _rows(conn, "SELECT id, round, path, base_model, metrics, created_at FROM checkpoints ORDER BY round, id")
         evaluations = _rows(conn, "SELECT id, round, checkpoint, checkpoint_id, benchmark, split, n, problems, pass_at_k, "
-                                  "by_source, finished_at FROM evaluations ORDER BY started_at, id")
+                                  "by_source, budgets, finished_at FROM evaluations ORDER BY started_at, id")
     return {
         "rounds": [_round(r, funnel.get(r["number"], {}), attempts) for r in rounds],
         "drop_reasons": [{"round": d["round"], "reason": d["drop_reason"], "statements": d["statements"]} for d in drops],

@@ -14,7 +14,7 @@ from flywheel.config import Config, EvalConfig, GeneratorConfig
 from flywheel.counts import StageCounts
 from flywheel.errors import ConfigError
 from orchestration.progress import progress_bar
-from prover_loop.evaluate import benchmark_statements, by_source, evaluate, mean_pass_at_k, parse_ks
+from prover_loop.evaluate import benchmark_statements, budget_curve, by_source, evaluate, mean_pass_at_k, parse_ks
 
 
 def prover_model(store: Store, cfg: Config, round_: int | None = None) -> tuple[GeneratorConfig, int | None]:
@@ -104,26 +104,28 @@ def _evaluate_key(store: Store, cfg: Config, ev: EvalConfig, eid: int, statement
                      round_=round_ or 0, stop=stop, sketch=sketch, tactics=tactics)
     finally:
         bar.close()
-    summary = _summary(store, eid, statements, ks, checkpoint, ev)
+    summary = _summary(store, eid, statements, ks, checkpoint, ev, cfg.prover.strategy)
     counts.kept = len(summary["problems"])
-    for k, value in summary["pass_at_k"].items():
-        counts.outcomes[f"pass@{k}"] = f"{100 * value:.1f}%"
+    for point in summary["budgets"]["curve"]:
+        counts.outcomes[f"pass@{point['k']}"] = (f"{100 * point['pass']:.1f}% at {point['checks']:.1f} Lean checks, "
+                                               f"{point['tokens']:.0f} tokens")
     counts.stop()
     return summary, counts
 
 
-def _summary(store: Store, eid: int, statements, ks, checkpoint: str, ev: EvalConfig) -> dict:
+def _summary(store: Store, eid: int, statements, ks, checkpoint: str, ev: EvalConfig, strategy: list[str]) -> dict:
     wanted = {st.name for st in statements}
     with store.session() as s:
         rows = [r for r in dbeval.problem_counts(s, eid) if r[0] in wanted]
         complete = len(rows) == len(wanted)
-        overall = mean_pass_at_k([(n, c) for _, _, n, c in rows], ks)
-        sources = by_source([(src, n, c) for _, src, n, c in rows], ks)
+        overall = mean_pass_at_k([(n, c) for _, _, n, c, _ in rows], ks)
+        sources = by_source([(src, n, c) for _, src, n, c, _ in rows], ks)
+        budgets = {"strategy": "+".join(strategy)} | budget_curve([spent for *_, spent in rows], overall)
         if complete:
-            dbeval.finish(s, eid, overall, sources)
+            dbeval.finish(s, eid, overall, sources, budgets)
     return {"checkpoint": checkpoint, "benchmark": ev.benchmark, "split": ev.split, "n": ev.n, "complete": complete,
-            "pass_at_k": overall, "by_source": sources,
-            "problems": [{"name": name, "n": n, "correct": c} for name, _, n, c in rows]}
+            "pass_at_k": overall, "by_source": sources, "budgets": budgets,
+            "problems": [{"name": name, "n": n, "correct": c, "spent": spent} for name, _, n, c, spent in rows]}
 
 
 def write_summary(summary: dict, path: Path) -> None:

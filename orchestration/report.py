@@ -35,7 +35,10 @@ def _plots(data: dict, out: Path) -> list[tuple[str, str]]:
 
     made = []
     for title, name, draw in ((("Funnel by round", "funnel.png", _funnel)), ("Drop reasons", "drops.png", _drops),
-                              ("pass@k by round", "pass_at_k.png", _pass_at_k), ("Training loss", "loss.png", _loss),
+                              ("pass@k by round", "pass_at_k.png", _pass_at_k),
+                              ("Pass rate against Lean checks", "budget_checks.png", _budget("checks")),
+                              ("Pass rate against generated tokens", "budget_tokens.png", _budget("tokens")),
+                              ("Training loss", "loss.png", _loss),
                               ("Throughput", "throughput.png", _throughput), ("Dataset growth", "dataset.png", _dataset)):
         fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
         if not draw(ax, data):
@@ -97,6 +100,30 @@ def _pass_at_k(ax, data: dict) -> bool:
     return True
 
 
+def _budget(spent: str):
+    """pass@k of each evaluation against what its k attempts spent (`checks` or `tokens`), a line per strategy
+    and evaluation (prover_loop.evaluate.budget_curve)."""
+
+    def draw(ax, data: dict) -> bool:
+        drawn = False
+        for e in data["pass_at_k"]:
+            curve = (e.get("budgets") or {}).get("curve")
+            if not curve:
+                continue
+            round_ = f"round {e['round']}" if e["round"] is not None else "outside a round"
+            ax.plot([p[spent] for p in curve], [100 * p["pass"] for p in curve], marker="o",
+                    label=f"{e['budgets'].get('strategy', '?')} ({e['benchmark']} {e['split']}, {round_})")
+            drawn = True
+        if drawn:
+            ax.set_xscale("log")
+            ax.set_xlabel("Lean checks" if spent == "checks" else "generated tokens")
+            ax.set_ylabel("pass rate %")
+            ax.legend(fontsize=7)
+        return drawn
+
+    return draw
+
+
 def _loss(ax, data: dict) -> bool:
     drawn = False
     for c in data["training"]:
@@ -142,13 +169,21 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _per_attempt(budgets: dict | None) -> str:
+    if not budgets:
+        return ""
+    return f"{budgets['checks_per_attempt']:.2f} Lean checks, {budgets['tokens_per_attempt']:.0f} tokens"
+
+
 def _page(data: dict, plots: list[tuple[str, str]]) -> str:
     funnel_keys = ["problems", "statements", "kept", "proved: statement", "proved: negation", "open"]
     funnel = _table(["round", *funnel_keys], [[r["round"], *(r["funnel"].get(k, 0) for k in funnel_keys)]
                                                for r in data["rounds"]])
-    evals = _table(["round", "checkpoint", "benchmark", "split", "n", "pass@k"],
+    evals = _table(["round", "checkpoint", "benchmark", "split", "n", "strategy", "pass@k", "per attempt"],
                    [[e["round"], e["checkpoint"], e["benchmark"], e["split"], e["n"],
-                     ", ".join(f"@{k} {100 * v:.1f}%" for k, v in (e["pass_at_k"] or {}).items()) or "unfinished"]
+                     (e.get("budgets") or {}).get("strategy", ""),
+                     ", ".join(f"@{k} {100 * v:.1f}%" for k, v in (e["pass_at_k"] or {}).items()) or "unfinished",
+                     _per_attempt(e.get("budgets"))]
                     for e in data["pass_at_k"]])
     images = "".join(f'<figure><img src="{name}" alt="{html.escape(title)}"><figcaption>{html.escape(title)}'
                      f"</figcaption></figure>" for title, name in plots)

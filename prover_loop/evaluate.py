@@ -1,5 +1,12 @@
-"""Benchmark evaluation: n proofs sampled for each shipped benchmark statement (the statement side only,
-never its negation), every one verified, and pass@k by the unbiased estimator 1 - C(n-c, k) / C(n, k)."""
+"""Benchmark evaluation: n independent attempts at each shipped benchmark statement (the statement side only,
+never its negation), every one run to its end, and pass@k by the unbiased estimator 1 - C(n-c, k) / C(n, k).
+
+The unit pass@k counts is one independent attempt at the stated budget (prover.budget_checks, budget_tokens),
+whatever the strategy: sample, one sample (one check); repair, one chain (a first answer and its revisions);
+decompose, one sketch with its lemmas; rmaxts, one tree (prover.rmaxts.rollouts rollouts); a list of them,
+one run of the list. So k attempts spend k times an attempt's budget, as DeepSeek-Prover-V1.5 reports
+`k × budget`, and every attempt's spending (Lean checks, generated tokens, a lemma's and a sketch's included)
+is stored with it: budget_curve puts pass@k beside the checks and tokens k attempts spend."""
 
 from __future__ import annotations
 
@@ -27,6 +34,8 @@ class ProblemResult:
     n: int
     correct: int
     attempts: list[ProofAttempt]
+    of_attempt: list[int]  # the independent attempt (0..n-1) each of `attempts` belongs to
+    spent: list[dict]  # per independent attempt: {"checks", "tokens", "proved"}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -106,25 +115,55 @@ def informal_of(benchmark: str) -> dict[str, str]:
             for it in load_benchmark(benchmark) if it.informal.strip()}
 
 
+def attempt_keys(strategy: Sequence[str], n: int) -> list[tuple[int, int]]:
+    """The n independent attempts of a problem as (lane, Strategy.attempt_of) (prove.Result.of_attempt): sample
+    answers n samples in one request, each its own attempt; any other strategy runs n times, a lane each, with
+    one first answer (samples) and one sketch a lane, so that every attempt has the whole budget."""
+    return [(0, t) for t in range(n)] if list(strategy) == ["sample"] else [(t, 0) for t in range(n)]
+
+
 def evaluate(statements: Sequence[Statement], benchmark: str, n: int, cfg: ProverConfig, generator, check: Callable,
              workers: int, on_results: Callable[[list[ProblemResult]], None], round_: int = 0,
              stop: threading.Event | None = None, sketch: Callable | None = None,
              tactics: Callable | None = None) -> None:
-    """Sample n proofs of each statement (each revised as prover.strategy says), verify all of them, hand each
-    problem's result to on_results."""
+    """n independent attempts at each statement (as prover.strategy makes them), each run to its end, every
+    proof verified; each problem's result goes to on_results."""
+    import dataclasses
+
     informal = informal_of(benchmark)
+    keys = attempt_keys(cfg.strategy, n)
+    lanes = len({lane for lane, _ in keys})
+    if lanes > 1:
+        cfg = dataclasses.replace(cfg, sketches=1)
 
     def store(results: list[Result]) -> None:
-        on_results([_problem(r, benchmark, n) for r in results if r.statement is not None])
+        on_results([_problem(r, benchmark, keys) for r in results if r.statement is not None])
 
     prove_pass(statements, informal, [Side.STATEMENT], cfg, 0, round_, generator, check, workers, store,
-               samples=n, stop=stop, early_stop=False, sketch=sketch, tactics=tactics)
+               samples=n if lanes == 1 else 1, stop=stop, early_stop=False, sketch=sketch, tactics=tactics,
+               attempts=lanes)
 
 
-def _problem(result: Result, benchmark: str, n: int) -> ProblemResult:
-    # a sample is correct when it or one of its revisions (repair), or its assembled sketch (decompose), is proved;
-    # the attempts of a sketch's lemmas are their own statements', not the problem's
-    own = [a for a in result.attempts if a.statement_id == result.statement.id]
-    correct = len({a.sampling.get("sample", i) for i, a in enumerate(own) if a.verdict is VerdictStatus.PROVED})
+def _problem(result: Result, benchmark: str, keys: list[tuple[int, int]]) -> ProblemResult:
+    # an attempt is correct when one of its proofs of the problem is proved (a sample, a revision, an assembled
+    # sketch, a rollout); the attempts of a sketch's lemmas are their own statements', not the problem's
+    index = {key: t for t, key in enumerate(keys)}
+    own = [(a, index[key]) for a, key in zip(result.attempts, result.of_attempt, strict=True)
+           if a.statement_id == result.statement.id]
+    proved = {t for a, t in own if a.verdict is VerdictStatus.PROVED}
+    spent = [{"checks": c, "tokens": tok, "proved": t in proved}
+             for t, (c, tok) in enumerate(result.spent.get(key, [0, 0]) for key in keys)]
     name = result.statement.name
-    return ProblemResult(name, source_of(benchmark, name), n, correct, own)
+    return ProblemResult(name, source_of(benchmark, name), len(keys), len(proved), [a for a, _ in own],
+                         [t for _, t in own], spent)
+
+
+def budget_curve(spent: Sequence[Sequence[dict]], pass_at: dict[str, float]) -> dict:
+    """pass@k beside what k attempts spend: k times the mean Lean checks and tokens of one attempt, over every
+    attempt of every problem (`spent`: each problem's ProblemResult.spent)."""
+    every = [a for problem in spent for a in problem]
+    checks = sum(a["checks"] for a in every) / len(every) if every else 0.0
+    tokens = sum(a["tokens"] for a in every) / len(every) if every else 0.0
+    return {"checks_per_attempt": checks, "tokens_per_attempt": tokens,
+            "curve": [{"k": int(k), "pass": v, "checks": int(k) * checks, "tokens": int(k) * tokens}
+                      for k, v in sorted(pass_at.items(), key=lambda kv: int(kv[0]))]}

@@ -40,21 +40,30 @@ class Result:
     pass_: int = 0
     derived: list[Statement] = field(default_factory=list)  # subgoal lemmas tried (decompose), stored first
     lemmas: list[Found] = field(default_factory=list)  # those proved, or whose negation was, by this unit
+    # the independent attempt each of `attempts` belongs to, (lane index, Strategy.attempt_of), and what every
+    # attempt spent, [Lean checks, tokens] by the same key (evaluation's unit: prover_loop/evaluate.py)
+    of_attempt: list[tuple[int, int]] = field(default_factory=list)
+    spent: dict[tuple[int, int], list[int]] = field(default_factory=dict)
 
 
 def units_of(statements: Sequence[Statement], informal: Mapping[str, str], sides: Sequence[Side],
              cfg: ProverConfig, pass_: int, samples: int, early_stop: bool,
              strategy: Sequence[str] | None = None,
-             resumed: Mapping[str, Sequence[ProofAttempt]] | None = None, lemmas: Pool | None = None) -> Iterator[Unit]:
+             resumed: Mapping[str, Sequence[ProofAttempt]] | None = None, lemmas: Pool | None = None,
+             attempts: int = 1) -> Iterator[Unit]:
+    """One unit per statement: a lane per side, or `attempts` lanes per side, each an independent attempt at
+    the budget (Task.attempt; evaluation)."""
     names = list(strategy or cfg.strategy)
     budget = Budget(cfg.budget_checks, cfg.budget_tokens)
     for st in statements:
         lanes = []
-        for i, side in enumerate(sides):
-            task = Task(st, side, goal_text(st, side, cfg.negation_form), informal.get(st.problem_id or ""), pass_,
-                        samples, cfg, early_stop, lemmas)
-            task.resumed = [a for a in (resumed or {}).get(st.id, ()) if a.side is side and a.sampling.get("pass") == pass_]
-            lanes.append(Lane(i, task, make_strategy(names, task)))
+        for side in sides:
+            for t in range(attempts):
+                task = Task(st, side, goal_text(st, side, cfg.negation_form), informal.get(st.problem_id or ""),
+                            pass_, samples, cfg, early_stop, lemmas, attempt=t)
+                task.resumed = [a for a in (resumed or {}).get(st.id, ())
+                                if a.side is side and a.sampling.get("pass") == pass_]
+                lanes.append(Lane(len(lanes), task, make_strategy(names, task)))
         yield Unit(st.id, lanes, budget, early_stop)
 
 
@@ -67,6 +76,8 @@ def result_of(unit: Unit, round_: int) -> Result:
         side, proof = lane.task.side, proof_of(lane.task, attempts[-1], round_)
     result = Result(unit.lanes[0].task.statement, side, attempts, proof, *_search(unit, "done"))
     _lemmas(result, unit, outcome, round_)
+    result.of_attempt = [(index, unit.lanes[index].strategy.attempt_of(check)) for (_, index), check, *_ in outcome]
+    result.spent = {(lane.index, a): list(v) for lane in unit.lanes for a, v in lane.spent.items()}
     return result
 
 
@@ -102,13 +113,15 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
                stop: threading.Event | None = None, early_stop: bool = True,
                strategy: Sequence[str] | None = None, sketch: Callable | None = None,
                tactics: Callable | None = None, resumed: Mapping[str, Sequence[ProofAttempt]] | None = None,
-               journal: bool = False, roles: dict | None = None, lemmas: Pool | None = None) -> None:
+               journal: bool = False, roles: dict | None = None, lemmas: Pool | None = None,
+               attempts: int = 1) -> None:
     """Generation overlaps verification: `chunk` statements are asked for in one call while the checks of
     those before run. Without early_stop every chain runs to its end (evaluation: pass@k needs the count of
     correct samples). strategy: prover.strategy unless given. tactics: Verifier.check_tactics, for rmaxts;
     resumed: the stored attempts of searches a kill interrupted, by statement (db.proofs.open_searches);
     journal: a journaling strategy's attempts go to on_results as soon as they are sure (Result.search "open").
-    roles: generators of other model roles (decompose's `sketcher`); lemmas: the lemma pool (decompose)."""
+    roles: generators of other model roles (decompose's `sketcher`); lemmas: the lemma pool (decompose);
+    attempts: independent attempts per side, each a lane with the whole budget (evaluation)."""
     from flywheel.errors import ConfigError
 
     samples = cfg.samples_per_side if samples is None else samples
@@ -116,7 +129,7 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
         raise ConfigError("prover.strategy decompose elaborates sketches: it needs a sketch check (Verifier.sketch)")
     if "rmaxts" in (strategy or cfg.strategy) and tactics is None:
         raise ConfigError("prover.strategy rmaxts reads the tactics Lean ran: it needs Verifier.check_tactics")
-    units = units_of(statements, informal, sides, cfg, pass_, samples, early_stop, strategy, resumed, lemmas)
+    units = units_of(statements, informal, sides, cfg, pass_, samples, early_stop, strategy, resumed, lemmas, attempts)
     with _Writer(on_results, stop) as writer:
         # Results are stored by the writer thread, so a Lean worker never waits on the database.
         scheduler = Scheduler(generator, Lean(check, sketch, tactics), workers, round_,

@@ -148,3 +148,55 @@ def test_a_lemma_whose_negation_fails_first_still_completes_its_sketch(lean_cfg)
                    results.extend, sketch=verifier.sketch)
     (result,) = results
     assert result.side is Side.STATEMENT and result.attempts[-1].sampling["kind"] == "assembled"
+
+
+def _rows_with(lean_cfg, slow: str, lemma_samples: int = 2):
+    """Both sides of every lemma provable (the fake REPL proves what it is given); `slow` ("statement" or
+    "negation") names the lemma side whose checks answer last, on 4 Lean workers."""
+    import time
+
+    results = []
+    with Verifier(lean_cfg, MemoryCache()) as verifier:
+        def check(header, goal, proof):
+            if "_s0_" in goal and ("_neg" in goal.split(":", 1)[0]) == (slow == "negation"):
+                time.sleep(0.4)
+            return verifier.check(header, goal, proof)
+
+        config = ProverConfig(strategy=["decompose"], sketches=1, lemma_samples=lemma_samples)
+        prove_pass([statement(0)], {}, [Side.STATEMENT], config, 0, 1,
+                   ScriptedGenerator(_script(lemma_ok=True, negation_ok=True)), check, 4, results.extend,
+                   sketch=verifier.sketch)
+    (result,) = results
+    return result, [(a.id, a.statement_id, a.side, a.verdict, a.sampling.get("kind")) for a in result.attempts]
+
+
+def test_a_lemma_decided_in_canonical_order_whichever_side_answers_first(lean_cfg):
+    """A lemma's statement side comes before its negation at the same place of the lemma strategy, so with
+    both provable the lemma is proved, and the stored rows are the same whether the statement side answers
+    last or first (the kill was applied as the negation's check arrived: killed one way, proved the other)."""
+    slow_statement, rows = _rows_with(lean_cfg, "statement")
+    slow_negation, again = _rows_with(lean_cfg, "negation")
+    assert rows == again
+    assert slow_statement.side is Side.STATEMENT and rows[-1][3] is VerdictStatus.PROVED and rows[-1][4] == "assembled"
+    # the negations' checks were made, but past the proof that decided their lemma: no part of the outcome
+    assert all(side is Side.STATEMENT for _, _, side, _, _ in rows)
+    assert {f.side for f in slow_statement.lemmas} == {Side.STATEMENT}
+
+
+def test_a_lemma_negation_is_false_whenever_the_lemma_is_true(lean_cfg):
+    """The negation side of a lemma is `¬ (∀ binders, concl)` whatever prover.negation_form says (with the
+    hole's context contradictory `ctx ⊢ ¬ concl` is provable: test_lean2021 shows it on the real Lean)."""
+    sent = []
+    with Verifier(lean_cfg, MemoryCache()) as verifier:
+        def check(header, goal, proof):
+            sent.append(goal)
+            return verifier.check(header, goal, proof)
+
+        config = ProverConfig(strategy=["decompose"], sketches=1, lemma_samples=1, negation_form="hyps")
+        prove_pass([statement(0)], {}, [Side.STATEMENT], config, 0, 1, ScriptedGenerator(_script()), check, 1,
+                   [].extend, sketch=verifier.sketch)
+    negations = [g for g in sent if "_neg" in g.split(":", 1)[0]]
+    assert len(negations) == 2
+    flat = [" ".join(g.split()) for g in negations]
+    assert flat == ["theorem s0_s0_0_neg : ¬ (∀ (x : ℕ) (h : x = 0), 0 < x + 1) := by sorry",
+                    "theorem s0_s0_1_neg : ¬ (∀ (x : ℕ) (h : x = 0) (h1 : 0 < x + 1), x + 1 = 1) := by sorry"]

@@ -141,8 +141,11 @@ def test_eval_cli_writes_the_json_and_status_shows_pass_at_k(store, pg_url, tmp_
     data = json.loads(out.read_text())
     assert {k: data[k] for k in ("checkpoint", "benchmark", "split", "n")} == {
         "checkpoint": "scripted", "benchmark": "minif2f", "split": "valid", "n": 4}
-    assert data["problems"] == sorted([{"name": n, "n": 4, "correct": c} for n, c in zip(names, CORRECT)],
-                                      key=lambda p: p["name"])
+    assert [{k: p[k] for k in ("name", "n", "correct")} for p in data["problems"]] == sorted(
+        [{"name": n, "n": 4, "correct": c} for n, c in zip(names, CORRECT)], key=lambda p: p["name"])
+    # a sample is one attempt of one check; each stored with what it spent
+    assert all([a["checks"] for a in p["spent"]] == [1] * 4 for p in data["problems"])
+    assert [sum(a["proved"] for a in p["spent"]) for p in data["problems"]] == [p["correct"] for p in data["problems"]]
     assert data["pass_at_k"] == pytest.approx({"1": (0 + 0.25 + 0.75) / 3, "4": 2 / 3})
     assert all(0 <= v <= 1 for v in data["pass_at_k"].values())
     assert main(["eval", "--checkpoint", "999", "--n", "4", "--k", "1"]) == 2  # no such checkpoint row

@@ -132,3 +132,20 @@ def test_real_header_that_does_not_elaborate_fails_its_checks_only(real_lean_cfg
         stats = v.stats()
     assert bad.status is V.FAILED and "header does not elaborate" in bad.reason and "NoSuchSpace" in bad.reason, bad
     assert good.status is V.PROVED and stats["started"] == 1 and stats["crashes"] == 0
+
+
+def test_real_a_lemma_negation_in_forall_form_is_false_where_the_hyps_form_is_vacuous(real_lean_cfg):
+    """decompose's lemma negation (¬ ∀ binders, concl): a lemma true because its context is contradictory has
+    its `hyps` negation proved by the contradiction, and its `forall` negation refuted (its negation proved)."""
+    from flywheel.lean import statements as surgery
+
+    lemma = surgery.parse_theorem("theorem l (n : Nat) (h : False) : n = n + 1 := by sorry")
+    hyps = surgery.render(surgery.with_name(surgery.negate(lemma, "hyps"), "l_neg"), "by sorry")
+    ours = surgery.render(surgery.with_name(surgery.negate(lemma, "forall"), "l_neg2"), "by sorry")
+    with Verifier(real_lean_cfg) as v:
+        vacuous = v.check("", hyps, "h.elim")
+        not_ours = v.check("", ours, "h.elim")
+        refuted = v.check("", "theorem l_neg3 : ¬ " + ours.split(":", 1)[1].split(":= by sorry")[0].strip()
+                          + " := by sorry", "fun k => k (fun n h => h.elim)")
+    assert vacuous.status is V.PROVED, vacuous
+    assert not_ours.status is V.FAILED and refuted.status is V.PROVED, (not_ours, refuted)

@@ -14,6 +14,11 @@ from tests.conftest import _need
 pytestmark = pytest.mark.postgres
 
 
+BUDGETS = {"strategy": "rmaxts", "checks_per_attempt": 8.0, "tokens_per_attempt": 300.0,
+           "curve": [{"k": 1, "pass": 0.25, "checks": 8.0, "tokens": 300.0},
+                     {"k": 4, "pass": 0.5, "checks": 32.0, "tokens": 1200.0}]}
+
+
 @pytest.fixture()
 def report(store, tmp_path, monkeypatch):
     from db import evaluation as dbeval
@@ -40,7 +45,7 @@ def report(store, tmp_path, monkeypatch):
     with store.session() as s:
         ident = save_checkpoint(s, 1, str(ckpt), "base", None, {}, "sft", "full", None, {})
         eid = dbeval.evaluation_id(s, str(ckpt), "minif2f", "valid", 4, [1, 4], {}, 2, ident, 1)
-        dbeval.finish(s, eid, {"1": 0.25, "4": 0.5}, {})
+        dbeval.finish(s, eid, {"1": 0.25, "4": 0.5}, {}, BUDGETS)
     out = tmp_path / "report"
     assert main(["report", "--out", str(out)]) == 0
     return out
@@ -53,7 +58,10 @@ def test_the_report_holds_the_numbers(report):
     assert data["pass_at_k"][0]["pass_at_k"] == {"1": 0.25, "4": 0.5}
     assert data["training"][0]["loss"] == [{"step": 1, "loss": 1.5}, {"step": 2, "loss": 0.9}]
     page = (report / "index.html").read_text()
-    assert len(re.findall(r"<img ", page)) == 6 and "25.0%" in page
+    assert len(re.findall(r"<img ", page)) == 8 and "25.0%" in page
+    # pass rate against budget: the evaluation's curve, and per attempt beside pass@k
+    assert data["pass_at_k"][0]["budgets"] == BUDGETS
+    assert "budget_checks.png" in page and "budget_tokens.png" in page and "8.00 Lean checks, 300 tokens" in page
 
 
 def _browser() -> str | None:
@@ -70,4 +78,4 @@ def test_every_image_loads_in_headless_chromium(report):
                          capture_output=True, text=True, timeout=120).stdout
     images = re.search(r'data-images="(\d+)" data-loaded="(\d+)"', dom)
     assert images, dom[:2000]
-    assert images.group(1) == images.group(2) == "6"
+    assert images.group(1) == images.group(2) == "8"

@@ -34,33 +34,78 @@ def test_discounted_counts_by_hand():
     assert n == pytest.approx(1 / 16 + 1 / 8 + 1 / 4 + 1 / 2 + 1) and w == pytest.approx(1 / 16 + 1 / 4)
 
 
-def test_ucb_and_virtual_loss_pick_the_nodes_a_hand_computation_picks():
-    tree = Tree(ucb_c=1.0, discount=0.5, virtual_loss=1)
-    assert tree.select() == [ROOT]  # no children: expand the root
-    tree.start([ROOT])
-    assert tree.add("a", ROOT, "by\n  a\n  ", ("⊢ A",)) and not tree.add("a", ROOT, "x", ())
-    tree.finish([ROOT], 1.0)
-    # at the root: here has [1], a is untried -> a
-    assert tree.select() == [ROOT, "a"]
-    tree.start([ROOT, "a"])
-    tree.add("b", "a", "by\n  a\n  b\n  ", ("⊢ B",))
-    tree.finish([ROOT, "a"], 1.0)
-    tree.start([ROOT, "a"])
-    tree.finish([ROOT, "a"], 0.0)
-    # root: through [1, 1, 0] -> N = 1/4 + 1/2 + 1 = 1.75; here [1]: 1 + sqrt(2 ln 1.75); a [1, 0]: N = 1.5, W = .5
-    here = 1 + math.sqrt(2 * math.log(1.75))
-    down = 0.5 / 1.5 + math.sqrt(2 * math.log(1.75) / 1.5)
-    assert here > down and tree.select() == [ROOT]
-    # a rollout in flight at the root: here becomes [1, 0] (N 1.5, W .5), the root [1, 1, 0, 0] (N 1.875)
-    tree.start([ROOT])
-    here = 0.5 / 1.5 + math.sqrt(2 * math.log(1.875) / 1.5)
-    down = 0.5 / 1.5 + math.sqrt(2 * math.log(1.875) / 1.5)
-    assert here == pytest.approx(down)  # a tie goes to expanding here ...
+def _tree(here: list, kids: dict, discount=0.5) -> Tree:
+    """A root whose own rollouts earned `here` and whose children (state -> rewards of their subtree, all
+    expanded at the child) earned those; made by walks, then given the statistics by hand."""
+    tree = Tree(ucb_c=1.0, discount=discount, virtual_loss=1)
+    for state in kids:
+        tree.walk([(state, f"by\n  {state}\n  ", (f"⊢ {state}",))])
+    tree.nodes[ROOT].here.rewards = list(here)
+    tree.nodes[ROOT].through.rewards = list(here) + [r for rs in kids.values() for r in rs]
+    for state, rewards in kids.items():
+        child = tree.nodes[tree.nodes[ROOT].children[state]]
+        child.here.rewards, child.through.rewards = list(rewards), list(rewards)
+    return tree
+
+
+def test_the_ucb_total_is_the_sum_over_the_choices():
+    """The paper's discounted UCB at a node: W_γ/N_γ + sqrt(2 ln Σ_choices N_γ / N_γ), the node's own rollouts
+    one choice and each child's subtree another. Root: own rewards 1, 0, 1, 0 (γ = 1/2: N = 1/8 + 1/4 + 1/2 + 1
+    = 1.875, W = 1/8 + 1/2 = 0.625); child A: one rollout, reward 0 (N = 1, W = 0). Σ N = 2.875."""
+    tree = _tree([1.0, 0.0, 1.0, 0.0], {"A": [0.0]})
+    here = 0.625 / 1.875 + math.sqrt(2 * math.log(2.875) / 1.875)  # 1.3947
+    down = 0.0 + math.sqrt(2 * math.log(2.875) / 1.0)  # 1.4533
+    assert down > here and tree.select() == [ROOT, tree.nodes[ROOT].children["A"]]
+    # the subtree's own discounted count (1/16 + 1/8 + 1/4 + 1/2 + 1 = 1.9375, A's rollout before the root's
+    # last) would pick the root instead: 0.3333 + 0.8399 against 1.1501
+    assert 0.625 / 1.875 + math.sqrt(2 * math.log(1.9375) / 1.875) > math.sqrt(2 * math.log(1.9375))
+
+
+def test_the_log_floor_is_two_and_an_untried_choice_divides_by_a_hundredth():
+    """A total under 2 counts as 2 under the logarithm (the reference's max(total, 2)); an untried choice has
+    N = 0, scored as N = 0.01: 0 + sqrt(2 ln 2 / 0.01) = 11.77, above any tried one."""
+    tree = _tree([0.0], {"A": [0.0], "B": []}, discount=0.5)
+    # root: own N 1, W 0; A: N 1, W 0; B untried. Σ N = 2.
+    assert tree.score(tree.nodes[ROOT].here, 1.5) == pytest.approx(math.sqrt(2 * math.log(2)))  # not ln 1.5
+    assert tree.score(tree.nodes[tree.nodes[ROOT].children["B"]].through, 2) == pytest.approx(
+        math.sqrt(2 * math.log(2) / 0.01))
+    assert tree.select()[-1] == tree.nodes[ROOT].children["B"]
+
+
+def test_virtual_loss_weighs_as_the_newest_zeros():
+    """Root own [1], A [1, 0] (N 1.5, W 0.5), γ = 1/2: Σ N = 2.5; own 1 + sqrt(2 ln 2.5) = 2.354 against A
+    0.333 + sqrt(2 ln 2.5 / 1.5) = 1.439: expand the root. One rollout in flight there: own [1, 0] (N 1.5,
+    W 0.5), Σ N = 3: both score 0.333 + sqrt(2 ln 3 / 1.5) and the tie goes to the root; a second in flight:
+    own [1, 0, 0] (N 1.75, W 0.25), Σ N = 3.25: 0.143 + 1.146 against 0.333 + 1.252: go down to A."""
+    tree = _tree([1.0], {"A": [1.0, 0.0]})
+    a = tree.nodes[ROOT].children["A"]
+    assert 1 + math.sqrt(2 * math.log(2.5)) > 0.5 / 1.5 + math.sqrt(2 * math.log(2.5) / 1.5)
     assert tree.select() == [ROOT]
-    tree.start([ROOT])  # ... and a second one in flight tips it: here [1, 0, 0] (N 1.75, W .25)
-    assert 0.25 / 1.75 + math.sqrt(2 * math.log(1.9375) / 1.75) < 0.5 / 1.5 + math.sqrt(2 * math.log(1.9375) / 1.5)
-    # at a: here [1, 0] against b untried: b
-    assert tree.select() == [ROOT, "a", "b"]
+    tree.start([ROOT])
+    assert tree.select() == [ROOT]
+    tree.start([ROOT])
+    assert 0.25 / 1.75 + math.sqrt(2 * math.log(3.25) / 1.75) < 0.5 / 1.5 + math.sqrt(2 * math.log(3.25) / 1.5)
+    assert tree.select() == [ROOT, a]
+    tree.finish([ROOT], 0.0)
+    tree.finish([ROOT], 0.0)
+    assert tree.nodes[ROOT].here.rewards == [1.0, 0.0, 0.0] and tree.nodes[ROOT].here.pending == 0
+
+
+def test_a_walk_makes_a_node_for_every_step_and_keys_children_per_parent():
+    """_tree_update: a rollout's states along its accepted prefix, walked from the root, each a child of the one
+    before; a state met under another parent is a node of its own, and a walk that makes one earns 1."""
+    tree = Tree(discount=0.5)
+    assert tree.walk([("A", "by\n  a\n  ", ("⊢ A",)), ("B", "by\n  a\n  b\n  ", ("⊢ B",))])
+    a = tree.nodes[ROOT].children["A"]
+    b = tree.nodes[a].children["B"]
+    assert tree.nodes[b].parent == a and tree.nodes[b].prefix == "by\n  a\n  b\n  " and tree.nodes[a].goals == ("⊢ A",)
+    assert not tree.walk([("A", "by\n  a'\n  ", ("⊢ A",))])  # nothing new: reward 0, the first prefix kept
+    assert tree.nodes[a].prefix == "by\n  a\n  "
+    assert tree.walk([("B", "by\n  b\n  ", ("⊢ B",))])  # B under the root is another node than B under A
+    assert tree.nodes[ROOT].children["B"] != b and len(tree.nodes) == 4
+    # the intermediate state is a node the search can resume from: A (with a child) is selectable
+    tree.nodes[ROOT].here.rewards = [1.0, 1.0, 0.0]
+    assert tree.select() == [ROOT, a]
 
 
 def test_the_resume_prompt_shows_the_goals_at_the_cut():
@@ -180,3 +225,25 @@ def test_budgets_stop_the_search_where_they_say(lean_cfg, budget, rollouts, stor
                    results.extend, tactics=verifier.check_tactics)
     (result,) = results
     assert result.side is None and len(result.attempts) == stored
+
+
+def test_a_rollout_files_every_state_along_its_prefix_and_the_search_resumes_from_one_between(lean_cfg):
+    """From the statement the model writes two haves and a failing tactic: the tree gets the state after each have
+    (h1 under the root, h1 and h2 under it), and the next rollout resumes from the state after the first have,
+    where the model finishes the proof (it never does from the state after both)."""
+    two = "  have h1 : 0 < x * x := by positivity\n  have h2 : 0 < x + x := by omega\n  nlinarith -- fake:fail\n```"
+
+    def script(req):
+        if "h2 : " in req.prompt:
+            return ["linarith -- fake:fail\n```"]
+        return [FINISH if H1 in req.prompt else two]
+
+    (searched,) = _search(lean_cfg, ScriptedGenerator(script), "rmaxts", 4, in_flight=1)
+    first, second = searched.attempts
+    steps = first.search["steps"]
+    assert [s["parent"] for s in steps] == [ROOT, steps[0]["node"]] and first.search["node"] == steps[1]["node"]
+    assert H1 in "\n".join(steps[0]["goals"]) and "h2 : " not in "\n".join(steps[0]["goals"])
+    assert steps[0]["prefix"] == "by\n  have h1 : 0 < x * x := by positivity\n  "
+    assert "h2 : 0 < x + x" in "\n".join(steps[1]["goals"])
+    assert second.search["parent"] == steps[0]["node"] and second.verdict is VerdictStatus.PROVED
+    assert second.proof == steps[0]["prefix"] + "nlinarith [h1]"

@@ -70,3 +70,40 @@ def test_eval_takes_a_strategy(store, tmp_path, fake_repl, monkeypatch, strategy
     with store.read_only() as conn:
         strategies = {r[0] for r in conn.execute(text("SELECT strategy FROM eval_attempts"))}
     assert strategies == {strategy}
+
+
+@pytest.mark.parametrize("strategy, checks", [("sample", 1), ("repair", 1), ("decompose", 4), ("rmaxts", 1)])
+def test_eval_counts_independent_attempts_at_their_budget(store, tmp_path, fake_repl, monkeypatch, capsys,
+                                                          strategy, checks):
+    """With a generator that always proves, every attempt proves: pass@1 is 1 for each strategy (one tree,
+    one sketch with its lemmas, one chain, one sample), and each attempt's spending is stored with it."""
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+
+    def respond(prompt, i):
+        if "sketch" in prompt:
+            return "  have h1 : 1 = 1 := by sorry\n  norm_num\n```"
+        return FAIL if "_neg" in prompt else "  norm_num\n```"  # a lemma's negation never proves
+
+    cfg = tmp_path / "eval.yaml"
+    with OpenAIServer(respond) as server:
+        cfg.write_text(yaml.safe_dump({
+            "generator": {"backend": "openai", "model": "scripted", "base_url": server.url},
+            "lean": {"repl": fake_repl, "timeout_s": 10},
+            "prover": {"strategy": [strategy], "repair_turns": 1, "sketches": 3, "lemma_samples": 1,
+                       "rmaxts": {"rollouts": 4, "in_flight": 1}}}))
+        out = tmp_path / "eval.json"
+        assert main(["--config", str(cfg), "eval", "--benchmark", "minif2f", "--split", "valid", "--n", "4",
+                     "--k", "1,4", "--limit", "2", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["pass_at_k"] == {"1": 1.0, "4": 1.0}
+    assert [p["correct"] for p in data["problems"]] == [4, 4]
+    assert all([(a["checks"], a["proved"]) for a in p["spent"]] == [(checks, True)] * 4 and
+               all(a["tokens"] > 0 for a in p["spent"]) for p in data["problems"])
+    b = data["budgets"]
+    assert b["strategy"] == strategy and b["checks_per_attempt"] == checks
+    assert [(c["k"], c["pass"], c["checks"]) for c in b["curve"]] == [(1, 1.0, checks), (4, 1.0, 4 * checks)]
+    assert f"an attempt spent {checks:.2f} Lean checks" in capsys.readouterr().out
+    with store.read_only() as conn:
+        attempts = conn.execute(text("SELECT problem, count(DISTINCT attempt) FROM eval_attempts GROUP BY 1")).all()
+        budgets = conn.execute(text("SELECT budgets FROM evaluations")).scalar_one()
+    assert [n for _, n in attempts] == [4, 4] and budgets == b

@@ -10,7 +10,7 @@ from flywheel.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="sample N proofs per benchmark problem, verify all, report pass@k")
+    p = sub.add_parser("eval", help="N independent attempts per benchmark problem, verify all, report pass@k beside the budget spent")
     p.add_argument("--benchmark", choices=["minif2f", "proofnet"], help="eval.benchmark (default minif2f)")
     p.add_argument("--split", choices=["valid", "test"], help="eval.split (default test)")
     p.add_argument("--n", type=int, help="proofs sampled per problem (eval.n, default 32)")
@@ -51,7 +51,10 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
             summary, counts = run_eval(store, cfg, ev, engines.generator, engines.check, engines.workers, model,
                                        checkpoint_id, stop=stop.event, sketch=engines.sketch,
                                        tactics=engines.tactics)
-    print(f"store: {store.describe()}\ncheckpoint: {model}\n{counts.render()}")
+    b = summary["budgets"]
+    print(f"store: {store.describe()}\ncheckpoint: {model}\n{counts.render()}\n"
+          f"strategy {b['strategy']}: an attempt spent {b['checks_per_attempt']:.2f} Lean checks and "
+          f"{b['tokens_per_attempt']:.0f} tokens on average; pass@k is at k attempts' budget")
     for source, values in summary["by_source"].items():
         print(f"  {source}: " + ", ".join(f"pass@{k} {100 * v:.1f}%" for k, v in values.items() if k != "problems")
               + f" ({values['problems']} problems)")

@@ -6,6 +6,10 @@ from prover_loop.extract import NoProof, extract_proof
 from prover_loop.strategies.base import Check, Order, Task
 
 
+# the seeds of one independent attempt (Task.attempt) lie this far from the next one's: past any pass's offsets
+ATTEMPT_SEEDS = 1_000_003
+
+
 def stops(task: Task) -> list[str]:
     """A completion continues the code block: its closing fence ends it. A chat answer (a reasoning prover's)
     may hold drafts in fences before its final block, so it runs to its end."""
@@ -17,7 +21,8 @@ def request(task: Task, prompt, n: int, key: str, seed_offset: int = 0):
     from flywheel.llm.base import GenerationRequest
 
     s = task.cfg.sampling
-    seed = None if s.seed is None else s.seed + 1000 * task.pass_ + seed_offset
+    seed = None if s.seed is None else s.seed + 1000 * task.pass_ + seed_offset + ATTEMPT_SEEDS * task.attempt
+    key = key if not task.attempt else f"{key}:a{task.attempt}"
     return GenerationRequest(prompt=prompt, n=n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens,
                              stop=stops(task), seed=seed, key=key)
 

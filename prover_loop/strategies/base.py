@@ -37,6 +37,9 @@ class Task:
     early_stop: bool = True  # False: every chain runs to its end (evaluation counts correct samples)
     lemmas: Any = None  # the lemma pool (prover_loop.lemmas.Pool): proofs of lemmas stored before this pass
     resumed: list = field(default_factory=list)  # this side's attempts of an interrupted search (Strategy.journal)
+    # which of a side's independent attempts this task is (evaluation runs eval.n of them, each a lane of its
+    # own at the stated budget): its requests' keys and seeds differ from the other attempts'
+    attempt: int = 0
 
     @property
     def declaration(self) -> str:
@@ -131,6 +134,17 @@ class Strategy:
     # the unit settles, so that a killed run resumes the strategy from them (Task.resumed)
     journal: ClassVar[bool] = False
     task: Task
+
+    def attempt_of(self, check: Check) -> int:
+        """Which independent attempt of this strategy a check of it belongs to (the unit evaluation counts,
+        and spends a budget on): 0, the whole run of the strategy on its side, unless each of its answers is
+        one (sample)."""
+        return 0
+
+    def keeps(self, check: Check) -> bool:
+        """Whether a check's attempt is part of the unit's outcome: False for one a serial run would never have
+        made (decompose: past the answer that decided its lemma or killed its sketch), in flight or not."""
+        return True
 
     def start(self) -> list[Proposal]:
         raise NotImplementedError

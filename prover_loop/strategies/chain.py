@@ -18,10 +18,15 @@ class Chain(Strategy):
     index: int = 0
     proved: bool = False
     inner: dict = field(default_factory=dict)  # id of a check we proposed -> the step's own check
+    ran: list = field(default_factory=list)  # every step started, in turn
 
     def start(self) -> list[Proposal]:
         self.current = self.steps[0](self.task)
+        self.ran.append(self.current)
         return self._wrap(self.current.start())
+
+    def keeps(self, check: Check) -> bool:
+        return self.ran[check.order[0]].keeps(replace(check, order=check.order[1:]))
 
     def _wrap(self, proposals: list[Proposal]) -> list[Proposal]:
         out = []
@@ -41,6 +46,7 @@ class Chain(Strategy):
             return []
         self.index += 1
         self.current = self.steps[self.index](self.task)
+        self.ran.append(self.current)
         return self._wrap(self.current.start())
 
     def generated(self, result: Generated) -> list[Proposal]:

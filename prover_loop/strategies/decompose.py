@@ -1,16 +1,26 @@
 """decompose: DeepSeek-Prover-V2's subgoal decomposition. The sketcher (its own model role) writes
 `prover.sketches` proof sketches whose steps are `have h_i : P_i := by sorry`; Lean elaborates each as a
 sketch and gives every sorry's goal; each goal becomes a lemma (subgoals.py), taken from the lemma pool when
-its statement is there, else proved as a statement of its own by `prover.lemma_strategy` on both its sides
-(a proved negation kills the sketch); once every lemma is proved, the sketch with the lemmas applied in its
-holes is checked whole, as any proof of the side. A sketch Lean refuses is dropped, its reason stored with it.
+its statement is there, else proved as a statement of its own by `prover.lemma_strategy` on both its sides;
+once every lemma is proved, the sketch with the lemmas applied in its holes is checked whole, as any proof of
+the side. A sketch Lean refuses is dropped, its reason stored with it.
 
-Orders: sketch k's check at (k, 0), its lemma i's side j at (k, 1, i, j, *the lemma strategy's order), the
-assembled proof at (k, 2): an earlier sketch is finished before a later one under a budget, and its success
-stops the later ones."""
+A lemma's negation is `¬ (∀ binders, concl)` (negation form `forall`, whatever prover.negation_form says): false
+whenever the lemma is true, where `binders ⊢ ¬ concl` holds too when the hole's context is contradictory (a
+sketch of a theorem with inconsistent hypotheses, a `False` goal) and would kill a valid sketch.
+
+Orders: sketch k's check at (k, 0), its lemma i's side j at (k, 1, i, *the lemma strategy's order, j) (the two
+sides interleaved), the assembled proof at (k, 2): an earlier sketch is finished before a later one under a
+budget, and its success stops the later ones. What the lemmas' answers decide is decided in that order, never
+in the order they arrive: a sketch's answers are taken in canonical order once every check before them is
+known. The first proved side of a lemma decides it (proved, or its negation kills the sketch); a lemma both
+of whose sides end unproved kills it at its end (k, 1, i, END). The sketch's checks past a kill, and a lemma's
+past its proof, are left out of the unit's outcome (Strategy.keeps) whether or not they were in flight, so the
+stored rows are those of a serial run."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field, replace
 
 from flywheel.errors import UnparsableStatement
@@ -20,6 +30,7 @@ from prover_loop.strategies.base import (Check, CheckKind, Checked, Generate, Ge
                                          Task)
 
 SIDES = (Side.STATEMENT, Side.NEGATION)
+END = 2**62  # a lemma's place after every check of it: where a lemma that ends unproved kills its sketch
 
 
 @dataclass(slots=True)
@@ -27,9 +38,12 @@ class Lemma:
     hole: object  # subgoals.Hole
     proof: str | None = None  # from the pool, or proved here
     runs: list = field(default_factory=list)  # the lemma strategy on each side (SIDES order)
+    at: Order | None = None  # the check whose proof decided it
+    cap: Order | None = None  # the least order of a proved answer told so far: it is decided there or before
+    ended: bool = False  # both sides ended unproved (its END is queued)
 
-    def open(self) -> bool:
-        return self.proof is None and any(r.frontier() is not None for r in self.runs)
+    def decided(self) -> bool:
+        return self.proof is not None
 
 
 @dataclass(slots=True)
@@ -40,6 +54,8 @@ class Sketch:
     text: str = ""  # the sketch as Lean saw it
     attempt: str | None = None  # its attempt's key, the parent of its lemmas' first attempts and of the whole
     lemmas: list[Lemma] = field(default_factory=list)
+    cut: Order | None = None  # killed there: its checks after it are no part of the outcome
+    told: list = field(default_factory=list)  # heap of (order, i, j, proof or None): answers not yet taken
 
 
 @dataclass(slots=True)
@@ -65,9 +81,10 @@ class Decompose(Strategy):
                     for k, c in enumerate(result.completions)]
         k, i, j, tag = rest
         sketch = self.sketches[k]
-        if sketch.over or sketch.lemmas[i].proof is not None:
+        if sketch.over or sketch.lemmas[i].decided():
             return []
-        return self._wrap(k, i, j, sketch.lemmas[i].runs[j].generated(Generated(tag, result.completions)))
+        return self._wrap(k, i, j, sketch.lemmas[i].runs[j].generated(Generated(tag, result.completions))) + \
+            self._settle(k)
 
     def checked(self, result: Checked) -> list[Proposal]:
         check = result.check
@@ -80,19 +97,60 @@ class Decompose(Strategy):
             return []
         _, i, j, _, own = self.inner.pop(id(check))
         lemma = sketch.lemmas[i]
-        if sketch.over or lemma.proof is not None:
+        if sketch.over or lemma.decided():
             return []
-        if result.verdict is not None and result.verdict.status is VerdictStatus.PROVED:
-            if SIDES[j] is Side.NEGATION:  # the subgoal is false: the sketch cannot be completed
-                sketch.over = True
-                return []
-            lemma.proof = check.proof
-            return self._assemble(k, sketch)
+        proved = result.verdict is not None and result.verdict.status is VerdictStatus.PROVED
+        heapq.heappush(sketch.told, (check.order, i, j, check.proof if proved else None))
+        if proved and (lemma.cap is None or check.order < lemma.cap):
+            lemma.cap = check.order
         more = self._wrap(k, i, j, lemma.runs[j].checked(Checked(own, result.verdict, result.attempt)))
-        in_flight = any(kk == k and ii == i for kk, ii, *_ in self.inner.values())  # its other side's checks
-        if not more and not in_flight and not lemma.open():
-            sketch.over = True  # a subgoal neither proved nor disproved: nothing more can complete the sketch
-        return more
+        return more + self._settle(k)
+
+    def _pending(self, k: int, i: int) -> Order | None:
+        """The least order of a check of lemma i of sketch k not told yet: in flight, or still to come."""
+        lemma = self.sketches[k].lemmas[i]
+        if lemma.decided() or lemma.ended:
+            return None
+        coming = [ours.order for kk, ii, _, ours, _ in self.inner.values() if kk == k and ii == i]
+        coming += [(k, 1, i, *f, j) for j, run in enumerate(lemma.runs) if (f := run.frontier()) is not None]
+        return min(coming, default=None)
+
+    def _settle(self, k: int) -> list[Proposal]:
+        """Take the sketch's answers in canonical order, each once every check before it is known: a proved
+        side decides its lemma (a negation kills the sketch there), a lemma ended unproved kills it at its END;
+        then assemble once every lemma is proved."""
+        sketch = self.sketches[k]
+        while not sketch.over:
+            for i, lemma in enumerate(sketch.lemmas):
+                if not (lemma.decided() or lemma.ended) and self._pending(k, i) is None:
+                    lemma.ended = True  # nothing more can come of either side, and neither proved
+                    heapq.heappush(sketch.told, ((k, 1, i, END), i, None, None))
+            if not sketch.told:
+                break
+            horizon = min((p for i in range(len(sketch.lemmas)) if (p := self._pending(k, i)) is not None),
+                          default=None)
+            order, i, j, proof = sketch.told[0]
+            if horizon is not None and horizon < order:
+                break  # an earlier check may still decide otherwise
+            heapq.heappop(sketch.told)
+            lemma = sketch.lemmas[i]
+            if lemma.decided():
+                continue
+            if j is None or (proof is not None and SIDES[j] is Side.NEGATION):
+                sketch.over, sketch.cut = True, order  # the subgoal is false, or nothing proved it
+            elif proof is not None:
+                lemma.proof, lemma.at = proof, order
+        return self._assemble(k, sketch)
+
+    def keeps(self, check: Check) -> bool:
+        """A lemma's check past its sketch's kill, or past the check that proved the lemma, is no part of the
+        outcome: a serial run would never have made it."""
+        if len(check.order) < 3 or check.order[1] != 1:
+            return True
+        sketch = self.sketches[check.order[0]]
+        lemma = sketch.lemmas[check.order[2]]
+        return ((sketch.cut is None or check.order <= sketch.cut)
+                and (lemma.at is None or check.order <= lemma.at))
 
     def _sketched(self, k: int, sketch: Sketch, result: Checked) -> list[Proposal]:
         from prover_loop.lemmas import derived
@@ -123,21 +181,27 @@ class Decompose(Strategy):
 
             lemma_st = derived(st, h.statement)
             for j, side in enumerate(SIDES):
-                sub = Task(lemma_st, side, goal_text(lemma_st, side, task.cfg.negation_form), None, task.pass_,
-                           task.cfg.lemma_samples, task.cfg, True)
+                sub = Task(lemma_st, side, goal_text(lemma_st, side, "forall"), None, task.pass_,
+                           task.cfg.lemma_samples, task.cfg, True, attempt=task.attempt)
                 lemma.runs.append(make_strategy(list(task.cfg.lemma_strategy), sub))
                 out += self._wrap(k, i, j, lemma.runs[j].start())
-        return out + self._assemble(k, sketch)
+        return out + self._settle(k)
 
     def _wrap(self, k: int, i: int, j: int, proposals: list[Proposal]) -> list[Proposal]:
+        """A lemma run's proposals as the sketch's; a check past the lemma's cap is dropped (the lemma is
+        decided before it, so it would be no part of the outcome)."""
         sketch = self.sketches[k]
-        run = sketch.lemmas[i].runs[j]
+        lemma = sketch.lemmas[i]
+        run = lemma.runs[j]
         out: list[Proposal] = []
         for p in proposals:
             if isinstance(p, Generate):
                 out.append(Generate(p.request, ("lemma", k, i, j, p.tag), p.role))
                 continue
-            ours = replace(p, order=(k, 1, i, j, *p.order), statement=run.task.goal, subject=run.task,
+            order = (k, 1, i, *p.order, j)
+            if lemma.cap is not None and order > lemma.cap:
+                continue
+            ours = replace(p, order=order, statement=run.task.goal, subject=run.task,
                            parent=p.parent or sketch.attempt, sampling=dict(p.sampling, sketch=k, lemma=i),
                            strategy=p.strategy or run.name)
             self.inner[id(ours)] = (k, i, j, ours, p)
@@ -163,7 +227,7 @@ class Decompose(Strategy):
             if not sketch.checked:
                 pending.append((k, 0))
                 continue
-            fronts = [(k, 1, i, j, *f) for i, lemma in enumerate(sketch.lemmas) if lemma.proof is None
+            fronts = [(k, 1, i, *f, j) for i, lemma in enumerate(sketch.lemmas) if not lemma.decided()
                       for j, run in enumerate(lemma.runs) if (f := run.frontier()) is not None]
             pending.append(min(fronts, default=(k, 2)))
         return min(pending, default=None)

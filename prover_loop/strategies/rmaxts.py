@@ -1,7 +1,8 @@
 """rmaxts: DeepSeek-Prover-V1.5's tree search. Each rollout asks the model to continue a proof prefix (the resume
 prompt: flywheel.prompting.resume_prompt, the goals at the cut as a comment), checks the whole proof with the
-tactics Lean ran (CheckKind.TACTICS), cuts it before its first failure (flywheel.lean.truncate) and files the
-state there (goal_key) in the tree (prover_loop/search_tree.py): reward 1 when it is new.
+tactics Lean ran (CheckKind.TACTICS), cuts it before its first failure (flywheel.lean.truncate) and walks the
+states along what is left from the root of the tree (prover_loop/search_tree.py, `steps`): a node for every
+step that changes the tactic state, reward 1 when the walk made one.
 
 Order: rollout i is the check (i,). Up to prover.rmaxts.in_flight rollouts are out at once; rollout i + in_flight
 is selected once the results of rollouts 0..i are in, applied in index order, with the later ones still in
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flywheel.records import VerdictStatus
-from prover_loop.search_tree import ROOT, Tree
+from prover_loop.search_tree import ROOT, Tree, node_ids
 from prover_loop.strategies.asking import check_of, request, sampling_of
 from prover_loop.strategies.base import Check, Checked, CheckKind, Generate, Generated, Order, Proposal, Strategy
 
@@ -57,6 +58,46 @@ def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
         return goal_key(goals), cut, tuple(goals)
     except Exception:  # goals Lean printed that we cannot take apart: no node, the rollout earns nothing
         return None
+
+
+def steps(checked) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The states along the proof's accepted prefix (before its first failure), as the reference's _tree_update
+    walks them: after each line on which a tactic ends, the state there (the goals before the tactic that starts
+    the next line, or at the cut) with the proof up to there as its prefix; a step that leaves the state as it
+    was (the goal key of the one before, the theorem's own goal first) is no step. [] when nothing elaborated
+    past the start."""
+    from flywheel.lean.goals import goal_key
+    from flywheel.lean.truncate import _offset
+
+    last = reached(checked)
+    if last is None:
+        return []
+    text, cut = checked.proof, len(last[1])
+    tactics = sorted(checked.tactics, key=lambda t: t.pos)
+    ends = sorted(_offset(text, t.end_pos) for t in tactics)
+    points: dict[int, tuple[str, ...]] = {}  # offset -> the goals there
+    for t in tactics:
+        at = _offset(text, t.pos)
+        if t.pos.line > 1 and at < cut and not text[text.rfind("\n", 0, at) + 1 : at].strip():
+            points.setdefault(at, t.goals_before)  # the outermost of the tactics starting there comes first
+    points[cut] = last[2]
+    try:
+        prev = goal_key(tactics[0].goals_before)
+    except Exception:
+        prev = None
+    out, since = [], 0
+    for at in sorted(points):
+        if not any(since < e <= at for e in ends):  # no tactic finished since the last step: no new state
+            continue
+        since = at
+        try:
+            key = last[0] if at == cut else goal_key(points[at])
+        except Exception:  # goals we cannot take apart: no step here
+            continue
+        if key != prev:
+            out.append((key, text[:at], tuple(points[at])))
+            prev = key
+    return out
 
 
 @dataclass(slots=True)
@@ -120,25 +161,26 @@ class RMaxTS(Strategy):
         i = result.check.tag
         rollout = self.flying[i]
         if result.check.replay is not None:
-            search = result.check.replay.search
-            new = None if search.get("node") is None else (search["node"], search["prefix"], tuple(search["goals"]))
+            got = [(st["key"], st["prefix"], tuple(st["goals"])) for st in result.check.replay.search.get("steps", [])]
         else:
-            new = reached(result.tactics)
-        parent = self.tree.nodes[rollout.path[-1]]
+            got = steps(result.tactics)
         if result.attempt is not None:
-            result.attempt.search = {"node": new[0] if new else None, "parent": parent.key,
-                                     "prefix_len": len(parent.prefix), "prefix": new[1] if new else None,
-                                     "goals": list(new[2]) if new else None, "path": rollout.path}
+            parent = self.tree.nodes[rollout.path[-1]]
+            ids = node_ids([k for k, _, _ in got])
+            result.attempt.search = {
+                "node": ids[-1] if ids else None, "parent": parent.key, "prefix_len": len(parent.prefix),
+                "prefix": got[-1][1] if got else None, "goals": list(got[-1][2]) if got else None,
+                "path": rollout.path, "steps": [{"key": k, "node": n, "parent": up, "prefix": p, "goals": list(g)}
+                                                for (k, p, g), n, up in zip(got, ids, [ROOT] + ids)]}
         if result.verdict is not None and result.verdict.status is VerdictStatus.PROVED:
             self.proved = True
-        self.results[i] = new
+        self.results[i] = got
         out: list[Proposal] = []
         while self.applied in self.results:  # in index order, whatever order the answers came in
             j = self.applied
-            got = self.results.pop(j)
+            found = self.results.pop(j)
             done = self.flying.pop(j)
-            fresh = got is not None and self.tree.add(got[0], done.path[-1], got[1], got[2])
-            self.tree.finish(done.path, 1.0 if fresh else 0.0)
+            self.tree.finish(done.path, 1.0 if self.tree.walk(found) else 0.0)
             self.applied += 1
             out += self._launch()
         return out

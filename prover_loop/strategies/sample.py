@@ -13,6 +13,9 @@ class Sample(Strategy):
     name = "sample"
     answered: bool = False
 
+    def attempt_of(self, check) -> int:
+        return check.order[0]  # each sample is an attempt of its own, one check
+
     def start(self) -> list[Proposal]:
         req = first_request(self.task)
         return [Generate(req, tag=req)]

@@ -35,12 +35,23 @@ class Lane:
     task: Task
     strategy: Strategy
     waiting: list = field(default_factory=list)  # heap of (order, seq, Check)
-    checks: int = 0
-    tokens: int = 0
+    checks: int = 0  # Lean checks admitted (lemmas' and sketches' included)
+    tokens: int = 0  # tokens of the proofs admitted
+    spent: dict = field(default_factory=dict)  # Strategy.attempt_of -> [checks, tokens] of that attempt
     exhausted: bool = False  # budget spent: no proposal of it is taken any more
 
     def frontier(self) -> Order | None:
         return None if self.exhausted else self.strategy.frontier()
+
+    def spend(self, check: Check) -> None:
+        """An admitted check: a Lean check when a proof is sent (a replayed one too, as the run it resumes spent
+        it), and the tokens that wrote it, on the side and on the attempt it belongs to."""
+        sent = int(check.proof is not None)
+        self.checks += sent
+        self.tokens += check.tokens
+        mine = self.spent.setdefault(self.strategy.attempt_of(check), [0, 0])
+        mine[0] += sent
+        mine[1] += check.tokens
 
 
 class Unit:
@@ -94,9 +105,8 @@ class Unit:
                         lane.exhausted = True
                         lane.waiting.clear()
                         break
-                    lane.checks += check.proof is not None
-                    lane.tokens += check.tokens
                 heapq.heappop(lane.waiting)
+                lane.spend(check)
                 out.append((lane, check))
                 if self.budget.limited and self._spent(lane):
                     lane.exhausted = True  # what it proposes from now on is dropped
@@ -146,5 +156,6 @@ class Unit:
         return [self.done[k][2] for k in keys]
 
     def outcome(self) -> list[tuple[Key, Check, object, ProofAttempt]]:
-        keys = sorted(k for k in self.done if self.best is None or k <= self.best)
+        keys = sorted(k for k in self.done if (self.best is None or k <= self.best)
+                      and self.lanes[k[1]].strategy.keeps(self.done[k][0]))
         return [(k, *self.done[k]) for k in keys]

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from flywheel.records import VerdictStatus as V
-from flywheel.synthetic import FAMILIES, HELD_OUT, PER_FAMILY, generate, vocabulary
+from flywheel.synthetic import FAMILIES, HELD_OUT, ONE_WORD_CLOSES, PER_FAMILY, generate, vocabulary
 from orchestration.cli import main
 
 
@@ -40,10 +40,6 @@ def test_synth_command_writes_what_ingest_and_eval_read(tmp_path, capsys):
     assert held_out == [r["name"] for r in rows["test"]]  # eval.benchmark synthetic is this test split
 
 
-# Which one-word tactic closes which family on core Lean (decide's propositions are closed: simp decides them).
-CLOSES = {"rfl": {"rfl"}, "decide": {"decide", "simp"}, "simp": {"simp"}, "lemma": set(), "induction": set()}
-
-
 @pytest.mark.lean
 def test_every_reference_proof_checks_on_real_lean_and_tactics_close_their_families(real_lean_cfg):
     from flywheel.lean.verifier import Verifier
@@ -58,7 +54,7 @@ def test_every_reference_proof_checks_on_real_lean_and_tactics_close_their_famil
             for tactic in ("rfl", "decide", "simp"):
                 got = v.check(it.header, it.formal_statement, f"by {tactic}").status
                 assert got in (V.PROVED, V.FAILED), (it.name, tactic, got)
-                if (got is V.PROVED) != (tactic in CLOSES[it.family]):
+                if (got is V.PROVED) != (tactic in ONE_WORD_CLOSES[it.family]):
                     mixed.append((it.name, tactic, got.value))
     assert refused == []  # all 200 reference proofs, on the real kernel
     assert mixed == [], mixed

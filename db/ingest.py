@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,37 +15,15 @@ from sqlalchemy.exc import DBAPIError
 from db.models import ProblemRow
 from db.store import Store
 from flywheel.errors import ConfigError
+from flywheel.fields import DEFAULT_FIELDS, FieldMap, optional_text, pick
 from flywheel.hashing import normalize_informal, sha256_text
 from flywheel.jsonl import BadRecord, read_records
-from flywheel.records import Problem
+from flywheel.records import Problem, Statement
 from flywheel.text import refused_character, storable, unwrap_lean_comment
 
 log = logging.getLogger(__name__)
 
-# Tried in order when --map does not name the field.
-DEFAULT_FIELDS = {
-    "informal": ("informal", "problem", "question", "informal_statement", "informal_prefix", "statement"),
-    "answer": ("answer", "final_answer"),
-    "id": ("id", "name", "unique_id", "problem_id"),
-}
 _GSM8K_ANSWER = re.compile(r"####\s*(.+?)\s*$", re.S)
-
-
-@dataclass(slots=True)
-class FieldMap:
-    informal: str | None = None
-    answer: str | None = None
-    id: str | None = None
-
-    @classmethod
-    def parse(cls, items: list[str]) -> "FieldMap":
-        fmap = cls()
-        for item in items:
-            key, sep, value = item.partition("=")
-            if not sep or key not in ("informal", "answer", "id") or not value:
-                raise ConfigError(f"--map {item!r}: expected informal=FIELD, answer=FIELD or id=FIELD")
-            setattr(fmap, key, value)
-        return fmap
 
 
 @dataclass(slots=True)
@@ -59,26 +37,9 @@ class IngestReport:
     warnings: list[BadRecord] = field(default_factory=list)  # stored, but worth a look
 
 
-def _pick(obj: dict, explicit: str | None, role: str) -> tuple[str | None, Any]:
-    if explicit is not None:
-        return explicit, obj.get(explicit)
-    for name in DEFAULT_FIELDS[role]:
-        if name in obj:
-            return name, obj[name]
-    return None, None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise TypeError(type(value).__name__)
-    return str(value)
-
-
 def to_problem(obj: dict, where: BadRecord, source: str, fmap: FieldMap) -> Problem | BadRecord:
     """One record → Problem, or BadRecord naming the missing or mistyped field."""
-    name, value = _pick(obj, fmap.informal, "informal")
+    name, value = pick(obj, fmap.informal, "informal")
     if name is None or value is None:
         wanted = fmap.informal or "|".join(DEFAULT_FIELDS["informal"])
         return BadRecord(where.path, where.line, f"missing field {wanted!r} (the informal problem)")
@@ -92,15 +53,10 @@ def to_problem(obj: dict, where: BadRecord, source: str, fmap: FieldMap) -> Prob
     used = {name}
     picked: dict[str, str | None] = {}
     for role in ("answer", "id"):
-        fname, fvalue = _pick(obj, getattr(fmap, role), role)
-        if getattr(fmap, role) is not None and fname not in obj:
-            return BadRecord(where.path, where.line, f"missing field {fname!r} (--map {role}={fname})")
-        try:
-            picked[role] = _text(fvalue)
-        except TypeError as e:
-            return BadRecord(where.path, where.line, f"field {fname!r} must be text or a number, got {e}")
-        if picked[role] is not None and (bad := refused_character(picked[role])):
-            return BadRecord(where.path, where.line, f"field {fname!r} holds {bad}, which the store refuses")
+        got = optional_text(obj, where, getattr(fmap, role), role)
+        if isinstance(got, BadRecord):
+            return got
+        fname, picked[role] = got
         if fname is not None:
             used.add(fname)
     meta = {k: v for k, v in obj.items() if k not in used}
@@ -124,20 +80,37 @@ def write_problems(store: Store, problems: list[Problem]) -> int:
         return len(s.execute(stmt).all())
 
 
-def _write(store: Store, pending: list[tuple[BadRecord, Problem]], report: IngestReport) -> None:
+# A record ready to store: a problem, with the statement a formal record gives (None for informal problems).
+Item = tuple[Problem, Statement | None]
+Writer = Callable[[Store, list[Item]], int]  # stores items in one transaction; returns how many were new
+
+
+def write_items(store: Store, items: list[Item]) -> int:
+    """Informal problems; a formal record's problem and its statement (new statements are counted)."""
+    statements = [st for _, st in items if st is not None]
+    if not statements:
+        return write_problems(store, [p for p, _ in items])
+    from db.statements import insert_statements
+
+    with store.session() as s:
+        s.execute(insert(ProblemRow).values(_rows([p for p, _ in items])).on_conflict_do_nothing())
+        return insert_statements(s, statements)
+
+
+def _write(store: Store, pending: list[tuple[BadRecord, Item]], report: IngestReport) -> None:
     """One INSERT for the batch; if the store refuses it, each record alone, so that a record the store
     refuses is named FILE:LINE and never costs its batch."""
     if not pending:
         return
     try:
-        report.new += write_problems(store, [p for _, p in pending])
+        report.new += write_items(store, [it for _, it in pending])
         return
     except DBAPIError as e:
         log.warning("%s: the store refused a batch of %d records (%s); storing them one by one",
                     report.path, len(pending), _why(e))
-    for where, problem in pending:
+    for where, item in pending:
         try:
-            report.new += write_problems(store, [problem])
+            report.new += write_items(store, [item])
         except DBAPIError as e:
             report.rejected.append(BadRecord(where.path, where.line, f"the store refused it: {_why(e)}"))
 
@@ -146,19 +119,19 @@ def _why(e: DBAPIError) -> str:
     return str(getattr(e.orig, "pgerror", None) or e.orig or e).strip().splitlines()[0]
 
 
-def _note_changed(store: Store, pending: list[tuple[BadRecord, Problem]], report: IngestReport) -> None:
+def _note_changed(store: Store, pending: list[tuple[BadRecord, Item]], report: IngestReport) -> None:
     """Warn for each record whose external id is stored, or came earlier in this batch, with other text: it
     becomes a second problem (the id is the text's hash), which is seldom what the file meant."""
-    ids = {p.external_id for _, p in pending if p.external_id is not None}
+    ids = {p.external_id for _, (p, _) in pending if p.external_id is not None}
     if not ids:
         return
-    source = pending[0][1].source
+    source = pending[0][1][0].source
     with store.session() as s:
         known: dict[str, set[str]] = {}
         for ext, pid in s.execute(select(ProblemRow.external_id, ProblemRow.id)
                                   .where(ProblemRow.source == source, ProblemRow.external_id.in_(ids))):
             known.setdefault(ext, set()).add(pid)
-    for where, p in pending:
+    for where, (p, _) in pending:
         if p.external_id is None:
             continue
         others = known.setdefault(p.external_id, set())
@@ -169,14 +142,21 @@ def _note_changed(store: Store, pending: list[tuple[BadRecord, Problem]], report
         others.add(p.id)
 
 
+Convert = Callable[[dict, BadRecord], "Problem | Item | BadRecord"]
+
+
 def ingest_file(store: Store, path: str | Path, source: str, fmap: FieldMap, batch: int = 1000,
-                progress: Callable[[int], None] | None = None) -> IngestReport:
+                progress: Callable[[int], None] | None = None, convert: Convert | None = None) -> IngestReport:
     """Good records are stored batch by batch even when others are rejected; nothing stored is lost.
-    `progress(n)` is told of every n records read."""
+    `progress(n)` is told of every n records read. `convert(record, where)` makes each record a problem (by
+    default the informal one `to_problem` reads) or a (problem, statement) pair, or names why not."""
     if not source.strip():
         raise ConfigError("--source must name the problems' origin, e.g. math500")
+    if convert is None:
+        def convert(obj: dict, where: BadRecord):
+            return to_problem(obj, where, source, fmap)
     report = IngestReport(str(path))
-    pending: list[tuple[BadRecord, Problem]] = []
+    pending: list[tuple[BadRecord, Item]] = []
     accepted = 0
 
     def flush() -> None:
@@ -196,14 +176,14 @@ def ingest_file(store: Store, path: str | Path, source: str, fmap: FieldMap, bat
         line, obj = item
         report.read += 1
         where = BadRecord(str(path), line, "")
-        result = to_problem(obj, where, source, fmap)
+        result = convert(obj, where)
         if isinstance(result, BadRecord):
             report.rejected.append(result)
             if progress is not None:
                 progress(1)
             continue
         accepted += 1
-        pending.append((where, result))
+        pending.append((where, result if isinstance(result, tuple) else (result, None)))
         if len(pending) >= batch:
             flush()
     flush()

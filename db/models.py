@@ -64,6 +64,7 @@ class StatementRow(Base):
     header: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     preamble: Mapped[str] = mapped_column(Text, server_default="")  # def/abbrev/open/variable it needs, rendered before it
+    formal: Mapped[bool] = mapped_column(Boolean, server_default="false")  # ingested formal, not autoformalized
     name: Mapped[str] = mapped_column(Text)
     normalized_sha256: Mapped[str] = mapped_column(SHA)
     origin_model: Mapped[str | None] = mapped_column(Text)

@@ -25,11 +25,14 @@ def to_statement(row: StatementRow) -> Statement:
         normalized_sha256=row.normalized_sha256, origin_model=row.origin_model, sample_index=row.sample_index,
         status=StatementStatus(row.status), drop_reason=DropReason(row.drop_reason) if row.drop_reason else None,
         drop_detail=row.drop_detail, grade=row.grade, grade_rationale=row.grade_rationale, preamble=row.preamble,
+        formal=row.formal,
     )
 
 
 def _pending(round_: int, source: str | None):
-    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id, StatementRow.round <= round_))
+    # a problem ingested formal has its statement already, whatever round it was stored for
+    has = exists().where(and_(StatementRow.problem_id == ProblemRow.id,
+                              (StatementRow.round <= round_) | StatementRow.formal))
     q = select(ProblemRow).where(~has)
     return q.where(ProblemRow.source == source) if source else q
 
@@ -78,6 +81,7 @@ def _row(s: Statement) -> dict:
         name=storable(s.name), normalized_sha256=s.normalized_sha256, origin_model=storable(s.origin_model),
         sample_index=s.sample_index, status=status, drop_reason=reason, drop_detail=storable(detail),
         grade=storable(s.grade), grade_rationale=storable(s.grade_rationale), preamble=storable(s.preamble),
+        formal=s.formal,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from flywheel.benchmarks import BUNDLED
+from flywheel.benchmarks import BUNDLED, EVALUATED
 from flywheel.config_load import build, env_overrides, leaves, merge, namer, read_file
 from flywheel.errors import ConfigError
 
@@ -167,7 +167,7 @@ class RmaxtsConfig:
 class EvalConfig:
     """`flywheel eval` and the round's evaluate stage: pass@k of the prover on a shipped benchmark."""
 
-    benchmark: str = "minif2f"  # minif2f | proofnet
+    benchmark: str = "minif2f"  # minif2f | proofnet | synthetic (flywheel/synthetic.py, split test)
     split: str = "test"  # valid | test
     n: int = 32  # proofs sampled per problem
     k: list[int] = field(default_factory=lambda: [1, 8, 32])
@@ -299,7 +299,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ProverConfig", "prompt_style"): ("completion", "chat"),
     ("ProverConfig", "strategy"): STRATEGIES,
     ("ProverConfig", "lemma_strategy"): tuple(s for s in STRATEGIES if s != "decompose"),
-    ("EvalConfig", "benchmark"): BUNDLED,
+    ("EvalConfig", "benchmark"): EVALUATED,
     ("EvalConfig", "split"): ("valid", "test"),
     ("TrainConfig", "lora_serve"): ("merge", "adapter"),
     ("TrainConfig", "device"): ("auto", "cpu", "cuda"),

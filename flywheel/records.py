@@ -88,6 +88,7 @@ class Statement:
     grade: str | None = None
     grade_rationale: str | None = None
     preamble: str = ""  # the def/abbrev/open/variable/universe commands `text` needs, rendered before it
+    formal: bool = False  # ingested formal (`ingest --formal`), not autoformalized
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from flywheel.errors import FlywheelError
 COMMAND_MODULES = [
     "orchestration.commands.db",
     "orchestration.commands.ingest",
+    "orchestration.commands.synth",
     "orchestration.commands.sql",
     "orchestration.commands.export",
     "orchestration.commands.lean",

@@ -89,9 +89,12 @@ def filter_steps(cfg: Config, store: Store, round_: int, generator=None, compile
         from filters.grade import grade_filter
 
         def _grade(sts: Sequence[Statement]):
+            # a statement ingested formal is what its user asked to prove: no translation to grade
+            judged = [x for x in sts if not x.formal]
             with store.session() as s:
-                informal = {pid: p.informal for pid, p in dbst.problems_by_id(s, [x.problem_id for x in sts if x.problem_id]).items()}
-            return grade_filter(sts, informal, generator, cfg.filters)
+                informal = {pid: p.informal for pid, p in dbst.problems_by_id(s, [x.problem_id for x in judged if x.problem_id]).items()}
+            graded = iter(grade_filter(judged, informal, generator, cfg.filters) if judged else [])
+            return [None if x.formal else next(graded) for x in sts]
         steps.append(("grade", _grade))
     return steps
 

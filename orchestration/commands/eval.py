@@ -11,7 +11,7 @@ from flywheel.errors import ConfigError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="N independent attempts per benchmark problem, verify all, report pass@k beside the budget spent")
-    p.add_argument("--benchmark", choices=["minif2f", "proofnet"], help="eval.benchmark (default minif2f)")
+    p.add_argument("--benchmark", choices=["minif2f", "proofnet", "synthetic"], help="eval.benchmark (default minif2f)")
     p.add_argument("--split", choices=["valid", "test"], help="eval.split (default test)")
     p.add_argument("--n", type=int, help="proofs sampled per problem (eval.n, default 32)")
     p.add_argument("--k", help="comma-separated k of pass@k, each at most n (eval.k, default 1,8,32)")

@@ -68,6 +68,9 @@ class GeneratorConfig:
     gpu_memory_utilization: float = 0.9
     enable_prefix_caching: bool = True
     enforce_eager: bool = False  # skip graph capture/compilation (faster start, slower steps)
+    # vllm back end: each request goes to vLLM's asynchronous engine as a strategy proposes it and is answered as
+    # it finishes (continuous batching: no request waits for a batch's slowest); false: one LLM.generate a batch
+    vllm_async: bool = True
     base_url: str | None = None  # openai back end
     api_key_env: str = "OPENAI_API_KEY"
     max_concurrency: int = 32

@@ -87,7 +87,7 @@ def engines(slots: int, step_s: float, median: float, sigma: float):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--statements", type=int, default=48)
+    parser.add_argument("--statements", type=int, default=128)
     parser.add_argument("--samples", type=int, default=4, help="first answers per side")
     parser.add_argument("--turns", type=int, default=3, help="revisions of each failed answer")
     parser.add_argument("--slots", type=int, default=64, help="sequences the engine decodes together")

@@ -125,7 +125,7 @@ def main(argv=None) -> None:
     gpu = args.size != "tiny"
     cfg = GeneratorConfig(backend="vllm", model=model_dir(args.size, args.model), dtype="bfloat16" if gpu else "float32",
                           max_model_len=2048 if gpu else 1024, gpu_memory_utilization=0.85 if gpu else 0.1,
-                          enforce_eager=not gpu)
+                          enforce_eager=not gpu, vllm_async=False)  # raw LLM.generate is the offline engine
     texts = prompts(args.prompts)
     with make_generator(cfg) as gen:
         runs = measure(gen, texts, args)

@@ -75,6 +75,9 @@ class GeneratorConfig:
     gpu_memory_utilization: float = 0.9
     enable_prefix_caching: bool = True
     enforce_eager: bool = False  # skip graph capture/compilation (faster start, slower steps)
+    # vllm back end: each request goes to vLLM's asynchronous engine as a strategy proposes it and is answered as
+    # it finishes (continuous batching: no request waits for a batch's slowest); false: one LLM.generate a batch
+    vllm_async: bool = True
     base_url: str | None = None  # openai back end
     api_key_env: str = "OPENAI_API_KEY"
     max_concurrency: int = 32
@@ -238,6 +241,11 @@ class TrainConfig:
     grpo_format_reward: float = 0.0  # added to Lean's 1/0 for an answer that holds a proof to check
     grpo_vllm_mode: str = "colocate"  # on a GPU: colocate (vLLM in the trainer's process) | server
     grpo_vllm_server_url: str | None = None  # vllm_mode server: the `trl vllm-serve` URL
+    grpo_vllm_server_timeout_s: float = 240.0  # vllm_mode server: how long the trainer waits for the server to answer
+    grpo_generation_gpus: int = 1  # vllm_mode server: this node's GPUs `trl vllm-serve` holds (0: it runs elsewhere)
+    # Lean checks of one step's rollouts at once (REPLs opened for them, beside lean.workers); 0: every rollout of a
+    # step (group size x prompts per step), so that the trainer waits for one check, not for the group in a queue
+    grpo_reward_workers: int = 0
     grpo_vllm_gpu_memory_utilization: float = 0.3  # colocate: vLLM's share of the GPU (TRL's default)
     curriculum_low: float = 0.0  # the band of pass rates trained on: low < rate <= high
     curriculum_high: float = 0.25
@@ -388,6 +396,9 @@ RANGES: dict[tuple[str, str], Range] = {
     ("TrainConfig", "grpo_epsilon"): POSITIVE,
     ("TrainConfig", "grpo_temperature"): POSITIVE,
     ("TrainConfig", "grpo_format_reward"): COUNT0,
+    ("TrainConfig", "grpo_vllm_server_timeout_s"): POSITIVE,
+    ("TrainConfig", "grpo_generation_gpus"): COUNT0,
+    ("TrainConfig", "grpo_reward_workers"): COUNT0,
     ("TrainConfig", "curriculum_low"): FRACTION,
     ("TrainConfig", "curriculum_high"): FRACTION,
 }

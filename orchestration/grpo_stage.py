@@ -76,14 +76,17 @@ def start_model(store: Store, cfg: Config, round_: int, pinned: str | None = Non
 
 @contextlib.contextmanager
 def _lean(store: Store, cfg: Config, engines):
-    """(check, workers): the engines' when the round has them, else a verifier on cfg.lean's pool and the store's cache."""
+    """(check, workers): the engines' when the round has them, else a verifier and the store's cache on a pool
+    of lean.workers REPLs, or of as many as a GRPO step checks at once (train.grpo_reward_workers) if more."""
     if engines is not None and engines.on_ray:
         yield engines.check, engines.workers
         return
     from orchestration.engines import open_verifier
+    from prover_loop.train.grpo import reward_workers
 
-    with open_verifier(cfg.lean, store) as verifier:
-        yield verifier.check, cfg.lean.workers
+    workers = max(cfg.lean.workers, reward_workers(cfg.train))
+    with open_verifier(dataclasses.replace(cfg.lean, workers=workers), store) as verifier:
+        yield verifier.check, workers
 
 
 @contextlib.contextmanager
@@ -105,6 +108,7 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
     """GRPO of `start` into `out` on the curriculum; returns (result, checkpoints id), or None when no statement
     side's pass rate is in the band. `resume` continues a killed training on the curriculum it chose."""
     from prover_loop.train.curriculum import record
+    from prover_loop.train.grpo import reward_workers
     from prover_loop.train.reward import LeanReward
     from prover_loop.train.sft import served
 
@@ -124,8 +128,9 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
 
             release_generation(engines)  # the trainer takes the GPU
         sampling = {"temperature": t.grpo_temperature, "max_tokens": t.grpo_max_completion_length}
-        with LeanReward(prompts, check, workers, round_, model, _storer(store, round_, "rl"), str(out.resolve()),
-                        t.grpo_format_reward, sampling) as reward:
+        # a step's rollouts checked at once, so the trainer waits for its slowest check, not for the group queued
+        with LeanReward(prompts, check, max(workers, reward_workers(t)), round_, model, _storer(store, round_, "rl"),
+                        str(out.resolve()), t.grpo_format_reward, sampling) as reward:
             result = default_grpo_trainer()(prompts, reward, t, out, start.model, resume)
         from flywheel.roles import serving
 

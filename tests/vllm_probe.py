@@ -1,5 +1,6 @@
 """Run by tests/test_llm_vllm.py in its own process (vLLM starts an engine process and needs a __main__
-guard): drive our vllm back end on a model, once, and print what came back as one JSON line."""
+guard): drive our vllm back end on a model, once, and print what came back as one JSON line. Mode `offline`:
+vllm.LLM, a batch a call; `async`: vLLM's AsyncLLM, requests submitted one at a time."""
 
 import json
 import sys
@@ -24,7 +25,17 @@ def _probe(g) -> dict:
     calls = []
     engine_generate = g._llm.generate
     g._llm.generate = lambda *a, **k: calls.append(len(a[0])) or engine_generate(*a, **k)
-    batch = g.generate([
+    batch = _batch(g, stop)
+    g._llm.generate = engine_generate
+    chat_ids = g._tokenizer.encode(chat_text(g._tokenizer, CHAT), add_special_tokens=False)
+    return {"free": free, "raw": raw[0].outputs[0].text, "stop": stop, "calls": calls,
+            "chat_prompt_tokens": len(chat_ids), "batch": _dump(batch)}
+
+
+def _batch(g, stop: str):
+    from flywheel.llm.base import GenerationRequest as R
+
+    return g.generate([
         R(THM, n=3, max_tokens=12, seed=5),
         R(THM, n=3, max_tokens=12, seed=5),
         R(THM, n=3, max_tokens=12, seed=6),
@@ -32,10 +43,26 @@ def _probe(g) -> dict:
         R(CHAT, n=2, max_tokens=6, seed=1),
         R("Show that", n=2, max_tokens=20, min_tokens=20, seed=2),
     ])
-    g._llm.generate = engine_generate
+
+
+def _probe_async(g) -> dict:
+    """The same batch as offline, then streaming: a short request submitted after a long one is answered
+    while the long one still decodes (continuous batching, no batch to wait for)."""
+    from flywheel.llm.base import GenerationRequest as R, chat_text
+
+    free = g.generate([R("Show that", temperature=0.0, max_tokens=24)])[0][0].text
+    submitted = g.submit(R("Show that", temperature=0.0, max_tokens=24)).result()[0].text
+    batch = _batch(g, free[5:8])
+    long = g.submit(R(THM, max_tokens=400, min_tokens=400, seed=3))
+    short = g.submit(R(THM, max_tokens=4, min_tokens=4, seed=4)).result()
+    long_running_when_short_done = not long.done()
+    long_tokens = long.result()[0].completion_tokens
     chat_ids = g._tokenizer.encode(chat_text(g._tokenizer, CHAT), add_special_tokens=False)
-    return {"free": free, "raw": raw[0].outputs[0].text, "stop": stop, "calls": calls,
-            "chat_prompt_tokens": len(chat_ids), "batch": _dump(batch)}
+    cache = g._engine.vllm_config.cache_config
+    return {"free": free, "raw": submitted, "stop": free[5:8], "calls": [], "chat_prompt_tokens": len(chat_ids),
+            "batch": _dump(batch), "long_running_when_short_done": long_running_when_short_done,
+            "short_tokens": short[0].completion_tokens, "long_tokens": long_tokens,
+            "prefix_caching": bool(cache.enable_prefix_caching)}
 
 
 def _engine_processes(me) -> list:
@@ -53,7 +80,7 @@ def _engine_processes(me) -> list:
     return out
 
 
-def main(model: str) -> None:
+def main(model: str, mode: str) -> None:
     import psutil
 
     from flywheel.config import GeneratorConfig
@@ -61,7 +88,7 @@ def main(model: str) -> None:
     from flywheel.llm.base import GenerationRequest, make_generator
 
     cfg = GeneratorConfig(backend="vllm", model=model, dtype="float32", max_model_len=512,
-                          gpu_memory_utilization=0.1, enforce_eager=True)
+                          gpu_memory_utilization=0.1, enforce_eager=True, vllm_async=mode == "async")
     g = make_generator(cfg)
     try:
         g.generate([GenerationRequest("x")])
@@ -70,7 +97,7 @@ def main(model: str) -> None:
         outside = str(e)
     me = psutil.Process()
     with g:
-        result = _probe(g)
+        result = _probe_async(g) if mode == "async" else _probe(g)
         during = _engine_processes(me)
     psutil.wait_procs([p for p, _ in _engine_processes(me)], timeout=20)
     result |= {"outside": outside, "children_during": len(during),
@@ -79,4 +106,4 @@ def main(model: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "offline")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
@@ -64,6 +65,21 @@ class Generator(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         """One list of exactly n completions per request, in request order."""
         ...
+
+
+class StreamingGenerator(Generator, Protocol):
+    """A generator that also takes requests one at a time, each answered as soon as it finishes (vLLM's
+    asynchronous engine, an OpenAI-compatible server): the scheduler hands it every request the moment a
+    strategy proposes it, so the engine's continuous batching never waits for a batch's slowest completion."""
+
+    def submit(self, request: GenerationRequest) -> Future:
+        """A Future of the request's n completions; a malformed request raises here (ConfigError)."""
+        ...
+
+
+def streams(generator: object) -> bool:
+    """Whether a generator takes requests one at a time (StreamingGenerator.submit)."""
+    return callable(getattr(generator, "submit", None))
 
 
 def _where(i: int, r: GenerationRequest) -> str:
@@ -132,6 +148,10 @@ def make_generator(cfg: GeneratorConfig) -> Generator:
     """The back end named by cfg.backend; nothing is loaded until the generator is entered."""
     if cfg.lora_adapter and cfg.backend != "vllm":
         raise ConfigError(f"generator.lora_adapter: only the vllm back end serves LoRA adapters, not {cfg.backend!r}")
+    if cfg.backend == "vllm" and cfg.vllm_async:
+        from flywheel.llm.vllm_async import AsyncVllmGenerator
+
+        return AsyncVllmGenerator(cfg)
     if cfg.backend == "vllm":
         from flywheel.llm.vllm_backend import VllmGenerator
 

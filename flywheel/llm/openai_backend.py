@@ -5,6 +5,7 @@ Plain urllib, so the back end needs no client package."""
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import os
 import random
@@ -12,12 +13,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.llm.base import Completion, FinishReason, GenerationRequest, validate
+from flywheel.llm.base import Completion, FinishReason, GenerationRequest, require_open, validate
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_DELAY_S = 60.0
@@ -102,14 +103,27 @@ class OpenAIGenerator:
         self._rng = random.Random(cfg.seed)
         self._lock = threading.Lock()
         self.retries = 0  # retried attempts since construction
+        self._pool: ThreadPoolExecutor | None = None  # submit()'s requests, max_concurrency at once
+        self._submitted = itertools.count()
 
     def __enter__(self) -> "OpenAIGenerator":
         # Read when entered, not at construction or import: the caller may set it just before.
         self._key = os.environ.get(self.cfg.api_key_env, "")
+        self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_concurrency, thread_name_prefix="flywheel-openai")
         return self
 
     def __exit__(self, *exc) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         self._key = ""
+
+    def submit(self, request: GenerationRequest) -> Future:
+        """One request on the generator's pool (max_concurrency in flight across all submitted), answered as it
+        returns: the scheduler streams requests to the server as strategies propose them."""
+        validate([request])
+        require_open(self._pool, self.name)
+        return self._pool.submit(self.one, next(self._submitted), request)
 
     def body(self, req: GenerationRequest) -> tuple[str, dict]:
         """The endpoint and JSON body of one request."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from flywheel.config import Config
+from flywheel.config import Config, validate
 from flywheel.errors import ConfigError
 
 
@@ -28,17 +28,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu-memory-gb", type=float, metavar="GB",
                    help="plan for GPUs of this size instead of the ones torch sees (train.gpu_memory_gb)")
     p.add_argument("--gpus", type=int, metavar="N", help="plan for N GPUs on the node (train.gpu_count)")
+    p.add_argument("--grpo-vllm-mode", choices=["colocate", "server"],
+                   help="GRPO's generation on GPUs: colocate (vLLM in the trainer's process) or server (a `trl "
+                        "vllm-serve` on GPUs of its own, training on the others) (train.grpo_vllm_mode)")
+    p.add_argument("--grpo-vllm-server-url", metavar="URL", help="the `trl vllm-serve` URL (train.grpo_vllm_server_url)")
+    p.add_argument("--generation-gpus", type=int, metavar="N",
+                   help="server mode: GPUs of this node the vLLM server holds (train.grpo_generation_gpus)")
     p.set_defaults(func=cmd_train)
 
 
 def print_plan(cfg: Config) -> None:
     """The memory plan of the training about to run (a refusal raises, with the same numbers)."""
     from orchestration.train_stage import base_model
+    from prover_loop.train.grpo import layout
     from prover_loop.train.memory import plan_for
 
     methods = cfg.train.method.split("+")
     for kind in methods:
-        print(f"{kind}: {plan_for(cfg.train, base_model(cfg), kind).describe()}")
+        plan = plan_for(cfg.train, base_model(cfg), kind)
+        print(f"{kind}: {plan.describe()}")
+        if kind == "grpo":
+            print(layout(cfg.train, base_model(cfg), plan.gpus))
 
 
 def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
@@ -56,6 +66,11 @@ def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
         cfg.train.gpu_memory_gb = args.gpu_memory_gb
     if args.gpus is not None:
         cfg.train.gpu_count = args.gpus
+    for flag, field in (("grpo_vllm_mode", "grpo_vllm_mode"), ("grpo_vllm_server_url", "grpo_vllm_server_url"),
+                        ("generation_gpus", "grpo_generation_gpus")):
+        if getattr(args, flag) is not None:
+            setattr(cfg.train, field, getattr(args, flag))
+    validate(cfg)  # the rules across fields again, over what the flags set (server mode needs its URL)
     print_plan(cfg)
     if args.plan_only:
         return 0

@@ -1,8 +1,11 @@
 """The one driver of every strategy: many units at once over one generator and a pool of Lean checks.
 
-Generation runs in a thread of its own, one call at a time, each call batching every request pending then
-(new units' first samples and the revisions asked meanwhile); `workers` checks run at once, taken round
-robin across units. New units are taken `chunk` at a time while fewer than `most_active` are open. A unit
+A generator that streams (flywheel.llm.base.streams: vLLM's asynchronous engine, an OpenAI server) is handed
+each request as soon as a strategy proposes it and answers each one as it finishes, so the engine's continuous
+batching keeps its slots full and no rollout waits for the slowest completion of another. Any other generator
+runs in a thread of its own, one call at a time, each call batching every request pending then (new units'
+first samples and the revisions asked meanwhile). `workers` checks run at once, taken round robin across
+units. New units are taken `chunk` at a time while fewer than `most_active` are open. A unit
 is handed to `on_done` once settled (unit.py); when `stop` is set no new work starts, the work in flight
 finishes and no unit left unsettled is reported."""
 
@@ -14,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from flywheel.llm.base import streams
 from prover_loop.attempts import attempt_of
 from prover_loop.strategies.base import Check, CheckKind, Checked, Generate, Generated
 from prover_loop.strategies.unit import Lane, Unit
@@ -70,14 +74,18 @@ class Scheduler:
         more = True
         futures: dict[Future, tuple[Unit, Lane, Check]] = {}
         generating: tuple[Future, list] | None = None
+        streamed: dict[Future, tuple[Unit, Lane, Generate]] = {}  # requests out on a streaming generator
         with ThreadPoolExecutor(self.workers, thread_name_prefix="verify") as pool, \
                 ThreadPoolExecutor(1, thread_name_prefix="generate") as gen_pool:
             while True:
                 live = not self._stopping()
-                if live and generating is None and self.gen_error is None:
-                    if more and len(self.active) + self.chunk <= self.most_active:
+                if live and self.gen_error is None:
+                    # a batching generator paces admission (a call at a time); a streaming one takes units as room frees
+                    if more and (generating is None or self.streaming) and len(self.active) + self.chunk <= self.most_active:
                         more = self._admit(source)
-                    generating = self._launch(gen_pool)
+                    self._stream(streamed)
+                    if generating is None:
+                        generating = self._launch(gen_pool)
                 while live and len(futures) < self.workers:
                     picked = self._next()
                     if picked is None:
@@ -90,7 +98,7 @@ class Scheduler:
                         self._checked(unit, lane, check, replayed(check.replay))
                     else:
                         futures[pool.submit(self.lean.run, lane, check)] = picked
-                waiting = list(futures) + ([generating[0]] if generating else [])
+                waiting = list(futures) + list(streamed) + ([generating[0]] if generating else [])
                 if not waiting:
                     room = more and len(self.active) + self.chunk <= self.most_active
                     if live and self.gen_error is None and (room or self.gens or self.turns):
@@ -101,6 +109,8 @@ class Scheduler:
                     if generating is not None and fut is generating[0]:
                         self._generated(fut, generating[1])
                         generating = None
+                    elif fut in streamed:
+                        self._generated(fut, [streamed.pop(fut)], one=True)
                     else:
                         self._checked(*futures.pop(fut), fut.result())
         self._left_open(live=not self._stopping())
@@ -151,6 +161,29 @@ class Scheduler:
         return None
 
     # generation
+    def _generator(self, role: str | None):
+        return self.roles[role] if role in self.roles else self.generator
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the prover's requests go out one by one as they are proposed (the generator streams)."""
+        return streams(self.generator)
+
+    def _stream(self, streamed: dict) -> None:
+        """Hand every pending request of a streaming generator over now; the rest wait for the next batch."""
+        kept = []
+        for u, lane, g in self.gens:
+            generator = self._generator(g.role)
+            if not streams(generator):
+                kept.append((u, lane, g))
+            elif not u.finished and u.wanted(lane):
+                try:
+                    streamed[generator.submit(g.request)] = (u, lane, g)
+                except BaseException as e:  # a request refused at the door: raised once the work in flight is done
+                    self.gen_error = e
+                    break
+        self.gens = kept
+
     def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
         batch = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)]
         self.gens = []
@@ -165,7 +198,7 @@ class Scheduler:
             by_role.setdefault(g.role if g.role in self.roles else None, []).append(i)
         out: list = [None] * len(gens)
         for role, where in by_role.items():
-            generator = self.roles[role] if role is not None else self.generator
+            generator = self._generator(role)
             for i, answer in zip(where, generator.generate([gens[i].request for i in where]), strict=True):
                 out[i] = answer
         return out
@@ -173,11 +206,12 @@ class Scheduler:
     def _model(self, role: str | None) -> str | None:
         return getattr(self.roles[role], "model", None) if role in self.roles else self.model
 
-    def _generated(self, fut: Future, batch: list) -> None:
+    def _generated(self, fut: Future, batch: list, one: bool = False) -> None:
+        """A batch's answers, or (one) a streamed request's."""
         try:
-            outputs = fut.result()
+            outputs = [fut.result()] if one else fut.result()
         except BaseException as e:  # raised once the checks in flight are done
-            self.gen_error = e
+            self.gen_error = self.gen_error or e
             return
         for (unit, lane, gen), completions in zip(batch, outputs, strict=True):
             if unit.finished or not unit.wanted(lane):

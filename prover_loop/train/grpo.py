@@ -24,9 +24,6 @@ def grpo_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
     defaults would change the run behind the user's back); rewards scaled by the group's std, as GRPO is."""
     from trl import GRPOConfig
 
-    generation = {} if cpu else dict(use_vllm=True, vllm_mode=cfg.grpo_vllm_mode,
-                                     vllm_server_base_url=cfg.grpo_vllm_server_url,
-                                     vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization)
     return GRPOConfig(
         output_dir=str(output_dir), max_steps=cfg.grpo_steps, learning_rate=cfg.grpo_lr,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup, weight_decay=cfg.weight_decay,
@@ -37,7 +34,44 @@ def grpo_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
         bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, seed=cfg.seed, data_seed=cfg.seed,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         logging_steps=cfg.logging_steps, use_cpu=cpu, report_to="none", disable_tqdm=True, log_completions=False,
-        model_init_kwargs=model_init_kwargs(cfg, cpu), **generation, **extra)
+        model_init_kwargs=model_init_kwargs(cfg, cpu), **generation_args(cfg, cpu), **extra)
+
+
+def generation_args(cfg: TrainConfig, cpu: bool) -> dict:
+    """GRPOConfig's generation fields (TRL >= 0.18): transformers on a CPU; on GPUs vLLM, colocated in the
+    trainer's process with its share of the GPU, or a `trl vllm-serve` server on GPUs of its own."""
+    if cpu:
+        return {}
+    if cfg.grpo_vllm_mode == "server":
+        return dict(use_vllm=True, vllm_mode="server", vllm_server_base_url=cfg.grpo_vllm_server_url,
+                    vllm_server_timeout=cfg.grpo_vllm_server_timeout_s)
+    return dict(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=cfg.grpo_vllm_gpu_memory_utilization)
+
+
+def reward_workers(cfg: TrainConfig) -> int:
+    """Lean checks of one step at once: train.grpo_reward_workers, else every rollout of the step."""
+    return cfg.grpo_reward_workers or cfg.grpo_group_size * cfg.grpo_prompts_per_step
+
+
+def layout(cfg: TrainConfig, base_model: str, gpus) -> str:
+    """Where GRPO's generation, training and reward run, with the commands that start a server-mode run."""
+    reward = (f"Lean reward: {reward_workers(cfg)} checks at once (a step's rollouts checked together, on REPLs "
+              f"beside lean.workers)")
+    if gpus is None:
+        return f"GRPO layout: generation by transformers in the trainer's process (no GPU); {reward}"
+    if cfg.grpo_vllm_mode == "colocate":
+        return (f"GRPO layout: generation by vLLM colocated in the trainer's process "
+                f"({cfg.grpo_vllm_gpu_memory_utilization:g} of the GPU); training in this process; {reward}")
+    from urllib.parse import urlparse
+
+    gen = cfg.grpo_generation_gpus
+    port = urlparse(cfg.grpo_vllm_server_url or "").port or 8000
+    serve = (f"CUDA_VISIBLE_DEVICES={','.join(map(str, range(gen)))} trl vllm-serve --model {base_model} "
+             f"--tensor-parallel-size {gen} --port {port}" if gen else "trl vllm-serve on another node")
+    visible = ",".join(map(str, range(gen, gpus.count + gen)))
+    return (f"GRPO layout: generation by `trl vllm-serve` at {cfg.grpo_vllm_server_url} on {gen or 'no'} GPU(s) of "
+            f"this node ({serve}); training on {gpus.count} GPU(s) beside it (CUDA_VISIBLE_DEVICES={visible} "
+            f"flywheel train --method grpo); {reward}")
 
 
 def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, out_dir: Path, base_model: str,

@@ -191,6 +191,18 @@ def gpus_present(cfg: TrainConfig) -> Gpus | None:
     return Gpus(cfg.gpu_count or torch.cuda.device_count(), free / GB)
 
 
+def trainer_gpus(cfg: TrainConfig, kind: str, gpus: Gpus | None) -> Gpus | None:
+    """The GPUs training gets: in GRPO's server mode, those `trl vllm-serve` does not hold."""
+    if gpus is None or kind != "grpo" or cfg.grpo_vllm_mode != "server" or not cfg.grpo_generation_gpus:
+        return gpus
+    left = gpus.count - cfg.grpo_generation_gpus
+    if left < 1:
+        raise ConfigError(f"train.grpo_vllm_mode server: the vLLM server holds train.grpo_generation_gpus = "
+                          f"{cfg.grpo_generation_gpus} of the node's {gpus.count} GPU(s), none is left to train on "
+                          f"(fewer generation GPUs, more GPUs, or grpo_generation_gpus: 0 with the server elsewhere)")
+    return Gpus(left, gpus.memory_gb)
+
+
 def plan_for(cfg: TrainConfig, base_model: str, kind: str = "sft") -> MemoryPlan:
     """The plan for training `base_model` (a hub name or folder: only its config.json is read); raises the
     refusal when nothing fits."""
@@ -201,7 +213,7 @@ def plan_for(cfg: TrainConfig, base_model: str, kind: str = "sft") -> MemoryPlan
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read the model config of {base_model!r} to plan its memory: {e}") from e
     c = getattr(c, "text_config", c) if not hasattr(c, "hidden_size") else c
-    plan = plan_memory(c, cfg, kind, gpus_present(cfg))
+    plan = plan_memory(c, cfg, kind, trainer_gpus(cfg, kind, gpus_present(cfg)))
     if plan.strategy is Strategy.REFUSED:
         raise refusal(plan)
     return plan

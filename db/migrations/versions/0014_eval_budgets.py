@@ -2,16 +2,16 @@
 each problem keeps what every attempt spent, each evaluation its pass rate against budget; a tree search's
 nodes are every step of its rollouts (search->'steps'), each under the node of the step before it
 
-Revision ID: 0013_eval_budgets
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = '0013_eval_budgets'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -1,18 +1,16 @@
 """decompose: a sketch elaborated with sorries, each goal proved as a lemma, the whole checked as any proof;
 a proved negation of a subgoal kills its sketch; the lemma pool answers a repeated subgoal; budgets stop it."""
 
-import json
-
 import pytest
 
-from flywheel.config import AUDIT_CHECKS, ProverConfig
+from flywheel.config import ProverConfig
 from flywheel.lean.cache import MemoryCache
 from flywheel.lean.verifier import Verifier
 from flywheel.records import Side, VerdictStatus
 from prover_loop.lemmas import Pool, lemma_sha256
 from prover_loop.prove import prove_pass
 from tests.doubles import ScriptedGenerator
-from tests.seed import statement
+from tests.seed import audit_all, statement
 
 SKETCH = "  have h1 : 0 < x + 1 := by sorry\n  have h2 : x + 1 = 1 := by sorry\n  exact h2\n```"
 
@@ -119,14 +117,15 @@ def test_lemmas_and_derived_statements_are_stored_with_their_lineage(store, lean
         assert len(pool(s)) == 2
     # the lemmas of a benchmark's statement leave with it under --exclude-benchmarks
     with store.session() as s:
-        s.execute(text("UPDATE proofs SET audit = 'audited', audit_checks = CAST(:c AS jsonb)"),
-                  {"c": json.dumps(list(AUDIT_CHECKS))})
+        audit_all(s)
     counts = export_dataset(store, tmp_path / "all", exclude_benchmarks=())["counts"]
     assert counts["total"] == 3
     monkeypatch.setattr("db.export.normalized_forms", lambda names: {normalize_statement(src.text)})
     counts = export_dataset(store, tmp_path / "clean", exclude_benchmarks=("minif2f",))["counts"]
     assert counts["total"] == 0 and counts["excluded_benchmark"] == 3
     # multi-turn export: the assembled proof is no revision of its sketch, so it leaves as a single exchange
+
+    import json
 
     manifest = export_dataset(store, tmp_path / "turns", exclude_benchmarks=(), style="messages", turns="all")
     rows = [json.loads(x) for x in (tmp_path / "turns" / "train.jsonl").read_text().splitlines()]

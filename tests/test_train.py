@@ -48,7 +48,7 @@ def trained(pg_url, tiny_model, tmp_path_factory):
     from flywheel.config import DbConfig
     from orchestration.cli import main
     from tests.conftest import TABLES
-    from tests.seed import seed
+    from tests.seed import audit_all, seed
 
     store = Store.open(DbConfig(url=pg_url))
     with store.engine.begin() as conn:
@@ -56,7 +56,7 @@ def trained(pg_url, tiny_model, tmp_path_factory):
     seed(store, 6, rounds=(1, 2), extra_texts=[MINIF2F])
     seed(store, 2, rounds=(3,))  # a later round: not part of round 2's training
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE proofs SET audit = 'audited', audited_at = now()"))
+        audit_all(conn)
     tmp = tmp_path_factory.mktemp("train")
     config = tmp / "flywheel.yaml"
     config.write_text(yaml.safe_dump({"generator": {"model": tiny_model}, "train": TRAIN}))

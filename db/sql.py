@@ -74,8 +74,8 @@ def _cancellable(dbapi, work: Callable[[], QueryResult], grace_s: float = 5.0) -
             box["error"] = e
 
     worker = threading.Thread(target=run, name="flywheel-sql", daemon=True)
-    worker.start()
     try:
+        worker.start()  # inside the try: a Ctrl-C that comes as the query starts still cancels it
         while worker.is_alive():
             worker.join(0.2)
     except KeyboardInterrupt:

@@ -86,7 +86,7 @@ def test_a_killed_generation_engine_is_replaced_and_asked_again(local_ray):
             assert again == first and gen.replaced == 1
 
 
-def test_a_worker_killed_during_a_check_is_replaced_and_the_check_answered(local_ray, lean_cfg):
+def test_a_worker_killed_during_a_check_is_replaced_and_the_check_answered(local_ray, lean_cfg, tmp_path):
     import os
     import signal
     import threading
@@ -100,12 +100,17 @@ def test_a_worker_killed_during_a_check_is_replaced_and_the_check_answered(local
     with RayChecker(lean_cfg, 1, local_ray(1)) as checker:
         worker = checker._idle.queue[0]
         got = []
-        slow = "by\n  subst h₀ h₁\n  rfl -- fake:sleep=1500"  # well inside lean_cfg's 3 s timeout
-        t = threading.Thread(target=lambda: got.append(checker.check(HEADER, STATEMENT, slow)))
+        gate = tmp_path / "gate"
+        held = f"by\n  subst h₀ h₁\n  rfl -- fake:wait={gate}"
+        t = threading.Thread(target=lambda: got.append(checker.check(HEADER, STATEMENT, held)))
         t.start()
         pid = ray.get(worker.actor.__ray_call__.remote(lambda self: os.getpid()))
-        time.sleep(0.7)  # the check is inside the worker now
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "gate.waiting").exists():  # the check is inside the worker's REPL now
+            assert time.monotonic() < deadline and t.is_alive(), got
+            time.sleep(0.02)
         os.kill(pid, signal.SIGKILL)  # the worker process alone, as when its node goes down
+        gate.touch()  # the retried check, on the worker that replaces it, goes through
         t.join(timeout=120)
         assert [v.status for v in got] == [VerdictStatus.PROVED] and checker.replaced == 1, got
 

@@ -6,7 +6,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -19,6 +18,7 @@ from orchestration.cli import main
 from tests.conftest import REPO
 from tests.doubles import OpenAIServer
 from tests.round_model import SAMPLE, respond
+from tests.states import wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -188,22 +188,25 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(fresh_db, tmp_path, mode
     assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference, latency).wait(300) == 0
     expected = snapshot(reference)
     rng = random.Random(int(os.environ.get("FLYWHEEL_TEST_SEED", "7")))
-    points = [(signal.SIGKILL, rng.uniform(0.5, 6.0)) for _ in range(3)] + [(signal.SIGINT, rng.uniform(3.0, 5.0))]
+    # Each kill comes at a state the test sees: the round recorded (0), or that many attempts stored; however
+    # loaded the machine, the kill lands there and not before the process began or after it ended.
+    total = len(expected["attempts"])
+    points = [(signal.SIGKILL, 0)] + [(signal.SIGKILL, rng.randrange(1, total - 10)) for _ in range(2)] + \
+        [(signal.SIGINT, rng.randrange(1, total - 10))]
     for sig, point in points:
         url = fresh_db()
         _ingest(url, monkeypatch)
         proc = _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "killed")], url, latency)
-        time.sleep(point)
+        wait_for(lambda: bool(snapshot(url)["rounds"]) and _attempts(url) >= point, proc,
+                 f"recorded the round and stored {point} attempts")
         proc.send_signal(sig)
         code = proc.wait(60)
         if sig == signal.SIGINT:  # Ctrl-C: the work in flight is finished and stored, then exit 130
-            assert code in (130, 0), code
-        if not snapshot(url)["rounds"]:  # killed before the round was recorded: the run never began
-            assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "killed")], url, latency).wait(300) == 0
+            assert code == 130, code
         for _ in range(2):  # a resume finishes the round; the next one finds nothing to do
             code = _cli(["--config", cfg, "run", "--resume", "--out", str(tmp_path / "killed")], url, latency).wait(300)
             assert code == 0
-        assert snapshot(url) == expected, f"{sig.name} at {point:.2f} s"
+        assert snapshot(url) == expected, f"{sig.name} after {point} attempts"
 
 
 @pytest.mark.slow
@@ -216,9 +219,7 @@ def test_kill_9_on_ray_then_resume_equals_a_serial_run(fresh_db, tmp_path, model
     assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference).wait(300) == 0
     ray_run = ["--config", cfg, "run", "--workers", "2", "--out", str(tmp_path / "ray")]
     proc = _cli([*ray_run, "--rounds", "1"], url, latency)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not _attempts(url):  # kill in the middle of proving
-        time.sleep(0.2)
+    wait_for(lambda: _attempts(url) > 0, proc, "stored an attempt")  # kill in the middle of proving
     proc.send_signal(signal.SIGKILL)
     proc.wait(60)
     assert 0 < _attempts(url) < len(snapshot(reference)["attempts"])
@@ -352,9 +353,7 @@ def test_status_tells_stopped_from_running_and_died(fresh_db, tmp_path, model_se
     run = ["--config", cfg, "run", "--out", str(tmp_path / "runs")]
     slow = {"FAKE_REPL_LATENCY_MS": "100-200"}
     proc = _cli([*run, "--rounds", "1"], url, slow)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not _attempts(url):
-        time.sleep(0.2)
+    wait_for(lambda: _attempts(url) > 0, proc, "stored an attempt")
     assert f"running (pid {proc.pid})" in _stage_states(capsys)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 130
@@ -362,8 +361,7 @@ def test_status_tells_stopped_from_running_and_died(fresh_db, tmp_path, model_se
     assert "stopped" in states and not any(s.startswith(("running", "died")) for s in states), states
     before = _attempts(url)
     proc = _cli([*run, "--resume"], url, slow)
-    while time.monotonic() < deadline and _attempts(url) == before:
-        time.sleep(0.2)
+    wait_for(lambda: _attempts(url) > before, proc, "stored an attempt after resuming")
     proc.send_signal(signal.SIGKILL)
     proc.wait(60)
     states = _stage_states(capsys)

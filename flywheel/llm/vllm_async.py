@@ -64,6 +64,9 @@ class AsyncVllmGenerator:
     def __exit__(self, *exc) -> None:
         engine, self._engine, self._tokenizer = self._engine, None, None
         if engine is not None:
+            handler = getattr(engine, "output_handler", None)
+            if handler is not None:  # stopped first, so the engine's end is not reported as its death
+                asyncio.run_coroutine_threadsafe(_cancel(handler), self._loop).result()
             try:
                 # The engine core runs in its own process that holds the GPU memory; end it now, not at exit.
                 engine.shutdown()
@@ -120,3 +123,11 @@ class AsyncVllmGenerator:
         finally:
             for f in futures:
                 f.cancel()  # cancelling the task aborts the request in the engine; done ones are left as they are
+
+
+async def _cancel(task) -> None:
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # its cancellation, or the error it had ended with: the engine is closing either way
+        pass

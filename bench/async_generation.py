@@ -104,7 +104,8 @@ def main(argv=None) -> None:
             m = run_workload(engine, args.statements, args.samples, args.turns, args.workers)
         stored.append(m["stored"])
         met = m["busy_in_flight"] is not None and m["busy_in_flight"] >= TARGET
-        rows.append([name, m["requests"], f"{m['tokens']:,}", f"{m['wall_s']:.1f} s", f"{m['tokens'] / m['wall_s']:,.0f}",
+        rows.append([name, m["requests"], f"{m['tokens']:,}", f"{m['wall_s']:.1f} s",
+                     f"{m['tokens'] / m['wall_s']:,.0f}",
                      f"{m['busy']:.3f}", f"{m['in_flight_share']:.2f}",
                      "n/a" if m["busy_in_flight"] is None else f"{m['busy_in_flight']:.3f}", "yes" if met else "NO",
                      f"{m['p50_latency_s']:.2f} / {m['p99_latency_s']:.2f} s"])

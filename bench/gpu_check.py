@@ -120,7 +120,8 @@ def sft(s: Setup) -> None:
         mfu = f"{6 * plan.params * m['tokens_per_s'] / flops:.1%}" if flops else "n/a (peak unknown for this GPU)"
     else:
         peak, mfu = NA, NA
-    s.rows.append(["SFT, full" + (", bf16" if s.gpu else f" (bf16: {NA})"), f"{steps_s:.2f} steps/s", f"{m['steps']} steps, "
+    s.rows.append(["SFT, full" + (", bf16" if s.gpu else f" (bf16: {NA})"), f"{steps_s:.2f} steps/s",
+                   f"{m['steps']} steps, "
                    f"{m['tokens_per_s']:,.0f} tokens/s; MFU {mfu}", f"{plan.total_gb:.2f} GB ({plan.strategy.value})",
                    peak])
 
@@ -166,7 +167,8 @@ def grpo(s: Setup) -> None:
     prompts = [make_prompt(statement(i), Side.STATEMENT, None, ProverConfig()) for i in range(4)]
     stored: list = []
     with Verifier(fake_repl_config(), MemoryCache()) as verifier, \
-            LeanReward(prompts, verifier.check, reward_workers(cfg), 1, "gpu-check", stored.extend, "gpu-check") as reward:
+            LeanReward(prompts, verifier.check, reward_workers(cfg), 1, "gpu-check", stored.extend,
+                       "gpu-check") as reward:
         result = train_grpo(prompts, reward, cfg, s.work / "grpo", s.model)
     m = result.metrics
     where = "colocated vLLM" if s.gpu else f"transformers ({NA}: colocated vLLM)"

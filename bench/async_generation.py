@@ -117,7 +117,8 @@ def main(argv=None) -> None:
              f"{args.statements} statements, both sides, repair with {args.samples} first answers and "
              f"{args.turns} revisions each (never proved, every chain to its end), {args.workers} Lean checks at once "
              f"(a double sleeping 20-80 ms). Latency: submit to answer in the engine (a batch's requests are submitted "
-             f"together). Both paths stored the same attempts: {'yes' if same else 'NO'}.")
+             f"together; the async path's is longer because its requests wait in the engine's queue, not in the "
+             f"scheduler's). Both paths stored the same attempts: {'yes' if same else 'NO'}.")
     write_section("async_generation", "Generation: asynchronous engine against a batch a call", body)
 
 

@@ -97,3 +97,17 @@ def test_the_openai_back_end_streams_requests_over_its_pool():
                 gen.submit(GenerationRequest("p", n=0))
     assert [[c.text for c in a] for a in answers] == [[f"p{i}#0", f"p{i}#1"] for i in range(8)]
     assert 1 < server.max_active <= 4  # concurrent, bounded by max_concurrency
+
+
+def test_the_rounds_lazy_generator_streams_when_its_back_end_does():
+    from orchestration.engines import LazyGenerator
+
+    _, engine = _engines()
+    streaming = LazyGenerator(lambda: engine, "simulated")
+    batching = LazyGenerator(lambda: ScriptedGenerator(lambda req: [FAIL]), "scripted")
+    try:
+        assert streams(streaming) and not streams(batching)
+        assert streaming.submit(GenerationRequest("p", n=2)).result()[1].index == 1
+    finally:
+        streaming.release()
+        batching.release()

@@ -57,6 +57,12 @@ def test_async_engine_answers_a_short_request_while_a_long_one_decodes(async_pro
 
 
 @pytest.mark.slow
+def test_a_proving_pass_streams_its_requests_to_the_async_engine(async_probe):
+    assert async_probe["prove_batches"] == [] and async_probe["prove_submitted"] >= 2  # a first request a statement
+    assert async_probe["prove_results"] == 2 and async_probe["prove_attempts"] >= 4  # 2 first answers each at least
+
+
+@pytest.mark.slow
 def test_one_engine_call_for_text_and_chat(probe):
     assert probe["calls"] == [6]  # six requests, text and chat mixed, in one llm.generate
     assert probe["free"] == probe["raw"]  # the same as vLLM called directly

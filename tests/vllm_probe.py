@@ -59,10 +59,31 @@ def _probe_async(g) -> dict:
     long_tokens = long.result()[0].completion_tokens
     chat_ids = g._tokenizer.encode(chat_text(g._tokenizer, CHAT), add_special_tokens=False)
     cache = g._engine.vllm_config.cache_config
+    proving = _prove_streamed(g)
     return {"free": free, "raw": submitted, "stop": free[5:8], "calls": [], "chat_prompt_tokens": len(chat_ids),
             "batch": _dump(batch), "long_running_when_short_done": long_running_when_short_done,
             "short_tokens": short[0].completion_tokens, "long_tokens": long_tokens,
-            "prefix_caching": bool(cache.enable_prefix_caching)}
+            "prefix_caching": bool(cache.enable_prefix_caching)} | proving
+
+
+def _prove_streamed(g) -> dict:
+    """A proving pass (repair) over the engine: the scheduler submits each request, never a batch."""
+    from flywheel.config import ProverConfig, SamplingConfig
+    from flywheel.lean.verdicts import Verdict
+    from flywheel.records import Side, VerdictStatus
+    from prover_loop.prove import prove_pass
+    from tests.seed import statement
+
+    submitted, batches, results = [], [], []
+    submit, generate = g.submit, g.generate
+    g.submit = lambda r: submitted.append(r.key) or submit(r)
+    g.generate = lambda rs: batches.append(len(rs)) or generate(rs)
+    cfg = ProverConfig(samples_per_side=2, strategy=["repair"], repair_turns=1, sampling=SamplingConfig(max_tokens=8))
+    check = lambda header, goal, proof: Verdict(VerdictStatus.FAILED, "no", [])  # noqa: E731
+    prove_pass([statement(0), statement(1)], {}, [Side.STATEMENT], cfg, 0, 1, g, check, 2, results.extend)
+    g.submit, g.generate = submit, generate
+    return {"prove_submitted": len(submitted), "prove_batches": batches, "prove_results": len(results),
+            "prove_attempts": sum(len(r.attempts) for r in results)}
 
 
 def _engine_processes(me) -> list:

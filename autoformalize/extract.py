@@ -24,21 +24,22 @@ class Failed:
 
 
 def _declares(block: Block) -> bool:
-    from flywheel.lean.statements import find_declarations
+    from flywheel.lean.text.statements import find_declarations
 
     return bool(find_declarations(block.code))
 
 
 def _without_imports(code: str) -> str:
     """The header owns the imports: a model that writes them again loses them."""
-    from flywheel.lean.lexer import mask
+    from flywheel.lean.text.lexer import mask
 
     lines, masked = code.split("\n"), mask(code).code.split("\n")
     return "\n".join(line for line, m in zip(lines, masked, strict=True) if not m.startswith("import"))
 
 
 def extract_statement(text: str, name: str) -> Extracted | Failed:
-    from flywheel.lean import soundness, statements
+    from flywheel.lean.guard import soundness
+    from flywheel.lean.text import statements
 
     if not text.strip():
         return Failed(DropReason.NO_CODE, "empty model answer")

@@ -14,7 +14,7 @@ from flywheel.text import unwrap_lean_comment
 def formal_record(obj: dict, where: BadRecord, source: str, fmap: FieldMap, default_header: str,
                   round_: int) -> tuple[Problem, Statement] | BadRecord:
     """One record → (its problem, its candidate statement), or BadRecord naming the line and field."""
-    from flywheel.lean import soundness
+    from flywheel.lean.guard import soundness
 
     def bad(reason: str) -> BadRecord:
         return BadRecord(where.path, where.line, reason)

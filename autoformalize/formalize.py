@@ -35,7 +35,7 @@ def build_requests(problems: Sequence[Problem], cfg: AutoformalizeConfig) -> lis
 
 
 def to_statement(problem: Problem, round_: int, sample: int, text: str, header: str, model: str | None) -> Statement:
-    from flywheel.lean.statements import statement_sha256, with_preamble
+    from flywheel.lean.text.statements import statement_sha256, with_preamble
 
     name = theorem_name(problem.id, round_, sample)
     result = extract_statement(text, name)

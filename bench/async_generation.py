@@ -23,7 +23,7 @@ FAIL = "  omega\n```"
 
 
 def _check(latency: tuple[float, float]):
-    from flywheel.lean.verdicts import Verdict
+    from flywheel.lean.guard.verdicts import Verdict
     from flywheel.records import VerdictStatus
 
     rng, lock = random.Random(0), threading.Lock()

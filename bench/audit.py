@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.report import table, write_section
 from flywheel.config import LeanConfig
-from flywheel.lean.audit import AuditInput, AuditStatus, audit
+from flywheel.lean.audit.checks import AuditInput, AuditStatus, audit
 
 HEADER = "import Mathlib\nopen Real\n"
 

@@ -155,8 +155,8 @@ def fake_repl_config():
 def grpo(s: Setup) -> None:
     """Two GRPO steps, generation by colocated vLLM (transformers on a CPU), the fake REPL as the verifier."""
     from flywheel.config import ProverConfig
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
     from flywheel.records import Side
     from prover_loop.train.grpo import reward_workers, train_grpo
     from prover_loop.train.reward import LeanReward, make_prompt

@@ -35,8 +35,8 @@ def _prompts(n: int):
 
 def _verifier(workers: int):
     from flywheel.config import LeanConfig
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
 
     repl = f"{shlex.quote(sys.executable)} {shlex.quote(str(REPO / 'tests' / 'fake_repl.py'))}"
     return Verifier(LeanConfig(repl=repl, timeout_s=30, workers=workers), MemoryCache())

@@ -28,7 +28,7 @@ def benchmark_rows() -> list[dict]:
 
 def real_proofs() -> list[str]:
     """Proof bodies: the text after the theorem's top-level `:=`."""
-    from flywheel.lean.statements import parse_theorem
+    from flywheel.lean.text.statements import parse_theorem
 
     proofs = []
     for line in (DATA / "minif2f_valid_few_shot.jsonl").read_text(encoding="utf-8").splitlines():
@@ -46,8 +46,8 @@ def real_proofs() -> list[str]:
 
 def timed(fn, items, repeat: int) -> tuple[float, int]:
     """(ms per item, items refused) with the lexer's caches cleared before each pass."""
-    from flywheel.lean.lexer import mask
-    from flywheel.lean.statements import parse_theorem
+    from flywheel.lean.text.lexer import mask
+    from flywheel.lean.text.statements import parse_theorem
 
     best, refused = float("inf"), 0
     for _ in range(repeat):
@@ -60,7 +60,7 @@ def timed(fn, items, repeat: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    from flywheel.lean.soundness import Policy, scan_header, scan_preamble, scan_proof, scan_statement, split_header
+    from flywheel.lean.guard.soundness import Policy, scan_header, scan_preamble, scan_proof, scan_statement, split_header
 
     policy = Policy()
     rows = benchmark_rows()

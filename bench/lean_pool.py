@@ -40,7 +40,7 @@ def benchmark_rows() -> list[dict]:
 
 
 def bench_parse() -> tuple[int, float]:
-    from flywheel.lean.statements import parse_theorem
+    from flywheel.lean.text.statements import parse_theorem
 
     texts = [row.get("formal_statement") or row["statement"] for row in benchmark_rows()]
     start = time.perf_counter()
@@ -90,10 +90,10 @@ def whole_header(header: str) -> tuple[str, str]:
 def _pool_run(command: list[str], workers: int, checks: int, max_checks: int, *, one_command: bool = True,
               split=None) -> dict:
     from flywheel.config import LeanConfig
-    from flywheel.lean.pool import ReplPool, split_header
-    from flywheel.lean.repl import LeanRepl
-    from flywheel.lean.soundness import wrap_proof
-    from flywheel.lean.verdicts import with_axioms
+    from flywheel.lean.repl.pool import ReplPool, split_header
+    from flywheel.lean.repl.client import LeanRepl
+    from flywheel.lean.guard.soundness import wrap_proof
+    from flywheel.lean.guard.verdicts import with_axioms
 
     def factory(header: str) -> LeanRepl:
         return LeanRepl(command, header, timeout_s=30.0)
@@ -143,8 +143,8 @@ def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imp
     by_imports: the pool as shipped; else keyed by the whole header (the baseline: a process per header).
     Total CPU: this process's and that of every REPL it started (all closed, so counted, by the end)."""
     from flywheel.config import LeanConfig
-    from flywheel.lean.pool import split_header
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.repl.pool import split_header
+    from flywheel.lean.guard.verifier import Verifier
     from flywheel.records import VerdictStatus
 
     rows = benchmark_rows()
@@ -186,8 +186,8 @@ def bench_heads() -> dict:
     import tempfile
 
     from flywheel.config import LeanConfig
-    from flywheel.lean.cache import HeadCache
-    from flywheel.lean.verifier import Verifier, build_head
+    from flywheel.lean.guard.cache import HeadCache
+    from flywheel.lean.guard.verifier import Verifier, build_head
 
     rows = benchmark_rows()
     pairs = [(r["header"], r.get("formal_statement") or r["statement"]) for r in rows]
@@ -207,7 +207,7 @@ def bench_heads() -> dict:
 def bench_answers() -> dict:
     """AnswerReader on the real REPL answers in tests/data/lean (each fed whole, as it comes), and on one
     answer of ~1 MB (an infotree's size) fed in the 64 KB reads the REPL's pipe gives."""
-    from flywheel.lean.protocol import AnswerReader
+    from flywheel.lean.repl.protocol import AnswerReader
 
     raw = [json.loads(line)["raw_response"] for path in sorted((ROOT / "tests" / "data" / "lean" / "lean2021").glob("*.jsonl"))
            for line in path.read_text(encoding="utf-8").splitlines()]
@@ -234,8 +234,8 @@ def bench_verifier(command: str, checks: int) -> dict:
     from db.store import Store
     from db.verdict_cache import StoreCache
     from flywheel.config import DbConfig, LeanConfig
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
 
     cfg = LeanConfig(repl=command, timeout_s=30.0, workers=1)
     out = {}

@@ -31,7 +31,7 @@ def _script(req):
 def run(statements: int, workers: int, in_flight: int, rollouts: int, lean_ms: float) -> dict:
     sys.path.insert(0, str(ROOT))
     from flywheel.config import LeanConfig, ProverConfig, RmaxtsConfig
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
     from flywheel.records import Side
     from prover_loop.prove import prove_pass
     from tests.doubles import ScriptedGenerator

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from flywheel.config import AUDIT_CHECKS
-from flywheel.lean.audit import AuditInput, AuditResult, AuditStatus
+from flywheel.lean.audit.checks import AuditInput, AuditResult, AuditStatus
 
 _PENDING = """
 SELECT p.statement_id, p.side, s.header, s.preamble, p.theorem, p.proof

@@ -207,7 +207,7 @@ def select_pairs(store: Store, rounds: Sequence[int] | None, sides: Sequence[str
                  with_chains: bool = False, require_checks: Sequence[str] = AUDIT_CHECKS) -> Selection:
     """The pairs an export writes, with how many a benchmark's statement, a missing audit and an audit short of
     require_checks left out, and (with_chains) each kept repair's failed attempts before it."""
-    from flywheel.lean.statements import normalize_statement
+    from flywheel.lean.text.statements import normalize_statement
 
     banned = normalized_forms(exclude_benchmarks) if exclude_benchmarks else set()
     query, params = _query(rounds, parse_sides(sides))

@@ -14,8 +14,8 @@ import time
 
 from db.store import Store
 from flywheel.errors import StoreError
-from flywheel.lean.cache import UNCACHED
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.cache import UNCACHED
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import VerdictStatus
 from flywheel.text import storable, storable_json
 

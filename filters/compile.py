@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from filters.base import Decision, Drop, InfraFailed
-from flywheel.lean.statements import with_preamble
+from flywheel.lean.text.statements import with_preamble
 from flywheel.records import DropReason, Statement, VerdictStatus
 
 log = logging.getLogger(__name__)

@@ -56,7 +56,7 @@ class BenchmarkIndex:
 
 
 def decontaminate(statements: Sequence[Statement], index: BenchmarkIndex, threshold: float) -> list[Decision]:
-    from flywheel.lean.statements import normalize_statement
+    from flywheel.lean.text.statements import normalize_statement
 
     out: list[Decision] = []
     for st in statements:

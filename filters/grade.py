@@ -49,7 +49,7 @@ def grade_statements(
     statements: Sequence[Statement], informal: Mapping[str, str], generator, cfg: FilterConfig
 ) -> list[Graded]:
     """One generate call per try; answers without a parsable grade are asked again, up to the retries."""
-    from flywheel.lean.statements import with_preamble
+    from flywheel.lean.text.statements import with_preamble
     from flywheel.llm.base import GenerationRequest
 
     s = cfg.grade_sampling

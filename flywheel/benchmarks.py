@@ -28,7 +28,7 @@ class BenchmarkItem:
 
 @functools.cache
 def load_benchmark(name: str) -> tuple[BenchmarkItem, ...]:
-    from flywheel.lean.statements import normalize_statement
+    from flywheel.lean.text.statements import normalize_statement
 
     if name == "synthetic":
         from flywheel.synthetic import generate

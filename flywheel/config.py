@@ -253,7 +253,7 @@ class TrainConfig:
     curriculum_max_prompts: int = 512  # the most statement sides trained on (the lowest rates in the band first)
 
 
-# The audit's checks, in the order it runs them (flywheel.lean.audit): the guard of today, the proof module
+# The audit's checks, in the order it runs them (flywheel.lean.audit.checks): the guard of today, the proof module
 # compiled on its own, lean4checker's kernel replay, the trusted module's `#print axioms`, the proved type
 # against the statement elaborated on its own.
 AUDIT_CHECKS = ("guard", "compile", "replay", "axioms", "type")

@@ -14,7 +14,7 @@ def informal_comment(informal: str | None) -> str:
 
 def _code(header: str, preamble: str, informal: str | None, declaration: str) -> str:
     """The code before `:=`: the informal problem stays next to the theorem, after the preamble's commands."""
-    from flywheel.lean.statements import with_preamble
+    from flywheel.lean.text.statements import with_preamble
 
     return header + with_preamble(preamble, informal_comment(informal) + declaration.rstrip())
 

@@ -1,4 +1,4 @@
-"""The audit stage: stored proofs through `flywheel.lean.audit`, a committed batch at a time, so a killed
+"""The audit stage: stored proofs through `flywheel.lean.audit.checks`, a committed batch at a time, so a killed
 audit loses at most the batch in flight and a rerun takes up the rest."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def run_audit(store: Store, cfg: Config, round_: int | None = None, recheck: boo
 def _audit(store: Store, cfg: Config, round_: int | None, recheck: bool, workers: int, batch: int,
            stop: threading.Event | None) -> StageCounts:
     from db import audit as dbaudit
-    from flywheel.lean.audit import AuditStatus, audit, audit_toolchain, missing_tools
+    from flywheel.lean.audit.checks import AuditStatus, audit, audit_toolchain, missing_tools
 
     counts = StageCounts("audit")
     missing = missing_tools(cfg.lean)

@@ -15,8 +15,8 @@ from flywheel.errors import ConfigError
 def open_verifier(cfg: LeanConfig, store=None, cache: bool = True):
     """A Verifier whose verdicts are cached in the store (or in memory without one), and whose statement heads
     are kept across runs (lean.head_cache_dir); cache=False: neither."""
-    from flywheel.lean.cache import HeadCache, MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import HeadCache, MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
 
     if not cache:
         return Verifier(cfg, None)
@@ -29,7 +29,7 @@ def open_verifier(cfg: LeanConfig, store=None, cache: bool = True):
 
 
 def head_cache_dir(cfg: LeanConfig) -> str:
-    from flywheel.lean.toolchain_paths import data_dir
+    from flywheel.lean.toolchain.paths import data_dir
 
     return cfg.head_cache_dir or str(data_dir() / "lean_heads")
 

@@ -175,7 +175,7 @@ def curriculum(store: Store, cfg: Config, round_: int, out: Path, start: Generat
 def _prompts(store: Store, cfg: Config, round_: int, model: str) -> list[Prompt]:
     """Every trainable statement side (benchmark statements left out) with `model`'s stored counts."""
     from flywheel.benchmarks import normalized_forms
-    from flywheel.lean.statements import normalize_statement
+    from flywheel.lean.text.statements import normalize_statement
     from prover_loop.train.reward import make_prompt
 
     sides = [Side(s) for s in cfg.train.sides if s != Side.FALSE_HYPS.value]

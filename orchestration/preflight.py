@@ -140,7 +140,7 @@ def _gb(n: int) -> str:
 def notes(cfg: Config) -> list[str]:
     """What refuses nothing now: proofs wait unaudited without the audit's tools; `flywheel report` needs
     matplotlib."""
-    from flywheel.lean.audit import missing_tools
+    from flywheel.lean.audit.checks import missing_tools
 
     said = []
     absent = missing_tools(cfg.lean)
@@ -153,7 +153,7 @@ def notes(cfg: Config) -> list[str]:
 
 
 def check_lean(cfg: LeanConfig) -> None:
-    from flywheel.lean.toolchain_paths import repl_command
+    from flywheel.lean.toolchain.paths import repl_command
 
     argv = repl_command(cfg)  # LeanError when `flywheel lean setup` never built the REPL
     first = argv[0] if argv else ""

@@ -63,7 +63,7 @@ def _lean_actor_class(cpus: float, memory: int | None):
         on its direct channel or by an actor call."""
 
         def __init__(self, cfg: LeanConfig, token: str):
-            from flywheel.lean.verifier import Verifier
+            from flywheel.lean.guard.verifier import Verifier
 
             self._verifier = Verifier(cfg, None)
             self._token = token
@@ -78,13 +78,13 @@ def _lean_actor_class(cpus: float, memory: int | None):
 
         def run(self, fields: list, expect_sorry: bool) -> dict:
             # Plain lists and dicts both ways: Ray's fast serialization path, no pickled classes.
-            from flywheel.lean.verifier import Prepared
+            from flywheel.lean.guard.verifier import Prepared
 
             return self._verifier.run_in_pool(Prepared(*fields), expect_sorry).to_json()
 
         def run_tactics(self, fields: list, sketch: bool, goals_after: bool):
             """A tactic-level check (rmaxts, decompose's sketches): the Checked record, pickled by Ray."""
-            from flywheel.lean.verifier import Prepared
+            from flywheel.lean.guard.verifier import Prepared
 
             return self._verifier.run_tactics_in_pool(Prepared(*fields), sketch, goals_after)
 
@@ -131,7 +131,7 @@ class RayChecker:
                  cache=None):
         """memory_per_worker: Ray's memory resource (bytes) each worker holds, so that a node takes no more
         workers than its memory allows; None asks for none."""
-        from flywheel.lean.verifier import Verifier
+        from flywheel.lean.guard.verifier import Verifier
 
         self.cfg = dataclasses.replace(cfg, workers=1)
         self.workers = workers
@@ -252,7 +252,7 @@ class RayChecker:
         return answer
 
     def _run(self, prepared, expect_sorry: bool):
-        from flywheel.lean.verdicts import verdict_from_json
+        from flywheel.lean.guard.verdicts import verdict_from_json
 
         fields = list(dataclasses.astuple(prepared))
         return self._on_a_worker(lambda w: verdict_from_json(self._ask(w, fields, expect_sorry)), lambda v: v)
@@ -261,7 +261,7 @@ class RayChecker:
         """Tactic-level checks go by Ray call (their records are larger than a verdict and rarer)."""
         import ray
 
-        from flywheel.lean.tactics import Checked, proof_body
+        from flywheel.lean.tactics.records import Checked, proof_body
 
         fields = list(dataclasses.astuple(prepared))
         return self._on_a_worker(
@@ -273,7 +273,7 @@ class RayChecker:
         more; lost twice, the check is crashed (crashed(verdict) shapes what the caller expects)."""
         from ray.exceptions import GetTimeoutError, RayActorError
 
-        from flywheel.lean.verdicts import crashed_verdict
+        from flywheel.lean.guard.verdicts import crashed_verdict
 
         worker = self._idle.get()
         try:

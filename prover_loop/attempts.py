@@ -8,9 +8,9 @@ from flywheel.records import Proof, ProofAttempt, VerdictStatus
 
 def render_code(header: str, goal: str, proof: str, preamble: str = "") -> str:
     """Exactly the code the verifier sends to Lean for this proof (header, preamble, theorem, proof)."""
-    from flywheel.lean import statements as surgery
-    from flywheel.lean.soundness import Policy
-    from flywheel.lean.verifier import checked_code
+    from flywheel.lean.text import statements as surgery
+    from flywheel.lean.guard.soundness import Policy
+    from flywheel.lean.guard.verifier import checked_code
 
     return checked_code(header, surgery.with_preamble(preamble, goal), proof, Policy())
 
@@ -33,7 +33,7 @@ def attempt_of(task, check, verdict, round_: int, model: str | None, strategy: s
 
 
 def proof_of(task, attempt: ProofAttempt, round_: int) -> Proof:
-    from flywheel.lean import statements as surgery
+    from flywheel.lean.text import statements as surgery
     from prover_loop.strategies.base import parsed_goal
 
     st = task.statement

@@ -90,7 +90,7 @@ def parse_ks(text: str, n: int) -> list[int]:
 def benchmark_statements(benchmark: str, split: str, limit: int | None = None) -> list[Statement]:
     """The shipped statements of one split as Statement records (header included), in file order."""
     from flywheel.benchmarks import load_benchmark
-    from flywheel.lean import statements as surgery
+    from flywheel.lean.text import statements as surgery
 
     if split not in SPLITS:
         raise ConfigError(f"--split: expected one of {', '.join(SPLITS)}, got {split!r}")

@@ -18,13 +18,13 @@ class NoProof(str, enum.Enum):
 
 def _continues(block: Block) -> bool:
     """Tactics (or a term) that continue the prompt's `:=` before any declaration of the model's own."""
-    from flywheel.lean.statements import command_end
+    from flywheel.lean.text.statements import command_end
 
     return block.continued and bool(block.code[:command_end(block.code)].strip())
 
 
 def _usable(block: Block) -> bool:
-    from flywheel.lean.statements import find_declarations
+    from flywheel.lean.text.statements import find_declarations
 
     return _continues(block) or bool(find_declarations(block.code))
 
@@ -38,7 +38,7 @@ def extract_proof(text: str, prompt_ends_in_by: bool = True, name: str | None = 
     named `name` (else its first), up to the next declaration, indented as the model wrote it.
     """
     from flywheel.errors import UnparsableStatement
-    from flywheel.lean.statements import command_end, find_declarations, parse_theorem
+    from flywheel.lean.text.statements import command_end, find_declarations, parse_theorem
 
     block = final_block(text, opened=True, wanted=_usable)
     if block is NoCode.THINKING:
@@ -60,7 +60,7 @@ def extract_proof(text: str, prompt_ends_in_by: bool = True, name: str | None = 
 
 
 def _declared_name(declaration: str) -> str | None:
-    from flywheel.lean.lexer import NAME_RE
+    from flywheel.lean.text.lexer import NAME_RE
 
     kw = re.match(r"(?:theorem|lemma)\s+", declaration)
     name = kw and NAME_RE.match(declaration, kw.end())

@@ -7,8 +7,8 @@ from flywheel.records import Side, Statement
 
 def goal_text(statement: Statement, side: Side, negation_form: str = "hyps") -> str:
     """The declaration (proof `sorry`) whose proof counts for this side. Names stay ours and distinct."""
-    from flywheel.lean import statements as surgery
-    from flywheel.lean.preamble import variable_binders
+    from flywheel.lean.text import statements as surgery
+    from flywheel.lean.text.preamble import variable_binders
 
     thm = surgery.parse_theorem(statement.text)
     if side is Side.STATEMENT:

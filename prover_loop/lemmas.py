@@ -10,9 +10,9 @@ from flywheel.records import Proof, Side, Statement, StatementStatus
 
 
 def lemma_sha256(header: str, preamble: str, statement: str) -> str:
-    """The pool's key: flywheel.lean.statements.statement_sha256 of the lemma with its preamble and header
+    """The pool's key: flywheel.lean.text.statements.statement_sha256 of the lemma with its preamble and header
     (the theorem's name, spacing and comments do not count; binder names do, as its proof uses them)."""
-    from flywheel.lean.statements import statement_sha256, with_preamble
+    from flywheel.lean.text.statements import statement_sha256, with_preamble
 
     return statement_sha256(with_preamble(preamble, statement), header)
 
@@ -35,7 +35,7 @@ def derived(source: Statement, lemma: str) -> Statement:
     """A subgoal lemma of `source` as a statement of its own: same header and preamble, no problem (its
     informal text is not the lemma's), `derived_from` the source. Its id depends on the source, so a lemma met
     under two statements keeps both lineages."""
-    from flywheel.lean import statements as surgery
+    from flywheel.lean.text import statements as surgery
 
     norm = lemma_sha256(source.header, source.preamble, lemma)
     return Statement(id=sha256_text("derived", source.id, norm), problem_id=None, round=source.round,

@@ -45,7 +45,7 @@ class Node:
     parent: str | None
     prefix: str  # the proof up to this state (cut where a generator resumes): the first prefix that reached it
     goals: tuple[str, ...]
-    state: str = ""  # the tactic state's goal key (flywheel.lean.goals.goal_key)
+    state: str = ""  # the tactic state's goal key (flywheel.lean.tactics.goals.goal_key)
     children: dict[str, str] = field(default_factory=dict)  # state -> child id, in the order they were made
     here: Stats = field(default_factory=Stats)  # rollouts expanded at this node
     through: Stats = field(default_factory=Stats)  # rollouts expanded at it or below

@@ -7,7 +7,7 @@ from db import proofs as dbproofs
 from db import statements as dbst
 from db.ingest import write_problems
 from flywheel.hashing import sha256_text
-from flywheel.lean.statements import statement_sha256
+from flywheel.lean.text.statements import statement_sha256
 from flywheel.records import Problem, Proof, ProofAttempt, Side, Statement, StatementStatus, VerdictStatus
 from prover_loop.prove import Result
 

@@ -9,7 +9,7 @@ import pytest
 from bench.async_generation import FAIL, run_workload
 from flywheel.config import GeneratorConfig, ProverConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.llm.base import GenerationRequest, streams
 from flywheel.records import Side, VerdictStatus
 from prover_loop.prove import prove_pass

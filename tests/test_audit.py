@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from flywheel.config import LeanConfig
-from flywheel.lean.audit import AuditInput, AuditStatus, Refusal, audit
+from flywheel.lean.audit.checks import AuditInput, AuditStatus, Refusal, audit
 from orchestration.cli import main
 from tests.fake_lean_audit import install
 
@@ -90,13 +90,13 @@ def test_a_hanging_module_times_out_and_is_killed(audit_cfg):
 
 
 def test_without_lean4checker_nothing_is_audited_and_doctor_says_why(audit_cfg, capsys):
-    from flywheel.lean.toolchain import lean4checker_binary
+    from flywheel.lean.toolchain.setup import lean4checker_binary
 
     lean4checker_binary(audit_cfg).unlink()
     results = audit([good(1), good(2)], audit_cfg)
     assert all(r.refusal is Refusal.TOOLCHAIN and "lean4checker not built" in r.reason for r in results)
     assert all(r.status is AuditStatus.UNAUDITED for r in results)
-    from flywheel.lean.toolchain_doctor import _lean4checker
+    from flywheel.lean.toolchain.doctor import _lean4checker
 
     row = _lean4checker(audit_cfg)
     assert not row.ok and not row.required and "refuses every proof" in row.detail
@@ -154,7 +154,7 @@ def audits_reason(store, statement_id):
 
 
 def test_the_audit_records_the_lean_that_ran(audit_cfg):
-    from flywheel.lean.audit import audit_toolchain
+    from flywheel.lean.audit.checks import audit_toolchain
 
     assert audit_toolchain(audit_cfg).startswith("lean=4.26.0;")
 
@@ -170,7 +170,7 @@ def test_a_header_that_defines_things_is_audited_with_its_definitions_as_preambl
 @pytest.mark.postgres
 def test_a_missing_tool_leaves_proofs_unaudited_and_status_export_and_a_later_audit_see_it(store, audit_cfg, tmp_path,
                                                                                               capsys, monkeypatch):
-    from flywheel.lean.toolchain import lean4checker_binary
+    from flywheel.lean.toolchain.setup import lean4checker_binary
 
     _seed_proofs(store, "by\n  omega -- fake:kernel-reject")
     checker = lean4checker_binary(audit_cfg)
@@ -210,9 +210,9 @@ def test_the_audit_builds_on_the_rendered_preamble_never_the_raw_text(audit_cfg,
     the audit's modules either; a `variable` spread over lines is restated whole where the base is imported."""
     import dataclasses
 
-    from flywheel.lean import audit_modules as mods
-    from flywheel.lean.audit import target_of
-    from flywheel.lean.soundness import Policy
+    from flywheel.lean.audit import modules as mods
+    from flywheel.lean.audit.checks import target_of
+    from flywheel.lean.guard.soundness import Policy
 
     commented = "/-- doc -/\ndef f : ℕ := 1 -- fake:kernel-reject\n"
     results = by_id(audit([AuditInput("p1", HEADER, commented, "theorem s1 : f = 1", "by\n  rfl")], audit_cfg))
@@ -243,8 +243,8 @@ def plain_cfg(tmp_path, monkeypatch):
 
 
 def test_plain_lean_audits_without_the_replay_and_says_which_checks_ran(plain_cfg, tmp_path):
-    from flywheel.lean.audit import audit_toolchain
-    from flywheel.lean.toolchain_doctor import _lean4checker
+    from flywheel.lean.audit.checks import audit_toolchain
+    from flywheel.lean.toolchain.doctor import _lean4checker
 
     proofs = [good(1), good(2, "by\n  omega -- fake:kernel-reject"), good(3, "by\n  omega -- fake:type-mismatch")]
     results = by_id(audit(proofs, plain_cfg))

@@ -4,8 +4,8 @@ a proved negation of a subgoal kills its sketch; the lemma pool answers a repeat
 import pytest
 
 from flywheel.config import ProverConfig
-from flywheel.lean.cache import MemoryCache
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.guard.cache import MemoryCache
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import Side, VerdictStatus
 from prover_loop.lemmas import Pool, lemma_sha256
 from prover_loop.prove import prove_pass
@@ -92,7 +92,7 @@ def test_lemmas_and_derived_statements_are_stored_with_their_lineage(store, lean
     from db.export import export_dataset
     from db.lemmas import pool
     from db.proofs import save_results
-    from flywheel.lean.statements import normalize_statement
+    from flywheel.lean.text.statements import normalize_statement
 
     result, _ = _prove(lean_cfg)
     src = result.statement

@@ -15,7 +15,7 @@ import pytest
 
 from flywheel.config import LeanConfig
 from flywheel.errors import LeanError
-from flywheel.lean.dojo import TacticSession, dojo_environment, dojo_memory_limit_gb
+from flywheel.lean.tactics.dojo import TacticSession, dojo_environment, dojo_memory_limit_gb
 from tests.conftest import REPO
 from tests.fake_toolchain import fake_lake, fake_lean
 
@@ -51,7 +51,7 @@ def test_settings_reach_lean_dojo_before_its_import(lean_on_path, tmp_path):
     seen = fresh_python(f"""
         import json
         from flywheel.config import LeanConfig
-        from flywheel.lean.dojo import import_lean_dojo
+        from flywheel.lean.tactics.dojo import import_lean_dojo
         ld = import_lean_dojo(LeanConfig(dojo_cache_dir={str(tmp_path / 'cache')!r}, dojo_memory_limit_mb=65536),
                               total_memory_mb=24576)
         from lean_dojo import constants as c
@@ -70,7 +70,7 @@ def test_an_earlier_import_with_other_settings_is_refused(lean_on_path, tmp_path
         import lean_dojo
         from flywheel.config import LeanConfig
         from flywheel.errors import LeanError
-        from flywheel.lean.dojo import import_lean_dojo
+        from flywheel.lean.tactics.dojo import import_lean_dojo
         try:
             import_lean_dojo(LeanConfig(dojo_cache_dir={str(tmp_path / 'ours')!r}))
             print(json.dumps({{"error": None}}))
@@ -93,8 +93,8 @@ def test_project_and_file_problems_are_named(lean_on_path, tmp_path):
         import json, subprocess
         from flywheel.config import LeanConfig
         from flywheel.errors import LeanError
-        from flywheel.lean.dojo import TacticSession
-        from flywheel.lean.toolchain import write_project
+        from flywheel.lean.tactics.dojo import TacticSession
+        from flywheel.lean.toolchain.setup import write_project
         cfg = LeanConfig(project_dir={str(project)!r}, dojo_cache_dir={str(tmp_path / 'cache')!r})
         out = {{}}
         def attempt(key, file="Flywheel/Probe.lean"):
@@ -119,7 +119,7 @@ def test_outcomes_become_ours_and_a_timeout_ends_the_session(lean_on_path, tmp_p
         import json
         from flywheel.config import LeanConfig
         from flywheel.errors import LeanError
-        from flywheel.lean.dojo import TacticSession, import_lean_dojo
+        from flywheel.lean.tactics.dojo import TacticSession, import_lean_dojo
         ld = import_lean_dojo(LeanConfig(dojo_cache_dir={str(tmp_path / 'cache')!r}))
         s = TacticSession(LeanConfig(), "Flywheel/Probe.lean", "flywheel_probe", timeout_s=7)
         s._ld = ld
@@ -152,8 +152,8 @@ def test_real_dojo_session():
     if shutil.which("lean") is None or shutil.which("lake") is None:
         pytest.skip("no Lean toolchain on PATH (lean-marked tests need `flywheel lean setup` and ~/.elan/bin on PATH)")
     from flywheel.config import load_config
-    from flywheel.lean.dojo import ProofFinished, TacticError, TacticState
-    from flywheel.lean.toolchain_paths import project_dir
+    from flywheel.lean.tactics.dojo import ProofFinished, TacticError, TacticState
+    from flywheel.lean.toolchain.paths import project_dir
 
     cfg = load_config().lean
     if not (project_dir(cfg) / ".git").exists():

@@ -4,7 +4,7 @@ answer in, and reasoning-style answers (Kimina-Prover, DeepSeek-Prover-V2, Goede
 import pytest
 
 from flywheel.answers import NoCode, after_thinking, code_blocks, final_block
-from flywheel.lean.statements import parse_theorem
+from flywheel.lean.text.statements import parse_theorem
 from prover_loop.extract import NoProof, extract_proof
 
 

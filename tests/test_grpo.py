@@ -93,8 +93,8 @@ def test_the_curriculum_is_exactly_the_band_topped_up_by_sampling(store, lean_cf
     import dataclasses
 
     from flywheel.config import Config, GeneratorConfig
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
     from orchestration.engines import Engines
     from orchestration.grpo_stage import curriculum
     from tests.doubles import ScriptedGenerator
@@ -130,8 +130,8 @@ def test_the_curriculum_is_exactly_the_band_topped_up_by_sampling(store, lean_cf
 
 
 def test_a_repl_that_dies_mid_group_is_reward_zero_and_the_batch_goes_on(store, lean_cfg, monkeypatch):
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
     from orchestration.grpo_stage import _storer
     from prover_loop.train.reward import LeanReward, make_prompt
 
@@ -164,8 +164,8 @@ def test_a_killed_grpo_training_resumes_from_its_last_save(grpo_model, lean_cfg,
     from transformers import TrainerCallback
 
     from flywheel.errors import ConfigError
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
     from prover_loop.train.grpo import train_grpo
     from prover_loop.train.reward import LeanReward, make_prompt
 

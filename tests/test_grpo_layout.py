@@ -8,7 +8,7 @@ import yaml
 
 from flywheel.config import LeanConfig, ProverConfig, TrainConfig, load_config
 from flywheel.errors import ConfigError
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import Side, VerdictStatus
 from tests.seed import statement
 

@@ -72,7 +72,7 @@ def test_the_careless_reader_is_reproduced_without_the_guard(fake_repl, monkeypa
     """What the guard prevents: the same false statement sent straight to that REPL comes back proved."""
     import shlex
 
-    from flywheel.lean.repl import LeanRepl
+    from flywheel.lean.repl.client import LeanRepl
 
     monkeypatch.setenv("FAKE_REPL_CARELESS_JSON", "1")
     with LeanRepl(shlex.split(fake_repl), HEADER, timeout_s=10) as repl:
@@ -83,8 +83,8 @@ def test_the_careless_reader_is_reproduced_without_the_guard(fake_repl, monkeypa
 def test_benchmark_headers_with_definitions_check_as_header_and_preamble(tmp_path, fake_repl, monkeypatch, shared_data):
     """ProofNet's headers go on with `def`s: those are checked as the statement's preamble, and every
     one of the 26 benchmark headers is accepted."""
-    from flywheel.lean.soundness import Policy
-    from flywheel.lean.verifier import checked_code
+    from flywheel.lean.guard.soundness import Policy
+    from flywheel.lean.guard.verifier import checked_code
 
     monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
     rows = [json.loads(x) for name in ("minif2f/minif2f.jsonl", "proofnet/proofnet.jsonl")

@@ -1,10 +1,10 @@
-"""Statement heads kept across runs (flywheel.lean.cache.HeadCache): a later run reuses them, the same verdicts."""
+"""Statement heads kept across runs (flywheel.lean.guard.cache.HeadCache): a later run reuses them, the same verdicts."""
 
 import json
 
-from flywheel.lean import verifier as verifier_module
-from flywheel.lean.cache import HeadCache
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.guard import verifier as verifier_module
+from flywheel.lean.guard.cache import HeadCache
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import VerdictStatus as V
 from tests.conftest import HEADER
 

@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from filters.base import InfraFailed
 from filters.compile import Retries, check_with_retries, decide
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import VerdictStatus
 
 T, C, I = VerdictStatus.TIMEOUT, VerdictStatus.CRASHED, VerdictStatus.INCOMPLETE
@@ -35,7 +35,7 @@ def _statement(k: int, preamble: str = ""):
 def test_a_compile_check_that_times_out_is_infra_failed_then_filtered_again(store, fake_repl, tmp_path):
     from db import statements as dbst
     from flywheel.config import Config, FilterConfig, LeanConfig
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
     from orchestration.statement_stages import run_filter
 
     # The fake REPL's fault markers ride in string literals: a preamble is sent re-rendered from its tokens, so a

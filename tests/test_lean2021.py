@@ -2,7 +2,7 @@
 
 import pytest
 
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import VerdictStatus as V
 
 pytestmark = pytest.mark.lean
@@ -137,7 +137,7 @@ def test_real_header_that_does_not_elaborate_fails_its_checks_only(real_lean_cfg
 def test_real_a_lemma_negation_in_forall_form_is_false_where_the_hyps_form_is_vacuous(real_lean_cfg):
     """decompose's lemma negation (¬ ∀ binders, concl): a lemma true because its context is contradictory has
     its `hyps` negation proved by the contradiction, and its `forall` negation refuted (its negation proved)."""
-    from flywheel.lean import statements as surgery
+    from flywheel.lean.text import statements as surgery
 
     lemma = surgery.parse_theorem("theorem l (n : Nat) (h : False) : n = n + 1 := by sorry")
     hyps = surgery.render(surgery.with_name(surgery.negate(lemma, "hyps"), "l_neg"), "by sorry")

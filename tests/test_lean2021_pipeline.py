@@ -13,8 +13,8 @@ import yaml
 from sqlalchemy import text
 
 from flywheel.config import LeanConfig
-from flywheel.lean import statements as surgery
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.text import statements as surgery
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import VerdictStatus as V
 
 pytestmark = pytest.mark.lean
@@ -144,7 +144,7 @@ def _audit_cfg(real_lean, real_lean_cfg) -> LeanConfig:
 
 
 def test_real_audit_compiles_modules_and_checks_them_from_a_trusted_module(real_lean, real_lean_cfg):
-    from flywheel.lean.audit import AuditInput, AuditStatus, Refusal, audit, audit_toolchain
+    from flywheel.lean.audit.checks import AuditInput, AuditStatus, Refusal, audit, audit_toolchain
 
     cfg = _audit_cfg(real_lean, real_lean_cfg)
     proofs = [
@@ -167,8 +167,8 @@ def test_real_audit_compiles_modules_and_checks_them_from_a_trusted_module(real_
 def test_real_trusted_module_finds_a_type_that_differs_and_an_axiom(real_lean, real_lean_cfg):
     # The trusted module's own checks on real Lean: a challenge whose statement differs from the proved one,
     # and a compiled proof resting on sorryAx (written past the guard, as a module that had slipped through).
-    from flywheel.lean import audit as A
-    from flywheel.lean import soundness
+    from flywheel.lean.audit import checks as A
+    from flywheel.lean.guard import soundness
 
     cfg = _audit_cfg(real_lean, real_lean_cfg)
     policy = soundness.Policy.from_config(cfg)

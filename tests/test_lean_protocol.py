@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from flywheel.lean.protocol import AnswerReader, ProtocolError, encode
+from flywheel.lean.repl.protocol import AnswerReader, ProtocolError, encode
 
 
 def _transcripts(shared_data):
@@ -49,7 +49,7 @@ def test_braces_quotes_and_escapes_inside_strings_in_any_split():
     import json
     import random
 
-    from flywheel.lean.protocol import AnswerReader
+    from flywheel.lean.repl.protocol import AnswerReader
 
     values = [{"messages": [{"data": 'unsolved goals\n⊢ {x | x ∈ S} = "}" ∧ \\ \\" {'}], "env": 3},
               {"sorries": [{"goal": "\\\\"}], "env": 4}, {"env": 5, "messages": []}]

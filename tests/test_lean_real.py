@@ -5,7 +5,7 @@ import os
 import pytest
 
 from flywheel.config import LeanConfig
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import VerdictStatus as V
 
 pytestmark = pytest.mark.lean

@@ -8,7 +8,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from flywheel.lean.identity import identify
+from flywheel.lean.repl.identity import identify
 from orchestration.cli import main
 from tests.conftest import DATA, FAKE_REPL, HEADER
 
@@ -94,7 +94,7 @@ def test_a_lemma_is_checked_as_a_theorem_without_mathlib(tmp_path, fake_repl, mo
 
 def test_the_compile_check_sends_a_term_sorry_that_old_leans_parse(fake_repl):
     from flywheel.config import LeanConfig
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
     from flywheel.records import VerdictStatus
 
     statement = "theorem t (x : ℕ) (h : x = 2) : x + x = 4 := by sorry"

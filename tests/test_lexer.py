@@ -7,8 +7,8 @@ spelling whose reading the imports' tokens or the Lean version decide."""
 
 import pytest
 
-from flywheel.lean.lexer import Kind, mask, tokenize
-from flywheel.lean.soundness import Policy, scan_proof
+from flywheel.lean.text.lexer import Kind, mask, tokenize
+from flywheel.lean.guard.soundness import Policy, scan_proof
 
 P = Policy()
 

@@ -15,8 +15,8 @@ import re
 
 import pytest
 
-from flywheel.lean.lexer import Kind, tokenize
-from flywheel.lean.repl import LeanRepl
+from flywheel.lean.text.lexer import Kind, tokenize
+from flywheel.lean.repl.client import LeanRepl
 
 pytestmark = pytest.mark.lean
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from flywheel.lean.preamble import preamble_commands, variable_binders
-from flywheel.lean.soundness import Policy
-from flywheel.lean.verdicts import axioms_missing, classify
+from flywheel.lean.text.preamble import preamble_commands, variable_binders
+from flywheel.lean.guard.soundness import Policy
+from flywheel.lean.guard.verdicts import axioms_missing, classify
 from orchestration.cli import main
 from tests.conftest import HEADER
 

@@ -4,7 +4,7 @@ preambles prove."""
 
 import pytest
 
-from flywheel.lean.verifier import Prepared, Verifier
+from flywheel.lean.guard.verifier import Prepared, Verifier
 from flywheel.records import VerdictStatus as V
 
 pytestmark = pytest.mark.lean

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from flywheel.config import ProverConfig
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import Side, VerdictStatus
 from prover_loop.extract import NoProof
 from prover_loop.prove import NO_PROOF, prove_pass

@@ -48,7 +48,7 @@ def _kill(actor) -> None:
 def test_a_killed_worker_is_replaced_and_the_check_retried(local_ray, lean_cfg):
     import ray
 
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
     from orchestration.ray_workers import RayChecker
     from flywheel.records import VerdictStatus
 
@@ -176,9 +176,9 @@ def test_each_worker_holds_its_memory_resource(local_ray, lean_cfg):
 def test_verdicts_are_keyed_by_the_toolchain_the_workers_report(local_ray, lean_cfg, monkeypatch):
     import dataclasses
 
-    from flywheel.lean import identity
-    from flywheel.lean.cache import MemoryCache
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.repl import identity
+    from flywheel.lean.guard.cache import MemoryCache
+    from flywheel.lean.guard.verifier import Verifier
     from orchestration.ray_workers import RayChecker
 
     def not_in_the_driver(*args):  # on a cluster the driver may have no Lean at all
@@ -211,7 +211,7 @@ def test_rmaxts_and_decompose_run_on_the_ray_lean_workers(local_ray, lean_cfg):
     """Tactic-level checks (rmaxts) and sketches (decompose) go to the worker that has the REPL, and a search
     and a decomposition store there what they store in-process."""
     from flywheel.config import ProverConfig, RmaxtsConfig
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
     from flywheel.records import Side, VerdictStatus
     from orchestration.ray_workers import RayChecker
     from prover_loop.prove import prove_pass

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from flywheel.config import ProverConfig
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import Side, VerdictStatus
 from prover_loop.prove import prove_pass
 from tests.doubles import ScriptedGenerator

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from flywheel.errors import LeanError
-from flywheel.lean.pool import ReplPool
-from flywheel.lean.repl import Fault, LeanRepl, ReplFailure
+from flywheel.lean.repl.pool import ReplPool
+from flywheel.lean.repl.client import Fault, LeanRepl, ReplFailure
 from tests.conftest import HEADER
 
 
@@ -176,7 +176,7 @@ def test_an_answer_out_of_order_ends_the_process(fake_repl):
     """Code that prints a forged answer before Lean's own cannot know which env number is due."""
     import shlex
 
-    from flywheel.lean.repl import Fault, LeanRepl, ReplFailure
+    from flywheel.lean.repl.client import Fault, LeanRepl, ReplFailure
 
     with LeanRepl(shlex.split(fake_repl), "import Mathlib", timeout_s=10) as repl:
         assert repl.run("theorem a : True := trivial")["env"] == 1
@@ -220,7 +220,7 @@ def test_a_process_keeps_its_latest_header_envs(fake_repl):
 
 
 def test_a_header_that_does_not_elaborate_is_its_own_error(fake_repl):
-    from flywheel.lean.repl import HeaderError
+    from flywheel.lean.repl.client import HeaderError
 
     bad = "import Mathlib\n\nopen undefined_Space\n"
     with _pool(fake_repl) as pool:

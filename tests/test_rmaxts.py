@@ -7,7 +7,7 @@ import math
 import pytest
 
 from flywheel.config import ProverConfig, RmaxtsConfig
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.prompting import resume_prompt
 from flywheel.records import Side, VerdictStatus
 from prover_loop.prove import prove_pass

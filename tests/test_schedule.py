@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from flywheel.config import ProverConfig
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import Side, VerdictStatus
 from prover_loop.strategies import Check, Strategy, Task
 from prover_loop.strategies.scheduler import Lean, Scheduler

@@ -4,13 +4,13 @@ comments neither trigger nor hide a ban, the code inside strings is code."""
 import pytest
 
 from flywheel.config import LeanConfig
-from flywheel.lean.axioms import check_axioms, parse_axioms
-from flywheel.lean.lexer import tokenize
-from flywheel.lean.soundness import (
+from flywheel.lean.guard.axioms import check_axioms, parse_axioms
+from flywheel.lean.text.lexer import tokenize
+from flywheel.lean.guard.soundness import (
     Policy, header_commands, limit_heartbeats, scan_header, scan_preamble, scan_proof,
     scan_statement, wrap_proof,
 )
-from flywheel.lean.verdicts import uses_sorry
+from flywheel.lean.guard.verdicts import uses_sorry
 
 P = Policy()
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from flywheel.errors import UnparsableStatement
-from flywheel.lean.statements import (
+from flywheel.lean.text.statements import (
     Binder, false_goal, find_declarations, negate, normalize_statement, parse_theorem, render, split_preamble,
     statement_sha256, with_name, with_preamble,
 )

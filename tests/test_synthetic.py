@@ -42,7 +42,7 @@ def test_synth_command_writes_what_ingest_and_eval_read(tmp_path, capsys):
 
 @pytest.mark.lean
 def test_every_reference_proof_checks_on_real_lean_and_tactics_close_their_families(real_lean_cfg):
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
 
     items = generate()
     test = [it for it in items if it.split == "test"][: 5 * len(FAMILIES)]  # five of each family
@@ -62,7 +62,7 @@ def test_every_reference_proof_checks_on_real_lean_and_tactics_close_their_famil
 
 def test_the_fake_repl_rule_agrees_with_what_real_lean_was_checked_to_do(lean_cfg, monkeypatch):
     """FAKE_REPL_SYNTHETIC: the reference proof and the family's one-word tactics prove; anything else fails."""
-    from flywheel.lean.verifier import Verifier
+    from flywheel.lean.guard.verifier import Verifier
 
     monkeypatch.setenv("FAKE_REPL_SYNTHETIC", "1")
     monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")

@@ -8,16 +8,16 @@ import shlex
 import pytest
 
 from flywheel.errors import UnparsableStatement
-from flywheel.lean.cache import MemoryCache
-from flywheel.lean.goals import goal_key, lemma_statement, parse_goal
-from flywheel.lean.protocol import ProtocolError
-from flywheel.lean.repl import LeanRepl
-from flywheel.lean.statements import parse_theorem
-from flywheel.lean.tactics import (Position, ProofStep, TacticError, checked_from, infotree_tactics, parse_sorries,
+from flywheel.lean.guard.cache import MemoryCache
+from flywheel.lean.tactics.goals import goal_key, lemma_statement, parse_goal
+from flywheel.lean.repl.protocol import ProtocolError
+from flywheel.lean.repl.client import LeanRepl
+from flywheel.lean.text.statements import parse_theorem
+from flywheel.lean.tactics.records import (Position, ProofStep, TacticError, checked_from, infotree_tactics, parse_sorries,
                                    parse_step, parse_tactics, split_goals, with_goals_after)
-from flywheel.lean.truncate import CLOSER, first_failure, prefix
-from flywheel.lean.verdicts import Verdict, map_positions
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.text.truncate import CLOSER, first_failure, prefix
+from flywheel.lean.guard.verdicts import Verdict, map_positions
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import VerdictStatus as V
 from tests.conftest import HEADER
 

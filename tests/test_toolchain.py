@@ -11,8 +11,8 @@ import pytest
 
 from flywheel.config import LeanConfig, load_config
 from flywheel.errors import ConfigError, LeanError
-from flywheel.lean import toolchain as tc
-from flywheel.lean.toolchain_paths import repl_command, repl_cwd, toolchain_name
+from flywheel.lean.toolchain import setup as tc
+from flywheel.lean.toolchain.paths import repl_command, repl_cwd, toolchain_name
 from orchestration.cli import main
 from tests.fake_toolchain import calls, fake_elan, fake_lake, fake_lean, write_tool
 

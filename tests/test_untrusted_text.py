@@ -29,7 +29,7 @@ def test_every_writer_stores_what_postgres_refuses(store):
     from db import proofs as dbproofs
     from db import statements as dbst
     from db.verdict_cache import StoreCache
-    from flywheel.lean.verdicts import Verdict
+    from flywheel.lean.guard.verdicts import Verdict
     from flywheel.records import ProofAttempt, Side, Statement, StatementStatus, VerdictStatus
 
     bad = "exact h\x00 \ud83d"

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from flywheel.lean.cache import MemoryCache
-from flywheel.lean.statements import parse_theorem
-from flywheel.lean.verifier import Verifier
+from flywheel.lean.guard.cache import MemoryCache
+from flywheel.lean.text.statements import parse_theorem
+from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import VerdictStatus as V
 from tests.conftest import HEADER
 
@@ -162,8 +162,8 @@ def test_a_forged_axioms_message_from_the_proof_is_not_our_answer(lean_cfg):
 
 
 def test_two_messages_where_print_axioms_answers_are_never_proved():
-    from flywheel.lean.soundness import Policy
-    from flywheel.lean.verdicts import classify, with_axioms
+    from flywheel.lean.guard.soundness import Policy
+    from flywheel.lean.guard.verdicts import classify, with_axioms
 
     code, at = with_axioms("theorem t : True := (trivial\n)", "t")
     assert code.endswith("\n)\n\n#print axioms t") and at == (4, 0)

@@ -69,7 +69,7 @@ def _probe_async(g) -> dict:
 def _prove_streamed(g) -> dict:
     """A proving pass (repair) over the engine: the scheduler submits each request, never a batch."""
     from flywheel.config import ProverConfig, SamplingConfig
-    from flywheel.lean.verdicts import Verdict
+    from flywheel.lean.guard.verdicts import Verdict
     from flywheel.records import Side, VerdictStatus
     from prover_loop.prove import prove_pass
     from tests.seed import statement

@@ -50,8 +50,8 @@ def _apply_flags(args: argparse.Namespace, cfg: Config) -> None:
 
 
 def cmd_setup(args: argparse.Namespace, cfg: Config) -> int:
-    from flywheel.lean.toolchain import SetupContext, project_files, setup_steps
-    from flywheel.lean.toolchain_paths import repl_command, repl_cwd
+    from flywheel.lean.toolchain.setup import SetupContext, project_files, setup_steps
+    from flywheel.lean.toolchain.paths import repl_command, repl_cwd
 
     _apply_flags(args, cfg)
     project_files(cfg.lean)  # a malformed version or revision is a ConfigError before anything runs
@@ -66,7 +66,7 @@ def cmd_setup(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
-    from flywheel.lean.toolchain import doctor
+    from flywheel.lean.toolchain.setup import doctor
 
     steps = doctor(cfg.lean, timeout_s=args.timeout)
     for step in steps:

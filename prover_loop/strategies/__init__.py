@@ -23,7 +23,7 @@ canonical order), early stop (a unit is the statement's sides; it settles at its
 timer or store.
 
 `kind=CheckKind.TACTICS` checks a proof of the side's goal as PROOF does (the same guarded verdict, stored as
-an attempt) and tells it back with the tactics Lean ran (`Checked.tactics`, flywheel.lean.tactics.Checked; the
+an attempt) and tells it back with the tactics Lean ran (`Checked.tactics`, flywheel.lean.tactics.records.Checked; the
 caller's Lean must give them: Verifier.check_tactics). `Check(replay=attempt)` tells back an attempt stored
 before without asking Lean. A strategy with `journal = True` (rmaxts) has its unit's attempts stored as soon as
 their place in the canonical order is sure (before `unanswered()`, the least order it may still be told of), so
@@ -39,7 +39,7 @@ outcome (prove.Result.derived, .lemmas). `Task.lemmas` is the lemma pool read be
 A new strategy is one file here, `<name>.py` with one Strategy subclass whose `name` is <name>, and the name
 in flywheel.config.STRATEGIES. Lean's feedback for a prompt is flywheel.prompting.lean_feedback over the
 verdict's messages; tactic-level information (goals at each error, sorries' goals, proof states) arrives as
-keys of those messages (`goal`) once the REPL returns it (flywheel/lean/tactics.py).
+keys of those messages (`goal`) once the REPL returns it (flywheel/lean/tactics/records.py).
 """
 
 from __future__ import annotations

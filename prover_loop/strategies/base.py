@@ -54,7 +54,7 @@ class Task:
 @functools.lru_cache(maxsize=4096)
 def parsed_goal(goal: str):
     """A side's goal, parsed once for all its attempts (Theorem is immutable)."""
-    from flywheel.lean import statements as surgery
+    from flywheel.lean.text import statements as surgery
 
     return surgery.parse_theorem(goal)
 
@@ -113,9 +113,9 @@ class Generated:
 @dataclass(slots=True)
 class Checked:
     check: Check
-    verdict: Any  # flywheel.lean.verdicts.Verdict, or None when nothing was sent
+    verdict: Any  # flywheel.lean.guard.verdicts.Verdict, or None when nothing was sent
     attempt: ProofAttempt | None  # as it will be stored (checks of the goal, or of a subject)
-    tactics: Any = None  # a sketch's flywheel.lean.tactics.Checked: the proof as Lean saw it and its sorries
+    tactics: Any = None  # a sketch's flywheel.lean.tactics.records.Checked: the proof as Lean saw it and its sorries
 
 
 Proposal = Union[Generate, Check]

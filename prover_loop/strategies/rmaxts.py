@@ -1,6 +1,6 @@
 """rmaxts: DeepSeek-Prover-V1.5's tree search. Each rollout asks the model to continue a proof prefix (the resume
 prompt: flywheel.prompting.resume_prompt, the goals at the cut as a comment), checks the whole proof with the
-tactics Lean ran (CheckKind.TACTICS), cuts it before its first failure (flywheel.lean.truncate) and walks the
+tactics Lean ran (CheckKind.TACTICS), cuts it before its first failure (flywheel.lean.text.truncate) and walks the
 states along what is left from the root of the tree (prover_loop/search_tree.py, `steps`): a node for every
 step that changes the tactic state, reward 1 when the walk made one.
 
@@ -31,9 +31,9 @@ class Rollout:
 def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
     """(goal key, prefix, goals) of the state before the proof's first failure, or None when nothing elaborated
     past the start or Lean gave no tactics (a guard refusal, a timeout, a proof with no error position)."""
-    from flywheel.lean.goals import goal_key
-    from flywheel.lean.tactics import split_goals
-    from flywheel.lean.truncate import first_failure, prefix
+    from flywheel.lean.tactics.goals import goal_key
+    from flywheel.lean.tactics.records import split_goals
+    from flywheel.lean.text.truncate import first_failure, prefix
 
     if checked is None or not checked.tactics:
         return None
@@ -66,8 +66,8 @@ def steps(checked) -> list[tuple[str, str, tuple[str, ...]]]:
     the next line, or at the cut) with the proof up to there as its prefix; a step that leaves the state as it
     was (the goal key of the one before, the theorem's own goal first) is no step. [] when nothing elaborated
     past the start."""
-    from flywheel.lean.goals import goal_key
-    from flywheel.lean.truncate import _offset
+    from flywheel.lean.tactics.goals import goal_key
+    from flywheel.lean.text.truncate import _offset
 
     last = reached(checked)
     if last is None:

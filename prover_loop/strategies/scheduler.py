@@ -33,7 +33,7 @@ class Lean:
     tactics: Callable | None = None  # tactics(header, statement, proof) -> tactics.Checked (Verifier.check_tactics)
 
     def run(self, lane: Lane, c: Check):
-        from flywheel.lean.statements import with_preamble
+        from flywheel.lean.text.statements import with_preamble
 
         st = lane.task.statement
         # the statement's preamble serves its negation, its False goal and a strategy's own lemmas too
@@ -242,7 +242,7 @@ class Scheduler:
 
 def replayed(attempt):
     """The verdict a stored attempt records."""
-    from flywheel.lean.verdicts import Verdict
+    from flywheel.lean.guard.verdicts import Verdict
 
     from flywheel.records import VerdictStatus
 

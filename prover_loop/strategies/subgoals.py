@@ -1,4 +1,4 @@
-"""A sketch's holes as lemmas and back: each `sorry`'s goal as a lemma statement (flywheel/lean/goals.py) with
+"""A sketch's holes as lemmas and back: each `sorry`'s goal as a lemma statement (flywheel/lean/tactics/goals.py) with
 the arguments that apply it where the sorry stood, and the sketch with every hole filled by its lemma's proof
 applied to them. The filled proof is only ever a candidate: it goes through the guarded check whole."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flywheel.lean import goals
-from flywheel.lean import statements as surgery
+from flywheel.lean.tactics import goals
+from flywheel.lean.text import statements as surgery
 
 _TACTIC_BEFORE = re.compile(r"(?:^|\bby|·|;|<;>|\bthen|=>)\s*$")
 
@@ -31,7 +31,7 @@ def _offset(text: str, line: int, column: int) -> int:
 
 
 def hole(proof: str, sorry, name: str) -> Hole:
-    """The lemma of one sorry (a flywheel.lean.tactics.Sorry at positions in `proof`). Its hypotheses become
+    """The lemma of one sorry (a flywheel.lean.tactics.records.Sorry at positions in `proof`). Its hypotheses become
     binders in Lean's order, a `let` value an equation (applied to `rfl`), an unnamed instance `[..]` (found
     again by instance search); an inaccessible hypothesis is applied as `‹_›`-style assumption.
     UnparsableStatement when the goal cannot be written back."""

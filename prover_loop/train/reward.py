@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 from flywheel.config import ProverConfig
 from flywheel.hashing import sha256_json, sha256_text
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import Proof, ProofAttempt, Side, Statement, VerdictStatus
 
 
@@ -45,7 +45,7 @@ class Prompt:
 def make_prompt(st: Statement, side: Side, informal: str | None, cfg: ProverConfig, attempts: int = 0,
                 proved: int = 0) -> Prompt:
     """The prompt of a statement side, as the prove stage builds it."""
-    from flywheel.lean import statements as surgery
+    from flywheel.lean.text import statements as surgery
     from flywheel.prompting import chat_question, proof_prompt
     from prover_loop.goals import goal_text
 
@@ -129,7 +129,7 @@ class LeanReward:
 
     def _verify(self, r: "Rollout") -> tuple[Verdict | None, float]:
         """The prove stage's check on one rollout, and how long it took; None where there is no proof to send."""
-        from flywheel.lean.statements import with_preamble
+        from flywheel.lean.text.statements import with_preamble
 
         if r.proof is None:
             return None, 0.0
@@ -161,9 +161,9 @@ class Stored:
 
 def attempt(r: Rollout, verdict: Verdict | None, round_: int, model: str) -> ProofAttempt:
     """A rollout as a proof attempt, keyed as the prover's are (statement, side, round, model, sampling, proof)."""
-    from flywheel.lean.soundness import Policy
-    from flywheel.lean.statements import with_preamble
-    from flywheel.lean.verifier import checked_code
+    from flywheel.lean.guard.soundness import Policy
+    from flywheel.lean.text.statements import with_preamble
+    from flywheel.lean.guard.verifier import checked_code
 
     st, proof = r.prompt.statement, r.proof or ""
     key = sha256_text(st.id, r.prompt.side.value, str(round_), model, sha256_json(r.sampling), proof)
@@ -178,9 +178,9 @@ def attempt(r: Rollout, verdict: Verdict | None, round_: int, model: str) -> Pro
 
 def stored_results(rollouts: Sequence[Rollout], verdicts: Sequence[Verdict | None], round_: int,
                    model: str) -> list[Stored]:
-    from flywheel.lean import statements as surgery
-    from flywheel.lean.soundness import Policy
-    from flywheel.lean.verifier import checked_code
+    from flywheel.lean.text import statements as surgery
+    from flywheel.lean.guard.soundness import Policy
+    from flywheel.lean.guard.verifier import checked_code
 
     out: dict[str, Stored] = {}
     for r, v in zip(rollouts, verdicts):

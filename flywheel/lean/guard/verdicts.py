@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flywheel.lean.protocol import Answer
-from flywheel.lean.axioms import check_axioms, parse_axioms
-from flywheel.lean.soundness import Policy
+from flywheel.lean.repl.protocol import Answer
+from flywheel.lean.guard.axioms import check_axioms, parse_axioms
+from flywheel.lean.guard.soundness import Policy
 from flywheel.records import VerdictStatus
 
 # Lean before 4.28 quotes with '…', from 4.28 with `…`.

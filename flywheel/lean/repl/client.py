@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Sequence
 
 from flywheel.errors import LeanError
-from flywheel.lean.protocol import Answer, AnswerReader, ProtocolError, StepAnswer, encode, encode_step, shifted
+from flywheel.lean.repl.protocol import Answer, AnswerReader, ProtocolError, StepAnswer, encode, encode_step, shifted
 
 # How often the resident memory is measured: psutil walks /proc, too slow to do on every check.
 RSS_EVERY_S = 1.0
@@ -262,7 +262,7 @@ class LeanRepl:
 
     def step(self, proof_state: int, tactic: str, timeout_s: float | None = None) -> StepAnswer:
         """Tactic mode: run a tactic on a proof state of this process (a `sorry`'s, or an earlier step's).
-        The answer is not parsed here (flywheel.lean.tactics.parse_step does)."""
+        The answer is not parsed here (flywheel.lean.tactics.records.parse_step does)."""
         return self._send(encode_step(tactic, proof_state), timeout_s or self.timeout_s)
 
     def _send(self, request: bytes, timeout_s: float) -> Answer:

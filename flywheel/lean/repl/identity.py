@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from flywheel.config import LeanConfig
-from flywheel.lean.toolchain_paths import repl_command, repl_cwd
+from flywheel.lean.toolchain.paths import repl_command, repl_cwd
 
 VERSION_QUERY = "#eval Lean.versionString"
 PROBE_TIMEOUT_S = 120.0  # a bare Lean start (no imports) under `lake env`: seconds, never minutes
@@ -50,7 +50,7 @@ def identify(argv: tuple[str, ...], cwd: str | None, memory_limit_mb: int = 0) -
 def lean_version(argv: Sequence[str], cwd: str | None, memory_limit_mb: int = 0) -> str | None:
     """What `#eval Lean.versionString` prints in a fresh process of the command, or None when it answers
     something else (an error, garbage, nothing in time). A REPL that cannot start at all raises LeanError."""
-    from flywheel.lean.repl import LeanRepl, ReplFailure
+    from flywheel.lean.repl.client import LeanRepl, ReplFailure
 
     try:
         with LeanRepl(list(argv), "", timeout_s=PROBE_TIMEOUT_S, memory_limit_mb=memory_limit_mb, cwd=cwd) as repl:

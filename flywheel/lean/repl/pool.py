@@ -19,8 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from flywheel.lean.protocol import Answer
-from flywheel.lean.repl import Fault, HeaderError, LeanRepl, ReplFailure
+from flywheel.lean.repl.protocol import Answer
+from flywheel.lean.repl.client import Fault, HeaderError, LeanRepl, ReplFailure
 
 log = logging.getLogger(__name__)
 

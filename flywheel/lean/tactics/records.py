@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Union
 
-from flywheel.lean import soundness
-from flywheel.lean.lexer import Kind, tokenize
-from flywheel.lean.protocol import ProtocolError
-from flywheel.lean.soundness import Policy
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard import soundness
+from flywheel.lean.text.lexer import Kind, tokenize
+from flywheel.lean.repl.protocol import ProtocolError
+from flywheel.lean.guard.soundness import Policy
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import VerdictStatus
 
 NO_GOALS = "no goals"

@@ -16,7 +16,7 @@ from typing import Union
 
 from flywheel.config import LeanConfig
 from flywheel.errors import LeanError
-from flywheel.lean.toolchain_paths import data_dir, elan_home, project_dir
+from flywheel.lean.toolchain.paths import data_dir, elan_home, project_dir
 
 
 @dataclass(slots=True, frozen=True)
@@ -89,7 +89,7 @@ def import_lean_dojo(cfg: LeanConfig, total_memory_mb: int | None = None):
     stale = _stale_import(env)
     if stale:
         raise LeanError(f"lean_dojo was imported before flywheel could configure it: {stale}; "
-                        "import flywheel.lean.dojo first, or set these variables yourself")
+                        "import flywheel.lean.tactics.dojo first, or set these variables yourself")
     os.environ.update(env)
     try:
         import lean_dojo

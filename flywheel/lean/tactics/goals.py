@@ -15,9 +15,9 @@ from typing import Sequence
 
 from flywheel.errors import UnparsableStatement
 from flywheel.hashing import sha256_text
-from flywheel.lean import statements as surgery
-from flywheel.lean.lexer import mask
-from flywheel.lean.statements import Binder, Theorem
+from flywheel.lean.text import statements as surgery
+from flywheel.lean.text.lexer import mask
+from flywheel.lean.text.statements import Binder, Theorem
 
 _SUPERSCRIPT = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 # A name as Lean prints it, inaccessible ones with their dagger and superscript index.

@@ -17,8 +17,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from flywheel.lean.axioms import ALLOWED_AXIOMS
-from flywheel.lean.lexer import OPEN_TO_CLOSE, Kind, Token, tokenize
+from flywheel.lean.guard.axioms import ALLOWED_AXIOMS
+from flywheel.lean.text.lexer import OPEN_TO_CLOSE, Kind, Token, tokenize
 # Bumped whenever a rule or the code sent changes, so that cached verdicts of a laxer guard are never reused
 # (3: `#print axioms` in the proof's own command, its answer taken only at its position; 4: preambles as
 # checked commands, no `#print axioms` asked again of an answer with none at its position, options).
@@ -305,7 +305,7 @@ def scan_statement_parts(parts: Sequence[str], policy: Policy) -> str | None:
 def scan_statement(text: str, policy: Policy) -> str | None:
     """Why a statement (its proof part ignored) may not be used, or None."""
     from flywheel.errors import UnparsableStatement
-    from flywheel.lean.statements import parse_theorem
+    from flywheel.lean.text.statements import parse_theorem
 
     bad = control_character(text)
     if bad:
@@ -318,9 +318,9 @@ def scan_statement(text: str, policy: Policy) -> str | None:
 
 
 def scan_preamble(preamble: str, policy: Policy, theorem: str | None = None) -> str | None:
-    """Why a statement's preamble may not be used, or None (flywheel.lean.preamble checks it command by
+    """Why a statement's preamble may not be used, or None (flywheel.lean.text.preamble checks it command by
     command; what is sent is its rendering, `preamble_commands(...).text`)."""
-    from flywheel.lean.preamble import preamble_commands
+    from flywheel.lean.text.preamble import preamble_commands
 
     return preamble_commands(preamble, policy, theorem).reason
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from flywheel.errors import UnparsableStatement
 from flywheel.hashing import sha256_text
-from flywheel.lean.lexer import CLOSERS, NAME_RE, OPEN_TO_CLOSE, Kind, find_top_level, mask, matching, tokenize, without_comments
+from flywheel.lean.text.lexer import CLOSERS, NAME_RE, OPEN_TO_CLOSE, Kind, find_top_level, mask, matching, tokenize, without_comments
 
 KEYWORDS = ("theorem", "lemma", "example")
 _DECL = re.compile(r"(?<![\w.'])(theorem|lemma|example)(?![\w'!?])")

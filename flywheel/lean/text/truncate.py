@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flywheel.lean.lexer import CLOSERS, OPEN_TO_CLOSE, mask
-from flywheel.lean.tactics import Checked, Position, TacticInfo
+from flywheel.lean.text.lexer import CLOSERS, OPEN_TO_CLOSE, mask
+from flywheel.lean.tactics.records import Checked, Position, TacticInfo
 
 CLOSER = "all_goals sorry"
 

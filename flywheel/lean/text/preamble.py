@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flywheel.lean.lexer import Kind, Token
-from flywheel.lean.soundness import (COMMAND_KEYWORDS, _NOT_A_NAMESPACE, Policy, _aesop_phase, _balanced, _banned_name,
+from flywheel.lean.text.lexer import Kind, Token
+from flywheel.lean.guard.soundness import (COMMAND_KEYWORDS, _NOT_A_NAMESPACE, Policy, _aesop_phase, _balanced, _banned_name,
                                      _Code, _escaped, _lex, _option, _scan)
 
 ALLOWED = "only def, abbrev, open, variable, universe, section, end and set_option"

@@ -1,7 +1,7 @@
 """The verifier: the only way a proof becomes `proved`.
 
 The code sent to Lean is built here: the header (its imports loaded once per process, the rest an env built
-once per process on them: flywheel.lean.pool), the canonical
+once per process on them: flywheel.lean.repl.pool), the canonical
 statement rendered by us, and the model's proof body. The body is scanned before Lean sees it; a proof
 goes to Lean with `#print axioms` after it in the same command (one round trip), and only the message at
 that command's own position counts as its answer; the answer is classified; verdicts are cached.
@@ -18,17 +18,17 @@ from typing import Callable, Sequence
 from flywheel.config import LeanConfig
 from flywheel.errors import LeanError, UnparsableStatement
 from flywheel.hashing import sha256_text
-from flywheel.lean import soundness
-from flywheel.lean import statements as surgery
-from flywheel.lean.cache import HeadCache, VerdictCache
-from flywheel.lean.identity import toolchain_id
-from flywheel.lean.pool import ReplPool
-from flywheel.lean.preamble import preamble_commands
-from flywheel.lean.protocol import Answer
-from flywheel.lean.repl import Fault, HeaderError, LeanRepl
-from flywheel.lean.tactics import Checked, checked_from, scan_sketch
-from flywheel.lean.toolchain_paths import repl_command, repl_cwd
-from flywheel.lean.verdicts import Verdict, axioms_missing, classify, map_positions, with_axioms
+from flywheel.lean.guard import soundness
+from flywheel.lean.text import statements as surgery
+from flywheel.lean.guard.cache import HeadCache, VerdictCache
+from flywheel.lean.repl.identity import toolchain_id
+from flywheel.lean.repl.pool import ReplPool
+from flywheel.lean.text.preamble import preamble_commands
+from flywheel.lean.repl.protocol import Answer
+from flywheel.lean.repl.client import Fault, HeaderError, LeanRepl
+from flywheel.lean.tactics.records import Checked, checked_from, scan_sketch
+from flywheel.lean.toolchain.paths import repl_command, repl_cwd
+from flywheel.lean.guard.verdicts import Verdict, axioms_missing, classify, map_positions, with_axioms
 from flywheel.records import VerdictStatus
 
 
@@ -223,7 +223,7 @@ class Verifier:
         verdict.time_s = elapsed
         return verdict, outcome.answer
 
-    # tactic-level checks (flywheel.lean.tactics): never cached, since the cache keeps verdicts, not tactics
+    # tactic-level checks (flywheel.lean.tactics.records): never cached, since the cache keeps verdicts, not tactics
     def check_tactics(self, header: str, statement: str, proof: str, goals_after: bool = False) -> Checked:
         """check(), and the tactics Lean ran on the proof with their goals before (and after, when asked:
         a larger answer), at positions in the proof body. The verdict is the same check()'s, guard and all."""

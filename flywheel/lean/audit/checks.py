@@ -20,10 +20,10 @@ from typing import Callable, Sequence
 from flywheel.config import AUDIT_CHECKS, LeanConfig
 from flywheel.errors import ConfigError, UnparsableStatement
 from flywheel.hashing import sha256_text
-from flywheel.lean import audit_modules as mods
-from flywheel.lean import soundness
-from flywheel.lean.toolchain import lean4checker_binary, reason
-from flywheel.lean.toolchain_paths import find_tool, project_dir
+from flywheel.lean.audit import modules as mods
+from flywheel.lean.guard import soundness
+from flywheel.lean.toolchain.setup import lean4checker_binary, reason
+from flywheel.lean.toolchain.paths import find_tool, project_dir
 
 # Importing Mathlib costs a module seconds before its first theorem; added to every compile's timeout.
 IMPORT_S = 120.0
@@ -121,7 +121,7 @@ def audit_toolchain(cfg: LeanConfig) -> str:
     the project's manifest pins, and the checks that ran."""
     import re
 
-    from flywheel.lean.identity import manifest_revs
+    from flywheel.lean.repl.identity import manifest_revs
 
     t = tools(cfg)
     try:
@@ -212,8 +212,8 @@ class Workspace:
 
 def target_of(p: AuditInput, policy: soundness.Policy) -> mods.Target | AuditResult:
     """The proof under a fresh name with its challenge, or the guard's refusal."""
-    from flywheel.lean import statements as surgery
-    from flywheel.lean.preamble import preamble_commands
+    from flywheel.lean.text import statements as surgery
+    from flywheel.lean.text.preamble import preamble_commands
 
     header, preamble = soundness.with_header_definitions(p.header, p.preamble)  # ProofNet's headers define things
     header = soundness.limit_heartbeats(header, policy)

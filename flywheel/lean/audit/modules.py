@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 from flywheel.hashing import sha256_text
-from flywheel.lean import soundness
-from flywheel.lean.axioms import check_axioms, parse_axioms
+from flywheel.lean.guard import soundness
+from flywheel.lean.guard.axioms import check_axioms, parse_axioms
 
 ROOT = "FlywheelAudit"
 # Ours, so trusted: run in the trusted module, it says whether the proved constant is a theorem whose

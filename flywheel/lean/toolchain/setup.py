@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from flywheel.config import LeanConfig
 from flywheel.errors import ConfigError, LeanError
-from flywheel.lean.toolchain_paths import (
+from flywheel.lean.toolchain.paths import (
     check_rev, elan_home, find_tool, project_dir, repl_binary, repl_command, repl_cwd, toolchain_name,
 )
 
@@ -243,7 +243,7 @@ def build_lean4checker(ctx: SetupContext) -> StepResult:
 
 def repl_roundtrip(cfg: LeanConfig, timeout_s: float = 120.0) -> StepResult:
     """One real exchange with the REPL: PROBE must come back with an env and no error."""
-    from flywheel.lean.repl import LeanRepl, ReplFailure
+    from flywheel.lean.repl.client import LeanRepl, ReplFailure
 
     try:
         argv, cwd = repl_command(cfg), repl_cwd(cfg)
@@ -307,6 +307,6 @@ def setup(cfg: LeanConfig, assume_yes: bool = False, echo: Callable[[str], None]
 
 def doctor(cfg: LeanConfig, timeout_s: float = 60.0) -> list[StepResult]:
     """What is found and what is missing, changing nothing (see toolchain_doctor)."""
-    from flywheel.lean.toolchain_doctor import diagnose
+    from flywheel.lean.toolchain.doctor import diagnose
 
     return diagnose(cfg, timeout_s)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from flywheel.config import LeanConfig
 from flywheel.errors import ConfigError, LeanError
-from flywheel.lean.toolchain import StepResult, lean4checker_binary, project_files, repl_roundtrip, run_step
-from flywheel.lean.toolchain_paths import (
+from flywheel.lean.toolchain.setup import StepResult, lean4checker_binary, project_files, repl_roundtrip, run_step
+from flywheel.lean.toolchain.paths import (
     elan_home, find_tool, installed_toolchain, project_dir, repl_binary, repl_command, repl_cwd, toolchain_name,
 )
 
@@ -132,7 +132,7 @@ def _lean4checker(cfg: LeanConfig) -> StepResult:
 def _memory(cfg: LeanConfig) -> StepResult:
     import psutil
 
-    from flywheel.lean.dojo import dojo_memory_limit_gb
+    from flywheel.lean.tactics.dojo import dojo_memory_limit_gb
 
     total = psutil.virtual_memory().total // 2**20
     count = f" or {cfg.max_checks_per_process} checks" if cfg.max_checks_per_process else ""
@@ -160,7 +160,7 @@ def _dojo(cfg: LeanConfig) -> StepResult:
 
 def _toolchain_id(cfg: LeanConfig) -> StepResult:
     """What cached verdicts are keyed by: asked of the REPL, not taken from the config."""
-    from flywheel.lean.identity import toolchain_id
+    from flywheel.lean.repl.identity import toolchain_id
 
     try:
         ident = toolchain_id(cfg)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from flywheel.hashing import sha256_text
 
-from flywheel.lean.verdicts import Verdict
+from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import VerdictStatus
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def code_fingerprint() -> str:
 
 
 class HeadCache:
-    """Statement heads (flywheel.lean.verifier.build_head: everything of the code before the proof) kept across
+    """Statement heads (flywheel.lean.guard.verifier.build_head: everything of the code before the proof) kept across
     runs: a statement's head costs its scans and rendering once, not once per run. One JSON-lines file per
     version of the code (code_fingerprint), read on first use; what a run adds is appended when it closes.
     A line that does not read (a run killed mid-write) is skipped. The folder is the user's own, as the

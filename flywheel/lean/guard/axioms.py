@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterable
 
-from flywheel.lean.lexer import Kind, Token
+from flywheel.lean.text.lexer import Kind, Token
 
 if TYPE_CHECKING:
-    from flywheel.lean.soundness import Policy
+    from flywheel.lean.guard.soundness import Policy
 
 ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
 

@@ -1,0 +1,1 @@
+"""The soundness guard and the verifier, its public face: what may reach Lean, which axioms a proof may rest on, verdicts and their caches."""

@@ -1,0 +1,1 @@
+"""The Lean toolchain: where it lives, `flywheel lean setup`, `flywheel lean doctor`."""

@@ -9,7 +9,12 @@ after it, one REPL command (the two-command row is how it was done before).
 overhead our layer adds on top of whatever Lean takes. Wall time per check also includes the fake REPL's own
 work, so it is an upper bound on the overhead. The header mix is the benchmarks' own: 859 statements under
 the 16 distinct import headers their 26 headers come to once ProofNet's definitions are split off (as the
-verifier does); there, processes and their resident memory are sampled while it runs. With a real REPL
+verifier does; 2 import sets); there, processes and their resident memory are sampled while it runs, under a
+cap of W = 2 and 4, grouped and interleaved, for the shipped pool (processes keyed by imports, the rest of a
+header an env) and the baseline of a process per whole header, with processes started, evictions, header envs
+built and total CPU (driver and REPLs). Targets: processes started <= import sets + W; total CPU <= 0.5x the
+baseline's; one header no slower than the baseline. Statement heads are timed cold and kept from an earlier
+run (HeadCache); answers are read from the real REPL transcripts. With a real REPL
 (`FLYWHEEL_LEAN_REPL`) the same run measures Lean's time per check on a trivial theorem."""
 
 from __future__ import annotations
@@ -169,7 +174,8 @@ def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imp
                 verdicts = list(ex.map(lambda item: v.check(*item), items))
         wall = time.perf_counter() - start
         stats = v.stats()
-        imports = len({split_header(v.prepare(h, st, "rfl").header)[0] for h, st, _ in items})
+        sent = {v.prepare(h, st, "rfl").header for h, st, _ in items}  # as the verifier sends them
+        imports = len({split_header(h)[0] for h in sent})
     driver, repls = time.process_time() - cpu0, _children_cpu() - children0
     bad = [x for x in verdicts if x.status is not VerdictStatus.PROVED]
     if bad:
@@ -177,7 +183,8 @@ def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imp
     return {"checks": len(items), "wall": wall, "rate": len(items) / wall, "evictions": stats["evictions"],
             "started": stats["started"], "env_builds": stats["env_builds"], "cpu": driver + repls, "driver": driver,
             "repls": repls, "imports": imports,
-            "headers": len({x[0] for x in items}), "processes": sampler.processes, "rss_mb": sampler.rss_mb}
+            "headers": len(sent), "raw_headers": len({x[0] for x in items}), "processes": sampler.processes,
+            "rss_mb": sampler.rss_mb}
 
 
 def bench_heads() -> dict:
@@ -277,7 +284,8 @@ def _rows(runs: dict, ver: dict, parsed: tuple[int, float], heads: dict, answers
                      ">= 2,000 checks/s, <= 0.5 ms" if target else "",
                      met(r["rate"] >= 2000 and r["cpu_per"] <= 0.5) if target else ""])
     one, base = runs["pool, 2 worker(s)"], runs["pool, 2 workers, a process per whole header (the baseline)"]
-    rows.append(["one header: by imports against the baseline", "", f"{one['rate'] / base['rate']:.2f}x rate",
+    rows.append(["one header: by imports against the baseline (best of 3 each, in turn)", "",
+                 f"{one['rate'] / base['rate']:.2f}x rate",
                  f"{one['cpu_per'] / base['cpu_per']:.2f}x driver CPU", "rate >= 0.9x (not slower, within noise)",
                  met(one["rate"] >= 0.9 * base["rate"])])
     n, parse_s = parsed
@@ -332,11 +340,14 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     n = args.checks if fake else min(args.checks, 40)
     parsed = bench_parse()
-    runs = {f"pool, {w} worker(s)": _pool_run(argv, w, n, 0) for w in (1, 2)}
+    # one header, the shipped pool and the baseline in turn, 3 times: the best of each (the machine is shared)
+    pairs = [(_pool_run(argv, 2, n, 0), _pool_run(argv, 2, n, 0, split=whole_header)) for _ in range(3)]
+    runs = {"pool, 1 worker(s)": _pool_run(argv, 1, n, 0),
+            "pool, 2 worker(s)": max((p[0] for p in pairs), key=lambda r: r["rate"])}
     runs["pool, 2 workers, `#print axioms` as a second command (as before)"] = _pool_run(argv, 2, n, 0, one_command=False)
     runs["pool, 2 workers, restart every 200 checks (the old default)"] = _pool_run(argv, 2, n, 200)
     runs["fresh process per check (1 worker)"] = _pool_run(argv, 1, 60 if fake else 6, 1)
-    runs["pool, 2 workers, a process per whole header (the baseline)"] = _pool_run(argv, 2, n, 0, split=whole_header)
+    runs["pool, 2 workers, a process per whole header (the baseline)"] = max((p[1] for p in pairs), key=lambda r: r["rate"])
     mix = []
     if fake:
         for cap in (2, 4):
@@ -350,7 +361,7 @@ def main() -> None:
     if mix:
         m0 = mix[0]
         body += (f"\n\nThe header mix: 2 threads check all {m0['checks']} benchmark statements, each under its own "
-                 f"header ({m0['headers']} distinct headers once ProofNet's definitions are split off, "
+                 f"header ({m0['raw_headers']} distinct headers, {m0['headers']} once ProofNet's definitions are split off, "
                  f"{m0['imports']} import sets), under a cap of W processes. Targets for the shipped pool: "
                  "processes started <= import sets + W, and total CPU (driver and REPLs) <= 0.5x the baseline "
                  "of the same cap and order, measured in this run.\n\n")

@@ -77,11 +77,13 @@ REVISE = "Revise the proof so that Lean accepts it; answer with the complete cor
 def lean_feedback(proof: str, messages: list[dict], reason: str | None = None, max_errors: int = 3,
                   context: int = 2) -> str:
     """Lean's errors in the proof body, at most `max_errors`, each with its message, the goal where Lean
-    gives one (a message's `goal`, as tactic-level REPL information adds it; else the goal Lean prints in
-    the message itself) and `context` lines of the proof either side of it, the error's line marked."""
+    gives one (a message's `goal`, as tactic-level REPL information adds it; else the goals Lean prints in
+    the message itself, `unsolved goals` or a failed tactic's goal block) and `context` lines of the proof either side of it, the error's line marked."""
     errors = [m for m in messages if m.get("severity") == "error"]
     if not errors:
         return f"Lean's verdict: {reason or 'the proof was not accepted'}."
+    from flywheel.lean.tactics.records import UNSOLVED, goals_of_message
+
     lines = proof.strip("\n").split("\n")
     parts = [f"Lean reports {len(errors)} error{'s' if len(errors) > 1 else ''}"
              + (f"; the first {max_errors}:" if len(errors) > max_errors else ":")]
@@ -89,9 +91,13 @@ def lean_feedback(proof: str, messages: list[dict], reason: str | None = None, m
         at = m.get("proof_pos") or {}
         line = at.get("line") if isinstance(at.get("line"), int) else None
         where = f" at line {line}, column {at.get('column', 0)} of the proof" if line else ""
-        part = [f"Error {i}{where}:", str(m.get("data", "")).strip()]
-        if m.get("goal"):
-            part += ["Goal:", str(m["goal"]).strip()]
+        data = str(m.get("data", "")).strip()
+        goals = (str(m["goal"]).strip(),) if m.get("goal") else goals_of_message(data)
+        if goals and data.startswith(UNSOLVED):  # the goals are the message: say it once, under Goal
+            data = UNSOLVED
+        part = [f"Error {i}{where}:", data]
+        if goals:
+            part += ["Goal:" if len(goals) == 1 else "Goals:", "\n\n".join(goals)]
         if line and 1 <= line <= len(lines):
             lo, hi = max(1, line - context), min(len(lines), line + context)
             part += ["Code:"] + [f"{'>' if n == line else ' '} {lines[n - 1]}" for n in range(lo, hi + 1)]

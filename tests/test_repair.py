@@ -117,3 +117,51 @@ def test_strategies_chain_on_a_side_each_after_the_one_before():
     prove_pass([statement(0)], {}, [Side.STATEMENT], cfg, 0, 1, ScriptedGenerator(never), _check(seen), 2, results.extend)
     assert [(a.strategy, a.turn) for a in results[0].attempts] == [("sample", 0)] * 2 + [("repair", 0)] * 2 + [("repair", 1)] * 2
     assert len({a.id for a in results[0].attempts}) == 6
+
+
+def _real_messages():
+    """Every error message in the REPL's own v4.26 test answers (tests/data/lean/repl-v4.26-tests)."""
+    from pathlib import Path
+
+    root = Path(__file__).parent / "data" / "lean" / "repl-v4.26-tests" / "test"
+    decoder, out = json.JSONDecoder(), []
+    for path in sorted(root.rglob("*.expected.out")):
+        text, i = path.read_text(), 0
+        while (i := len(text) - len(text[i:].lstrip())) < len(text):
+            answer, i = decoder.raw_decode(text, i)
+            out += [(path.name, m) for m in answer.get("messages", []) if m.get("severity") == "error"]
+    return out
+
+
+def test_feedback_gives_the_goals_real_repl_errors_print():
+    """A plain check carries no `goal` field: the goals are in Lean's own message text, and the repair prompt
+    gets them under Goal, the `unsolved goals` text said once."""
+    from flywheel.prompting import lean_feedback
+
+    unsolved = [(name, m) for name, m in _real_messages() if m["data"].startswith("unsolved goals")]
+    assert len(unsolved) >= 5
+    for name, m in unsolved:
+        body = m["data"].removeprefix("unsolved goals\n")
+        feedback = lean_feedback("by\n  skip", [m])
+        assert ("Goal:\n" if "\n\n" not in body else "Goals:\n") + body in feedback, (name, feedback)
+        assert feedback.count("unsolved goals") == 1
+    others = [m for _, m in _real_messages() if "⊢" not in m["data"]]
+    assert others and all("Goal" not in lean_feedback("by\n  skip", [m]) for m in others)
+
+
+def test_a_revision_is_asked_with_the_goal_from_lean_s_message():
+    real = "unsolved goals\nx : ℕ\nh : x = 1\n⊢ x + 0 = 1"
+
+    def check(header, goal, proof):
+        if "rfl" in proof:
+            return Verdict(VerdictStatus.PROVED, time_s=0.01)
+        error = {"severity": "error", "pos": {"line": 5, "column": 2}, "proof_pos": {"line": 3, "column": 2},
+                 "data": real}  # as the REPL answers a plain check: no goal field
+        return Verdict(VerdictStatus.FAILED, "unsolved goals", [error], time_s=0.01)
+
+    results, generator = [], ScriptedGenerator(lambda req: [GOOD if "⊢ x + 0 = 1" in (
+        req.prompt if isinstance(req.prompt, str) else req.prompt[-1]["content"]) else BAD])
+    prove_pass([statement(0)], {}, [Side.STATEMENT], ProverConfig(samples_per_side=1, strategy=["repair"]), 0, 1,
+               generator, check, 1, results.extend)
+    asked = generator.requests[-1].prompt
+    assert "Goal:\nx : ℕ\nh : x = 1\n⊢ x + 0 = 1" in asked and results[0].side is Side.STATEMENT

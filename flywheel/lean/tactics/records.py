@@ -8,6 +8,8 @@ A malformed answer is a ProtocolError that names the field.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Union
 
@@ -114,6 +116,30 @@ def split_goals(goals: str) -> tuple[str, ...]:
     if goals.strip() in ("", NO_GOALS):
         return ()
     return tuple(g.strip("\n") for g in goals.split("\n\n") if g.strip())
+
+
+UNSOLVED = "unsolved goals"
+# A line of a goal as Lean prints one: a case tag, hypotheses `names : type` (or `name : type := value`), the
+# turnstile, or a continuation of the line before (indented).
+_GOAL_LINE = re.compile(r"case \S|⊢ |\s|[^\s:][^:]*? :(?: |$)")
+
+
+def goals_of_message(data: str) -> tuple[str, ...]:
+    """The goals an error message prints, for a repair prompt: everything after `unsolved goals` (one goal per
+    block, blank lines between), else the goal block that ends a tactic's failure (`linarith failed to find a
+    contradiction` then `case a`, the hypotheses and `⊢ False`): the lines from the first `⊢` back over goal
+    lines to the message's own text, through the end. None where Lean printed no `⊢`."""
+    text = str(data)
+    if text.startswith(UNSOLVED):
+        return split_goals(text[len(UNSOLVED):].lstrip("\n"))
+    lines = text.split("\n")
+    turnstile = next((i for i, line in enumerate(lines) if line.startswith("⊢ ")), None)
+    if not turnstile:  # none, or the message is nothing but a goal (no failure text to tell it from)
+        return ()
+    start = turnstile
+    while start > 1 and lines[start - 1] and _GOAL_LINE.match(lines[start - 1]):
+        start -= 1
+    return split_goals("\n".join(lines[start:]))
 
 
 def parse_sorry(d: Any, where: str = "sorry") -> Sorry:

@@ -3,6 +3,8 @@ exactly what it is later asked (DeepSeek-Prover-V1.5's format)."""
 
 from __future__ import annotations
 
+from flywheel.lean.verdicts import UNSOLVED
+
 INSTRUCTION = "Complete the following Lean 4 code:\n\n```lean4\n"
 
 
@@ -89,7 +91,10 @@ def lean_feedback(proof: str, messages: list[dict], reason: str | None = None, m
         at = m.get("proof_pos") or {}
         line = at.get("line") if isinstance(at.get("line"), int) else None
         where = f" at line {line}, column {at.get('column', 0)} of the proof" if line else ""
-        part = [f"Error {i}{where}:", str(m.get("data", "")).strip()]
+        data = str(m.get("data", "")).strip()
+        if m.get("goal") and data.startswith(UNSOLVED):
+            data = UNSOLVED  # its goals follow as the Goal
+        part = [f"Error {i}{where}:", data]
         if m.get("goal"):
             part += ["Goal:", str(m["goal"]).strip()]
         if line and 1 <= line <= len(lines):

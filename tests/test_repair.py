@@ -117,3 +117,40 @@ def test_strategies_chain_on_a_side_each_after_the_one_before():
     prove_pass([statement(0)], {}, [Side.STATEMENT], cfg, 0, 1, ScriptedGenerator(never), _check(seen), 2, results.extend)
     assert [(a.strategy, a.turn) for a in results[0].attempts] == [("sample", 0)] * 2 + [("repair", 0)] * 2 + [("repair", 1)] * 2
     assert len({a.id for a in results[0].attempts}) == 6
+
+
+def _real_answer(name: str):
+    """The first command of one of the REPL's own tests and the real REPL's answer to it."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent / "data" / "lean" / "repl-v4.26-tests" / "test"
+    split = lambda t: [json.loads(b, strict=False) for b in re.split(r"\n\s*\n(?=\s*\{)", t.strip()) if b.strip()]
+    return split((root / f"{name}.in").read_text())[0]["cmd"], split((root / f"{name}.expected.out").read_text())[0]
+
+
+def test_the_goal_at_an_unsolved_goals_error_of_the_real_repl_reaches_the_repair_prompt():
+    """The real REPL's answer to `theorem foo (x : Int) : x = x := by\\n  have h : x = 1 := by sorry` (its own
+    test have_by_sorry): an `unsolved goals` error whose goals (with the have's h) the revision is shown."""
+    from flywheel.lean.verdicts import map_positions
+
+    cmd, answer = _real_answer("have_by_sorry")
+    col = cmd.index(":= by") + 3  # the proof body starts at its `by`
+    messages = map_positions([m for m in answer["messages"] if m["severity"] == "error"], 1, col)
+    assert messages[0]["goal"] == "x : Int\nh : x = 1\n⊢ x = x" and messages[0]["proof_pos"] == {"line": 1, "column": 0}
+
+    def check(header, goal, proof):
+        if "rfl" in proof:
+            return Verdict(VerdictStatus.PROVED, time_s=0.01)
+        return Verdict(VerdictStatus.FAILED, "unsolved goals", messages, time_s=0.01)
+
+    def script(req):
+        return [GOOD if "h : x = 1" in req.prompt else BAD]
+
+    results, generator = [], ScriptedGenerator(script)
+    prove_pass([statement(0)], {}, [Side.STATEMENT], ProverConfig(samples_per_side=1, strategy=["repair"]), 0, 1,
+               generator, check, 1, results.extend)
+    (result,) = results
+    asked = generator.requests[-1].prompt
+    assert "unsolved goals\nGoal:\nx : Int\nh : x = 1\n⊢ x = x" in asked
+    assert result.side is Side.STATEMENT and result.attempts[-1].turn == 1

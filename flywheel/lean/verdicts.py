@@ -39,11 +39,26 @@ def crashed_verdict(reason: str, time_s: float = 0.0) -> Verdict:
     return Verdict(VerdictStatus.CRASHED, reason, time_s=time_s)
 
 
+UNSOLVED = "unsolved goals"
+
+
+def goal_at(message: dict) -> str | None:
+    """The goals Lean prints in an `unsolved goals` error (the block's goals left open, a blank line between
+    two), None for any other message."""
+    data = str(message.get("data", ""))
+    if not data.startswith(UNSOLVED):
+        return None
+    return data.removeprefix(UNSOLVED).strip("\n") or None
+
+
 def map_positions(messages: list[dict], proof_line: int, proof_col: int) -> list[dict]:
-    """Add `proof_pos`: where a message falls in the proof body the model wrote (1-based line)."""
+    """Add `proof_pos`: where a message falls in the proof body the model wrote (1-based line); and `goal`, the
+    goals at an `unsolved goals` error (goal_at) where tactic-level information gave none."""
     out = []
     for m in messages:
         m = dict(m)
+        if "goal" not in m and (goal := goal_at(m)) is not None:
+            m["goal"] = goal
         pos = m.get("pos") or {}
         line = pos.get("line")
         col = pos.get("column", 0)

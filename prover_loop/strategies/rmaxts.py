@@ -34,6 +34,7 @@ def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
     from flywheel.lean.goals import goal_key
     from flywheel.lean.tactics import split_goals
     from flywheel.lean.truncate import first_failure, prefix
+    from flywheel.lean.verdicts import goal_at
 
     if checked is None or not checked.tactics:
         return None
@@ -41,7 +42,7 @@ def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
     if failure is None:
         return None
     if failure.unsolved:
-        goals = split_goals(str(failure.message.get("data", "")).removeprefix("unsolved goals"))
+        goals = split_goals(goal_at(failure.message) or "")
     elif failure.tactic is not None:
         goals = failure.tactic.goals_before
     else:  # no tactic listed at the error: back to the last one that starts before it

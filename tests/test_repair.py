@@ -165,3 +165,16 @@ def test_a_revision_is_asked_with_the_goal_from_lean_s_message():
                generator, check, 1, results.extend)
     asked = generator.requests[-1].prompt
     assert "Goal:\nx : ℕ\nh : x = 1\n⊢ x + 0 = 1" in asked and results[0].side is Side.STATEMENT
+
+
+def test_a_plain_check_s_unsolved_goals_error_carries_its_goal():
+    """The real REPL's answer to its own test have_by_sorry (`theorem foo (x : Int) : x = x := by` then
+    `have h : x = 1 := by sorry`): the verdict's message gets the goals Lean printed as its `goal`."""
+    from flywheel.lean.guard.verdicts import map_positions
+
+    root = __import__("pathlib").Path(__file__).parent / "data" / "lean" / "repl-v4.26-tests" / "test"
+    cmd = json.JSONDecoder(strict=False).raw_decode((root / "have_by_sorry.in").read_text())[0]["cmd"]
+    answer = json.JSONDecoder().raw_decode((root / "have_by_sorry.expected.out").read_text())[0]
+    col = cmd.index(":= by") + 3  # the proof body starts at its `by`
+    messages = map_positions([m for m in answer["messages"] if m["severity"] == "error"], 1, col)
+    assert messages[0]["goal"] == "x : Int\nh : x = 1\n⊢ x = x" and messages[0]["proof_pos"] == {"line": 1, "column": 0}

@@ -32,7 +32,7 @@ def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
     """(goal key, prefix, goals) of the state before the proof's first failure, or None when nothing elaborated
     past the start or Lean gave no tactics (a guard refusal, a timeout, a proof with no error position)."""
     from flywheel.lean.tactics.goals import goal_key
-    from flywheel.lean.tactics.records import split_goals
+    from flywheel.lean.tactics.records import goals_of_message
     from flywheel.lean.text.truncate import first_failure, prefix
 
     if checked is None or not checked.tactics:
@@ -41,7 +41,7 @@ def reached(checked) -> tuple[str, str, tuple[str, ...]] | None:
     if failure is None:
         return None
     if failure.unsolved:
-        goals = split_goals(str(failure.message.get("data", "")).removeprefix("unsolved goals"))
+        goals = goals_of_message(str(failure.message.get("data", "")))
     elif failure.tactic is not None:
         goals = failure.tactic.goals_before
     else:  # no tactic listed at the error: back to the last one that starts before it

@@ -40,10 +40,16 @@ def crashed_verdict(reason: str, time_s: float = 0.0) -> Verdict:
 
 
 def map_positions(messages: list[dict], proof_line: int, proof_col: int) -> list[dict]:
-    """Add `proof_pos`: where a message falls in the proof body the model wrote (1-based line)."""
+    """Add `proof_pos`: where a message falls in the proof body the model wrote (1-based line); and `goal`, the
+    goals Lean printed in the message (an `unsolved goals` error, a failed tactic's goal block) where
+    tactic-level information gave none."""
+    from flywheel.lean.tactics.records import goals_of_message  # records reads verdicts: imported when used
+
     out = []
     for m in messages:
         m = dict(m)
+        if "goal" not in m and (goals := goals_of_message(str(m.get("data", "")))):
+            m["goal"] = "\n\n".join(goals)
         pos = m.get("pos") or {}
         line = pos.get("line")
         col = pos.get("column", 0)

@@ -83,9 +83,9 @@ def main() -> None:
     rows = [[p, f"{s * 1e3 / n:.2f} ms", f"{s / total:.0%}"] for p, s in sorted(parts.items(), key=lambda x: -x[1])]
     rows.append(["total (profiled)", f"{total * 1e3 / n:.2f} ms", "100%"])
     body = (table(["part", "CPU per attempt", "share"], rows) +
-            f"\n\n{n} attempts ({result['checks']} Lean checks) of the in-process `sample` row; the same run "
-            f"unprofiled costs {result['driver_ms']:.2f} ms of driver CPU an attempt by bench.prover_loop's own "
-            "count (yappi's overhead included here). No single part holds the gap to the 2 ms target: it is spread "
+            f"\n\n{n} attempts ({result['checks']} Lean checks) of the in-process `sample` row; the process's CPU "
+            f"over this profiled run was {result['driver_ms']:.2f} ms an attempt, yappi's overhead included "
+            "(bench.prover_loop measures the unprofiled cost). No single part holds the gap to the 2 ms target: it is spread "
             "over the REPL round trip, thread hand-offs, the HTTP client, the guard and the scheduler.\n")
     write_section("driver_profile", "Prover loop: where the driver's CPU goes (profiled)", body)
 

@@ -21,8 +21,9 @@ from flywheel.lean.guard.axioms import ALLOWED_AXIOMS
 from flywheel.lean.text.lexer import OPEN_TO_CLOSE, Kind, Token, tokenize
 # Bumped whenever a rule or the code sent changes, so that cached verdicts of a laxer guard are never reused
 # (3: `#print axioms` in the proof's own command, its answer taken only at its position; 4: preambles as
-# checked commands, no `#print axioms` asked again of an answer with none at its position, options).
-GUARD_VERSION = 4
+# checked commands, no `#print axioms` asked again of an answer with none at its position, options; 5: the lexer
+# read as Lean's `whitespace`/`finishCommentBlock`/literal parsers read, refusing the spellings the token table decides).
+GUARD_VERSION = 5
 
 
 @dataclass(slots=True, frozen=True)

@@ -77,8 +77,20 @@ def result_of(unit: Unit, round_: int) -> Result:
     result = Result(unit.lanes[0].task.statement, side, attempts, proof, *_search(unit, "done"))
     _lemmas(result, unit, outcome, round_)
     result.of_attempt = [(index, unit.lanes[index].strategy.attempt_of(check)) for (_, index), check, *_ in outcome]
-    result.spent = {(lane.index, a): list(v) for lane in unit.lanes for a, v in lane.spent.items()}
+    result.spent = spent_of(unit, outcome)
     return result
+
+
+def spent_of(unit: Unit, outcome) -> dict[tuple[int, int], list[int]]:
+    """[Lean checks, tokens] of each attempt, over the checks of the outcome: what a serial run spends. A check
+    in flight when an earlier answer made it moot (a lemma's negation racing the proof of its statement) is
+    wasted, not spent: counting it would make the stored spending depend on which answer came first."""
+    spent: dict[tuple[int, int], list[int]] = {}
+    for (_, index), check, _, _ in outcome:
+        mine = spent.setdefault((index, unit.lanes[index].strategy.attempt_of(check)), [0, 0])
+        mine[0] += check.proof is not None
+        mine[1] += check.tokens
+    return spent
 
 
 def _lemmas(result: Result, unit: Unit, outcome, round_: int) -> None:

@@ -72,11 +72,13 @@ def test_eval_takes_a_strategy(store, tmp_path, fake_repl, monkeypatch, strategy
     assert strategies == {strategy}
 
 
-@pytest.mark.parametrize("strategy, checks", [("sample", 1), ("repair", 1), ("decompose", 4), ("rmaxts", 1)])
+@pytest.mark.parametrize("strategy, checks", [("sample", 1), ("repair", 1), ("decompose", 3), ("rmaxts", 1)])
 def test_eval_counts_independent_attempts_at_their_budget(store, tmp_path, fake_repl, monkeypatch, capsys,
                                                           strategy, checks):
     """With a generator that always proves, every attempt proves: pass@1 is 1 for each strategy (one tree,
-    one sketch with its lemmas, one chain, one sample), and each attempt's spending is stored with it."""
+    one sketch with its lemmas, one chain, one sample), and each attempt's spending is stored with it: a serial
+    run's, whatever order answers come in (decompose: the sketch, its lemma's statement side, the assembled proof;
+    the lemma's negation, checked beside its statement side, is wasted once the statement side proves)."""
     monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
 
     def respond(prompt, i):

@@ -37,21 +37,16 @@ class Lane:
     waiting: list = field(default_factory=list)  # heap of (order, seq, Check)
     checks: int = 0  # Lean checks admitted (lemmas' and sketches' included)
     tokens: int = 0  # tokens of the proofs admitted
-    spent: dict = field(default_factory=dict)  # Strategy.attempt_of -> [checks, tokens] of that attempt
     exhausted: bool = False  # budget spent: no proposal of it is taken any more
 
     def frontier(self) -> Order | None:
         return None if self.exhausted else self.strategy.frontier()
 
     def spend(self, check: Check) -> None:
-        """An admitted check: a Lean check when a proof is sent (a replayed one too, as the run it resumes spent
-        it), and the tokens that wrote it, on the side and on the attempt it belongs to."""
-        sent = int(check.proof is not None)
-        self.checks += sent
+        """An admitted check, against the side's budget: a Lean check when a proof is sent (a replayed one too,
+        as the run it resumes spent it), and the tokens that wrote it."""
+        self.checks += check.proof is not None
         self.tokens += check.tokens
-        mine = self.spent.setdefault(self.strategy.attempt_of(check), [0, 0])
-        mine[0] += sent
-        mine[1] += check.tokens
 
 
 class Unit:

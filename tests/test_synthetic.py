@@ -73,3 +73,19 @@ def test_the_fake_repl_rule_agrees_with_what_real_lean_was_checked_to_do(lean_cf
             for tactic in ("rfl", "decide", "simp", "exact Nat.add_comm a b"):
                 want = V.PROVED if tactic in ONE_WORD_CLOSES[it.family] or f"by {tactic}" == it.proof else V.FAILED
                 assert v.check(it.header, it.formal_statement, f"by {tactic}").status is want, (it.name, tactic)
+
+
+@pytest.mark.lean
+def test_bench_strategies_compares_sample_and_repair_at_equal_budget_on_real_lean(real_lean_cfg):
+    """bench.strategies' real-Lean part on ten held-out statements: each strategy spends at most its budget of
+    Lean checks a statement, and repair (whose chain shows the guesser what Lean refused) proves at least what
+    independent samples do at the same budget."""
+    from bench.strategies import _statements, guesser, run
+    from flywheel.lean.guard.verifier import Verifier
+    from tests.doubles import ScriptedGenerator
+
+    items = [it for it in generate() if it.split == "test"][:10]
+    with Verifier(real_lean_cfg) as v:
+        got = {s: run(s, 4, _statements(items), v, ScriptedGenerator(guesser)) for s in ("sample", "repair")}
+    assert all(0 < r["checks"] <= 4 * len(items) and r["tokens"] > 0 for r in got.values()), got
+    assert 0 < got["sample"]["proved"] <= got["repair"]["proved"], got

@@ -165,6 +165,56 @@ def test_a_killed_training_resumes_from_its_last_save_and_ends_as_an_uninterrupt
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_save_the_disk_cut_short_is_never_resumed_from(trained, tmp_path, pg_url):
+    """Killed after its save at step 2; `flywheel train --resume` on a full disk dies saving step 4 (weights
+    written, optimizer not); the next `--resume` goes on from step 2, not from the half save, to the same end."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import torch
+    import yaml
+
+    from prover_loop.train.sft import train_sft, whole_save
+    from tests.conftest import REPO
+    from tests.faults import disk_full_after
+
+    out, data = tmp_path / "round-2", tmp_path / "round-2" / "data"
+    shutil.copytree(trained["out"] / "data", data)  # the export the uninterrupted training was made from
+    with pytest.raises(Killed):
+        train_sft(data, TrainConfig(**TRAIN), out, trained["model"], callbacks=[_killer(3)])
+    good = out / "trainer" / "checkpoint-2"
+    kept = _files(good)
+    weights, optimizer = len(kept["model.safetensors"]), len(kept["optimizer.pt"])
+    assert weights < optimizer  # so a disk with room for the weights and not for Adam's state cuts a save short
+    config = tmp_path / "flywheel.yaml"
+    config.write_text(yaml.safe_dump({"generator": {"model": trained["model"]}, "train": TRAIN}))
+    resume = [sys.executable, "-m", "orchestration.cli", "--db", pg_url, "--config", str(config), "train", "--round", "2",
+              "--out", str(out), "--resume"]
+    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    full = subprocess.run(resume, env=env, cwd=REPO, capture_output=True, text=True, timeout=900,
+                          preexec_fn=disk_full_after((weights + optimizer) // 2))
+    cut = out / "trainer" / "checkpoint-4"
+    assert full.returncode == 2 and (cut / "model.safetensors").is_file() and not whole_save(cut), full.stderr[-3000:]
+    said = full.stderr.splitlines()[-1]
+    assert said.startswith(f"flywheel: error: train: the save {cut} was cut short (") and "Traceback" not in full.stderr
+    assert _files(good) == kept and not (out / "result.json").exists()  # the last good save is untouched
+    done = subprocess.run(resume, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "checkpoint-4: a save cut short" in done.stderr and whole_save(cut)
+    result = json.loads((out / "result.json").read_text())["metrics"]
+    whole = json.loads((trained["out"] / "result.json").read_text())["metrics"]
+    assert result["resumed_from_step"] == 2 and result["steps"] == 4 and result["tokens"] == whole["tokens"]
+    assert [round(x["loss"], 4) for x in result["loss"]] == [round(x["loss"], 4) for x in whole["loss"]]
+    a, b = _weights(out / "model"), _weights(trained["out"] / "model")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
 def test_lora_is_merged_for_generation(trained, tmp_path):
     from flywheel.llm.base import GenerationRequest, make_generator
     from prover_loop.train.sft import train_sft

@@ -105,6 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return quiet_broken_pipe()
+    except Exception as e:  # a server that went away where no stage could say so: still one line
+        from db.engine import store_failed
+
+        lost = store_failed(e)
+        if lost is None:
+            raise
+        print(f"flywheel: error: the database failed: {lost}; what was stored before it is kept", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def quiet_broken_pipe() -> int:

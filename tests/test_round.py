@@ -183,14 +183,19 @@ def test_a_terminal_sees_a_progress_bar_per_stage(fresh_db, tmp_path, model_serv
     assert "problem" in text_seen and "stmt" in text_seen
 
 
+def _uninterrupted(fresh_db, cfg: str, out, monkeypatch, env_extra=None) -> dict:
+    """What a whole round stores, run once on a fresh database: what an interrupted one must end with."""
+    reference = fresh_db()
+    _ingest(reference, monkeypatch)
+    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(out)], reference, env_extra).wait(300) == 0
+    return snapshot(reference)
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
     latency = {"FAKE_REPL_LATENCY_MS": "20-60"}
     cfg = _config(tmp_path, model_server, fake_repl)
-    reference = fresh_db()
-    _ingest(reference, monkeypatch)
-    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference, latency).wait(300) == 0
-    expected = snapshot(reference)
+    expected = _uninterrupted(fresh_db, cfg, tmp_path / "ref", monkeypatch, latency)
     rng = random.Random(int(os.environ.get("FLYWHEEL_TEST_SEED", "7")))
     # Each kill comes at a state the test sees: the round recorded (0), or that many attempts stored; however
     # loaded the machine, the kill lands there and not before the process began or after it ended.
@@ -237,10 +242,7 @@ def test_postgresql_restarted_mid_round_stops_it_cleanly_and_resume_loses_and_re
 
     latency = {"FAKE_REPL_LATENCY_MS": "20-60"}
     cfg = _config(tmp_path, model_server, fake_repl)
-    reference = fresh_db()
-    _ingest(reference, monkeypatch)
-    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference, latency).wait(300) == 0
-    expected = snapshot(reference)
+    expected = _uninterrupted(fresh_db, cfg, tmp_path / "ref", monkeypatch, latency)
     monkeypatch.delenv("FLYWHEEL_DB_URL")
     assert main(["db", "upgrade"]) == 0  # the embedded server of embedded_data_dir, which the round runs on
     url = start_embedded(Path(embedded_data_dir))  # its socket, for the test's own looks

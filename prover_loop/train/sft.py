@@ -147,6 +147,27 @@ def last_save(trainer_dir: Path, resume: bool) -> str | None:
     return None
 
 
+def train_from(trainer, last: str | None) -> None:
+    """trainer.train from the save `last`. A save the disk refuses (full, a size limit) is an OutputError
+    naming it; the saves before it are whole, and --resume goes on from the last of them."""
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    except (OSError, RuntimeError) as e:  # torch.save says a failed write as a RuntimeError
+        cut = next((p for p in reversed(_saves(Path(trainer.args.output_dir))) if not whole_save(p)), None)
+        if cut is None:
+            raise
+        raise OutputError(f"train: the save {cut} was cut short ({str(e).strip().splitlines()[0]}; is the disk "
+                          "full?); --resume goes on from the last whole save") from e
+
+
+def save_final(trainer, final: Path) -> None:
+    """The trained model into final; a write the disk refuses is an OutputError naming the folder."""
+    try:
+        trainer.save_model(str(final))
+    except OSError as e:
+        raise OutputError(f"train: cannot write {final}: {e.strerror or e}; --resume goes on from the last save") from e
+
+
 def train_sft(data_dir: Path, cfg: TrainConfig, out_dir: Path, base_model: str, resume: bool = False,
               callbacks: Sequence = ()) -> TrainResult | None:
     """Fine-tune `base_model` on the export in `data_dir`; resumable checkpoints go to out_dir/trainer, the
@@ -177,19 +198,9 @@ def train_sft(data_dir: Path, cfg: TrainConfig, out_dir: Path, base_model: str, 
 
 def _fit(trainer, cfg: TrainConfig, data_dir: Path, out_dir: Path, base_model: str, last: str | None,
          meter) -> TrainResult | None:
-    try:
-        trainer.train(resume_from_checkpoint=last)
-    except (OSError, RuntimeError) as e:  # torch.save says a failed write as a RuntimeError
-        cut = next((p for p in reversed(_saves(Path(trainer.args.output_dir))) if not whole_save(p)), None)
-        if cut is None:
-            raise
-        raise OutputError(f"train: the save {cut} was cut short ({str(e).strip().splitlines()[0]}; is the disk "
-                          "full?); --resume goes on from the last whole save") from e
+    train_from(trainer, last)
     final = out_dir / ("adapter" if cfg.lora else "model")
-    try:
-        trainer.save_model(str(final))
-    except OSError as e:
-        raise OutputError(f"train: cannot write {final}: {e.strerror or e}; --resume goes on from the last save") from e
+    save_final(trainer, final)
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return None

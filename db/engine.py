@@ -82,6 +82,11 @@ def embedded_pgdata(cfg: DbConfig) -> Path | None:
     return (Path(cfg.data_dir) if cfg.data_dir else default_data_dir()) / "pgdata"
 
 
+def described(cfg: DbConfig) -> str:
+    """Where cfg points, as Location.describe says it, without starting anything."""
+    return Location(cfg.url or "", embedded_pgdata(cfg)).describe()
+
+
 def locate(cfg: DbConfig) -> Location:
     pgdata = embedded_pgdata(cfg)
     if pgdata is None:

@@ -113,5 +113,6 @@ def test_a_server_that_cuts_a_command_off_is_one_line(store, capsys, monkeypatch
     assert main(["status"]) == 2
     err = capsys.readouterr().err
     [line] = err.splitlines()  # the server's reason ("server closed the connection unexpectedly") in between
-    assert line.startswith("flywheel: error: the database failed: ") and line.endswith("; what was stored before it is kept")
+    assert line.startswith(f"flywheel: error: the database ({store.describe()}) failed: ")
+    assert line.endswith("; what was stored before it is kept")
     assert "connection" in line

@@ -122,4 +122,3 @@ def store_failed(exc: BaseException) -> str | None:
             return text_.splitlines()[0] if text_ else type(seen).__name__
         seen = seen.__cause__ or seen.__context__
     return None
-

@@ -179,14 +179,15 @@ def _role(store: Store, cfg: Config, number: int, role: str):
 
 
 def _stage_failed(store: Store, number: int, stage: str, e: Exception) -> None:
-    """Log the stage's error (the run log records every one) and record the stage `failed`. A failed server
-    (stopped, restarted, cut off) is a StoreError naming it, raised from e: every unit stored before it is whole,
-    so `--resume` continues; its traceback goes to the run log only."""
+    """Log the stage's error (the run log records every one) and record the stage `failed`. A fault we know
+    (a FlywheelError, which the CLI says in one line) keeps its traceback to the run log; so does a failed server
+    (stopped, restarted, cut off), which is raised as a StoreError naming it: every unit stored before it is
+    whole, so `--resume` continues."""
     lost = store_failed(e)
-    if lost is None:
+    if lost is None and not isinstance(e, FlywheelError):
         log.exception("round %d: %s failed", number, stage)
     else:
-        log.info("round %d: %s: the database failed", number, stage, exc_info=True)
+        log.info("round %d: %s failed", number, stage, exc_info=True)
     try:
         _settle_stage(store, number, stage, StageState.FAILED)
     except Exception:  # the store itself may be what failed: the stage's own error is the one to see

@@ -265,6 +265,30 @@ def test_postgresql_restarted_mid_round_stops_it_cleanly_and_resume_loses_and_re
     assert snapshot(url) == expected
 
 
+def test_a_stage_that_fails_is_one_line_and_resume_runs_it_again(store, pg_url, tmp_path, model_server, fake_repl,
+                                                                  monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    cfg = _config(tmp_path, model_server, fake_repl)
+    runs = tmp_path / "runs"
+    mine = runs / "round-1"  # where the round's export goes holds a file of the user's: the export stage refuses
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    proc = _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(runs)], pg_url, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    [said] = [line for line in err.splitlines() if line.startswith("flywheel: error:")]
+    assert f"{mine} holds files that are not an export's (notes.txt)" in said
+    assert (mine / "notes.txt").read_text() == "mine"
+    before = snapshot(pg_url)
+    assert before["rounds"] == [(1, False)]
+    (mine / "notes.txt").unlink()
+    assert main(["--config", cfg, "run", "--resume", "--out", str(runs)]) == 0
+    after = snapshot(pg_url)
+    assert after == before | {"rounds": [(1, True)]}  # only the export ran again
+    assert (mine / "train.jsonl").read_text().count("\n") == 10
+
+
 def _attempts(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as c:

@@ -82,6 +82,11 @@ def embedded_pgdata(cfg: DbConfig) -> Path | None:
     return (Path(cfg.data_dir) if cfg.data_dir else default_data_dir()) / "pgdata"
 
 
+def described(cfg: DbConfig) -> str:
+    """Where cfg points, as Location.describe says it, without starting anything."""
+    return Location(cfg.url or "", embedded_pgdata(cfg)).describe()
+
+
 def locate(cfg: DbConfig) -> Location:
     pgdata = embedded_pgdata(cfg)
     if pgdata is None:
@@ -101,3 +106,19 @@ def connect(url: str, echo: bool = False) -> Engine:
     except SQLAlchemyError as e:
         raise StoreError(f"database at {redact(url)} failed: {e}") from e
     return engine
+
+
+def store_failed(exc: BaseException) -> str | None:
+    """Why the server failed (down, restarted, unreachable, the connection cut), from exc or what caused it;
+    None when exc is not such a failure (a unit's data refused is not)."""
+    import psycopg2
+    from sqlalchemy.exc import DisconnectionError, InterfaceError
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, (OperationalError, InterfaceError, DisconnectionError, psycopg2.OperationalError,
+                             psycopg2.InterfaceError)):
+            text_ = str(getattr(seen, "orig", None) or seen).strip()
+            return text_.splitlines()[0] if text_ else type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from db.store import Store
 from flywheel.benchmarks import normalized_forms
 from flywheel.config import AUDIT_CHECKS
-from flywheel.errors import ConfigError
+from flywheel.errors import ConfigError, OutputError
 from flywheel.prompting import chat_messages, lean_feedback, proof_completion, proof_prompt, repair_messages, repair_prompt
 
 STYLES = ("prompt-completion", "messages")
@@ -146,6 +147,15 @@ def _check_target(out: Path) -> None:
                               "an export replaces its folder whole, so name an empty or new one")
 
 
+@contextmanager
+def _writing(out: Path, target: Path):
+    """A write that fails (disk full, a file size limit) drops the new export; the old one in out stays whole."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(f"export: cannot write {target}: {e.strerror or e}; {out} is left as it was") from e
+
+
 def _swap_in(fresh: Path, out: Path) -> None:
     """Replace out by fresh with two renames on one file system: a reader sees the old export or the new one."""
     if not out.exists():
@@ -173,21 +183,24 @@ def export_dataset(store: Store, out_dir: str | Path, fmt: str = "jsonl", style:
     _check_target(out)
     chosen = select_pairs(store, rounds, sides, exclude_benchmarks, include_unaudited, turns == "all", require_checks)
     kept, chains = chosen.kept, chosen.chains
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    name = f"train.{fmt}"
+    with _writing(out, out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
-        name = f"train.{fmt}"
         configs = _round_configs(store, sorted({r.round for r in kept}))
         records = [_record(r, style, _feedback(chains.get(r.attempt_pk, ()), _repair_errors(configs.get(str(r.round), {}))))
                    for r in kept]
-        _write(records, fresh / name, fmt, style)
+        with _writing(out, out / name):
+            _write(records, fresh / name, fmt, style)
         manifest = _manifest(chosen, fmt, style, rounds, sides, exclude_benchmarks, include_unaudited, require_checks)
         manifest["filters"]["turns"] = turns
         manifest["counts"]["repaired"] = sum(1 for r in kept if r.parent_id is not None)
         manifest |= {"files": {name: hashlib.sha256((fresh / name).read_bytes()).hexdigest()},
                      "code": code_version(), "config": configs}
-        (fresh / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n",
-                                             encoding="utf-8")
+        with _writing(out, out / "manifest.json"):
+            (fresh / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n",
+                                                 encoding="utf-8")
         _swap_in(fresh, out)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)

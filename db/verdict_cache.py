@@ -9,6 +9,7 @@ which are cache, not results: the attempts themselves are stored by the prover l
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -19,6 +20,7 @@ from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import VerdictStatus
 from flywheel.text import storable, storable_json
 
+log = logging.getLogger(__name__)
 _GET = "SELECT verdict, reason, messages, axioms, time_s FROM verdict_cache WHERE key = %s"
 _PUT = ("INSERT INTO verdict_cache (key, toolchain, verdict, reason, messages, axioms, time_s) VALUES %s "
         "ON CONFLICT (key) DO NOTHING")
@@ -60,7 +62,8 @@ class StoreCache:
             except psycopg2.OperationalError as e:
                 self.close_connection()
                 if attempt == 1:
-                    raise StoreError(f"verdict cache: the database is not answering: {str(e).strip()}") from e
+                    raise StoreError(f"verdict cache: the database ({self.store.describe()}) is not answering: "
+                                     f"{str(e).strip().splitlines()[0]}") from e
         return None
 
     def get(self, key: str) -> Verdict | None:
@@ -106,9 +109,12 @@ class StoreCache:
             self._conn = None
 
     def close(self) -> None:
-        """Write what is pending, then let the connection go."""
+        """Write what is pending, then let the connection go. A server gone by then loses only those verdicts
+        (cache, not results), so that is said and not raised: the error that stopped the work is the one to see."""
         try:
             self.flush()
+        except StoreError as e:
+            log.warning("%s; %d verdicts not cached", e, len(self._pending))
         finally:
             self.close_connection()
 

@@ -13,6 +13,10 @@ class InputError(FlywheelError):
     """A file given to us is malformed; the message names the file and line."""
 
 
+class OutputError(FlywheelError):
+    """A file we write cannot be written (disk full, a file size limit, no permission); the message names it."""
+
+
 class StoreError(FlywheelError):
     """The database cannot be reached, is behind on migrations, or refused a statement."""
 

@@ -94,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # a run's log file may ask for more than the terminal
         handler.setLevel(level)
+    cfg = None
     try:
         cfg = config_from_args(args)
         return int(args.func(args, cfg) or EXIT_OK)
@@ -105,6 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return quiet_broken_pipe()
+    except Exception as e:  # a server that went away where no stage could say so: still one line
+        from db.engine import described, store_failed
+
+        lost = store_failed(e)
+        if lost is None or cfg is None:
+            raise
+        print(f"flywheel: error: the database ({described(cfg.db)}) failed: {lost}; what was stored before it is kept",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 def quiet_broken_pipe() -> int:

@@ -11,11 +11,12 @@ from typing import Sequence
 from sqlalchemy import select
 
 from db import rounds as dbrounds
+from db.engine import store_failed
 from db.models import RoundRow
 from db.store import Store
 from flywheel.config import AUDIT_CHECKS, Config, to_dict
 from flywheel.counts import StageCounts
-from flywheel.errors import FlywheelError
+from flywheel.errors import FlywheelError, StoreError
 from flywheel.records import ROUND_STAGES as STAGES
 from flywheel.records import DropReason, StageState
 
@@ -99,12 +100,8 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
         log.info("round %d: %s", number, stage)
         try:
             counts = _run_stage(store, cfg, number, stage, engines, stop, out_dir, pilot or {})
-        except Exception:
-            log.exception("round %d: %s failed", number, stage)  # the run log records every error
-            try:
-                _settle_stage(store, number, stage, StageState.FAILED)
-            except Exception:  # the store itself may be what failed: the stage's own error is the one to see
-                log.warning("round %d: could not record %s as failed", number, stage, exc_info=True)
+        except Exception as e:
+            _stage_failed(store, number, stage, e)
             raise
         if stop.is_set():  # Ctrl-C or SIGTERM: what was in flight is stored; the stage is stopped, not running
             _settle_stage(store, number, stage, StageState.STOPPED)
@@ -179,6 +176,26 @@ def _role(store: Store, cfg: Config, number: int, role: str):
 
     with store.session() as s:
         return round_roles(cfg, checkpoint_before(s, number))[role]
+
+
+def _stage_failed(store: Store, number: int, stage: str, e: Exception) -> None:
+    """Log the stage's error (the run log records every one) and record the stage `failed`. A fault we know
+    (a FlywheelError, which the CLI says in one line) keeps its traceback to the run log; so does a failed server
+    (stopped, restarted, cut off), which is raised as a StoreError naming it: every unit stored before it is
+    whole, so `--resume` continues."""
+    lost = store_failed(e)
+    if lost is None and not isinstance(e, FlywheelError):
+        log.exception("round %d: %s failed", number, stage)
+    else:
+        log.info("round %d: %s failed", number, stage, exc_info=True)
+    try:
+        _settle_stage(store, number, stage, StageState.FAILED)
+    except Exception:  # the store itself may be what failed: the stage's own error is the one to see
+        (log.info if lost else log.warning)("round %d: could not record %s as failed", number, stage,
+                                            exc_info=lost is None)
+    if lost is not None:
+        raise StoreError(f"round {number}: {stage}: the database ({store.describe()}) failed: {lost}; "
+                         "`flywheel run --resume` continues the round once it is back") from e
 
 
 def _settle_stage(store: Store, number: int, stage: str, state: StageState) -> None:

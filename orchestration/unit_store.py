@@ -12,9 +12,11 @@ T = TypeVar("T")
 def unit_fault(exc: BaseException) -> bool:
     """Whether the store refused the data (one unit's fault), not failed itself (down, unreachable): a
     store that is down fails every unit, so that ends the stage instead."""
-    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError
 
-    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError)):
+    from db.engine import store_failed
+
+    if store_failed(exc) is not None:
         return False
     return isinstance(exc, (DBAPIError, ValueError, UnicodeError))
 

@@ -79,6 +79,28 @@ def store(pg_url, monkeypatch):
     s.close()
 
 
+@pytest.fixture()
+def embedded_data_dir(monkeypatch):
+    """FLYWHEEL_DATA_DIR on a fresh folder, FLYWHEEL_DB_URL unset: commands start (or reuse) the embedded
+    PostgreSQL there; it is stopped and removed at the end."""
+    import shutil
+    import tempfile
+
+    # pgserver runs PostgreSQL as its own user when we are root: the folder must be reachable by it.
+    path = tempfile.mkdtemp(prefix="flywheel-embedded-")
+    os.chmod(path, 0o755)
+    monkeypatch.delenv("FLYWHEEL_DB_URL", raising=False)
+    monkeypatch.setenv("FLYWHEEL_DATA_DIR", path)
+    yield path
+    from db.embedded import stop_embedded
+
+    try:
+        stop_embedded(Path(path) / "pgdata")
+    except Exception:  # a test that failed midway may leave it half started; the folder goes anyway
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
 FAKE_REPL = REPO / "tests" / "fake_repl.py"
 HEADER = "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\n\nopen BigOperators Real Nat Topology Rat\n\n"
 

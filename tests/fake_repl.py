@@ -5,7 +5,8 @@ Answers, in order of precedence:
 - fault markers in the command (comments, so the soundness scan lets them through):
   `-- fake:hang`, `-- fake:die`, `-- fake:die-once=PATH` (dies unless PATH exists, creating it: once a test),
   `-- fake:garbage`, `-- fake:forge=ENV` (a forged answer printed first), `-- fake:grow=MB`, `-- fake:sleep=MS`,
-  `-- fake:wait=PATH` (touches PATH.waiting, then answers once PATH exists: a state a test waits for),
+  `-- fake:wait=PATH` (writes its pid to PATH.waiting, then answers once PATH exists: a state a test waits
+  for, and the process a test may kill there),
   `-- fake:error=TEXT`, `-- fake:axioms=A,B` (what `#print axioms` will list for this declaration),
   `-- fake:info=TEXT` (an info message at the marker, as `trace "TEXT"` there prints),
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
@@ -291,9 +292,11 @@ class Fake:
             self.hoard.append(bytearray(int(marks["grow"]) * 2**20))
         if "sleep" in marks:
             time.sleep(float(marks["sleep"]) / 1000)
-        if "wait" in marks:  # a gate: say so beside PATH (PATH.waiting), then hold until the test makes PATH
+        if "wait" in marks:  # a gate: say so beside PATH (PATH.waiting, our pid), then hold until the test makes PATH
             gate = Path(marks["wait"])
-            Path(f"{gate}.waiting").touch()
+            said = Path(f"{gate}.waiting.{os.getpid()}")
+            said.write_text(str(os.getpid()))
+            said.replace(f"{gate}.waiting")  # whole or not there: a test reads the pid once the file exists
             while not gate.exists():
                 time.sleep(0.02)
         if cmd in self.exact:

@@ -174,6 +174,56 @@ def test_ctrl_c_in_lean_check_keeps_the_finished_lines(fake_repl, tmp_path, monk
     assert "interrupted: wrote the 3 of 200 lines finished" in err
 
 
+def _kill_at(gate: Path, proc: subprocess.Popen, killed: list[int]) -> None:
+    """SIGKILL, as the kernel's OOM killer does, the REPL held at gate, once a REPL not killed yet is there."""
+    said = Path(f"{gate}.waiting")
+    wait_for(lambda: said.exists() and int(said.read_text()) not in killed, proc, f"a fresh REPL held at {gate.name}")
+    killed.append(int(said.read_text()))
+    os.kill(killed[-1], signal.SIGKILL)
+
+
+def _verdict_rows(store) -> dict:
+    with store.engine.connect() as c:
+        return {r[0]: tuple(r[1:]) for r in c.execute(text("SELECT key, verdict, reason, messages, time_s FROM verdict_cache"))}
+
+
+@pytest.mark.postgres
+def test_a_repl_killed_mid_check_is_a_crash_and_the_next_checks_go_on(fake_repl, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLYWHEEL_LEAN_REPL", fake_repl)
+
+    def lines(path: Path, proofs: dict[str, str]) -> Path:
+        path.write_text("".join(json.dumps({"id": k, "statement": f"theorem {k} : {len(k)} = {len(k)} := by sorry",
+                                            "proof": v}) + "\n" for k, v in proofs.items()))
+        return path
+
+    assert main(["lean", "check", str(lines(tmp_path / "before.jsonl", {"b0": "by rfl", "b1": "by simp"})),
+                 "--out", str(tmp_path / "before.out.jsonl")]) == 0
+    before = _verdict_rows(store)
+    twice, once = tmp_path / "twice", tmp_path / "once"
+    src = lines(tmp_path / "in.jsonl", {"p0": "by rfl", "p1": f"by rfl -- fake:wait={twice}",
+                                        "p2": f"by rfl -- fake:wait={once}", "p3": "by simp"})
+    out = tmp_path / "out.jsonl"
+    proc = _cli("lean", "check", str(src), "--out", str(out), "--workers", "1", stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+    killed: list[int] = []
+    _kill_at(twice, proc, killed)  # p1's REPL dies, and so does the fresh one its check is retried on
+    _kill_at(twice, proc, killed)
+    _kill_at(once, proc, killed)  # p2's dies once; the retry on a fresh REPL finishes
+    once.touch()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["id"], r["verdict"]) for r in rows] == [("p0", "proved"), ("p1", "crashed"), ("p2", "proved"),
+                                                       ("p3", "proved")]
+    assert "lean: 4 checks, 3 restarts" in stdout and len(set(killed)) == 3
+    after = _verdict_rows(store)
+    assert {k: after[k] for k in before} == before  # what was stored before is untouched
+    assert "crashed" not in {v[0] for v in after.values()}  # a crash is never a verdict to keep
+    twice.touch()  # the same check again, its REPL left alone this time: checked afresh, not a stored crash
+    assert main(["lean", "check", str(src), "--out", str(out)]) == 0
+    assert [json.loads(x)["verdict"] for x in out.read_text().splitlines()] == ["proved"] * 4
+
+
 def test_lean_check_shows_progress_on_a_terminal(fake_repl, tmp_path, monkeypatch):
     from tests.terminal import stderr_on_terminal
 

@@ -1,8 +1,6 @@
 """The store from the CLI: migrations from empty, the embedded PostgreSQL, schema checks, dead servers."""
 
 import os
-import shutil
-import tempfile
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -12,29 +10,12 @@ from orchestration.cli import main
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture()
-def data_dir(monkeypatch):
-    # pgserver runs PostgreSQL as its own user when we are root: the folder must be reachable by it.
-    path = tempfile.mkdtemp(prefix="flywheel-embedded-")
-    os.chmod(path, 0o755)
-    monkeypatch.delenv("FLYWHEEL_DB_URL", raising=False)
-    monkeypatch.setenv("FLYWHEEL_DATA_DIR", path)
-    yield path
-    try:
-        import pgserver
-
-        pgserver.get_server(os.path.join(path, "pgdata"), cleanup_mode="stop").cleanup()
-    except Exception:
-        pass
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_embedded_database_start_up(data_dir, capsys, shared_data):
+def test_embedded_database_start_up(embedded_data_dir, capsys, shared_data):
     assert main(["status"]) == 2
     assert "no flywheel schema yet: run `flywheel db upgrade`" in capsys.readouterr().err
     assert main(["db", "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert f"embedded PostgreSQL in {data_dir}" in out and "upgraded from empty to" in out
+    assert f"embedded PostgreSQL in {embedded_data_dir}" in out and "upgraded from empty to" in out
     assert main(["db", "upgrade"]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert main(["ingest", str(shared_data / "informal/math500.jsonl"), "--source", "math500"]) == 0
@@ -78,7 +59,7 @@ def test_dead_server_is_named_without_its_password(capsys):
     assert "s3cret" not in err
 
 
-def test_db_status_and_stop_the_embedded_server(data_dir, capsys):
+def test_db_status_and_stop_the_embedded_server(embedded_data_dir, capsys):
     import re
     import subprocess
     import sys
@@ -88,7 +69,7 @@ def test_db_status_and_stop_the_embedded_server(data_dir, capsys):
     from tests.conftest import REPO
 
     assert main(["db", "status"]) == 0
-    assert f"embedded PostgreSQL in {data_dir}/pgdata: none yet" in capsys.readouterr().out
+    assert f"embedded PostgreSQL in {embedded_data_dir}/pgdata: none yet" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
     capsys.readouterr()
     assert main(["db", "status"]) == 0
@@ -118,3 +99,20 @@ def test_db_status_of_a_server_flywheel_does_not_manage(capsys):
     assert main(["--db", "postgresql://fw:s3cret@db.example:5432/flywheel", "db", "status"]) == 0
     out = capsys.readouterr().out
     assert "a server flywheel does not manage: nothing to report here" in out and "s3cret" not in out
+
+
+def test_a_server_that_cuts_a_command_off_is_one_line(store, capsys, monkeypatch):
+    """The server ends the command's session in the middle (as a restart does): one line, no traceback."""
+    import db.status
+
+    def cut_off(store, require_checks):
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    monkeypatch.setattr(db.status, "status_report", cut_off)
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    [line] = err.splitlines()  # the server's reason ("server closed the connection unexpectedly") in between
+    assert line.startswith(f"flywheel: error: the database ({store.describe()}) failed: ")
+    assert line.endswith("; what was stored before it is kept")
+    assert "connection" in line

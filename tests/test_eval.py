@@ -1,5 +1,5 @@
 """pass@k by hand, and evaluations with the scripted generator and the fake REPL: known counts, stored per
-problem, resumed without repeating a problem, the --out JSON, and pass@k in `flywheel status`."""
+problem, resumed without repeating a problem (after kill -9 too), the --out JSON, and pass@k in `flywheel status`."""
 
 import json
 import threading
@@ -117,6 +117,17 @@ def test_a_resumed_evaluation_repeats_no_problem(store, engines):
     assert len(generator.requests) == asked + 3 and again["pass_at_k"] == summary["pass_at_k"]
 
 
+def _scripted(problems: int):
+    """The first problems of miniF2F valid, and a model server's answers: CORRECT[j] of N samples prove problem j."""
+    names = [st.name for st in benchmark_statements("minif2f", "valid", limit=problems)]
+
+    def respond(prompt, i):
+        j = next(k for k, name in enumerate(names) if f"theorem {name}" in prompt)
+        return f"  -- {i}\n  norm_num\n```" if i < CORRECT[j] else f"  -- {i}\n{FAIL}"
+
+    return names, respond
+
+
 def test_eval_cli_writes_the_json_and_status_shows_pass_at_k(store, pg_url, tmp_path, fake_repl, monkeypatch, capsys):
     import yaml
 
@@ -124,11 +135,7 @@ def test_eval_cli_writes_the_json_and_status_shows_pass_at_k(store, pg_url, tmp_
     from tests.doubles import OpenAIServer
 
     monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
-    names = [st.name for st in benchmark_statements("minif2f", "valid", limit=3)]
-
-    def respond(prompt, i):
-        j = next(k for k, name in enumerate(names) if f"theorem {name}" in prompt)
-        return f"  -- {i}\n  norm_num\n```" if i < CORRECT[j] else f"  -- {i}\n{FAIL}"
+    names, respond = _scripted(3)
 
     cfg = tmp_path / "eval.yaml"
     with OpenAIServer(respond) as server:
@@ -150,3 +157,56 @@ def test_eval_cli_writes_the_json_and_status_shows_pass_at_k(store, pg_url, tmp_
     assert all(0 <= v <= 1 for v in data["pass_at_k"].values())
     assert main(["eval", "--checkpoint", "999", "--n", "4", "--k", "1"]) == 2  # no such checkpoint row
     assert "no checkpoint with that id" in capsys.readouterr().err
+
+
+def _stored_evaluation(store) -> dict:
+    """What an evaluation stores, without times, ids and cache hits (a rerun's checks may hit the cache)."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as c:
+        return {
+            "evaluations": c.execute(text("SELECT key, checkpoint, benchmark, split, n, ks, problems, pass_at_k, by_source, "
+                                          "budgets, finished_at IS NOT NULL FROM evaluations")).all(),
+            "problems": sorted(c.execute(text("SELECT problem, source, n, correct, spent FROM eval_problems")).all()),
+            "attempts": sorted(c.execute(text("SELECT problem, sample, attempt, model, proof, verdict, reason, strategy, "
+                                              "tokens FROM eval_attempts")).all()),
+        }
+
+
+@pytest.mark.postgres
+def test_kill_9_in_eval_then_the_same_command_ends_as_an_uninterrupted_one(store, pg_url, tmp_path, fake_repl):
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from sqlalchemy import text
+
+    from tests.conftest import REPO
+    from tests.doubles import OpenAIServer
+    from tests.states import wait_for
+
+    _, respond = _scripted(len(CORRECT))
+
+    cfg, out = tmp_path / "eval.yaml", tmp_path / "eval.json"
+    env = dict(os.environ, FLYWHEEL_DB_URL=pg_url, PYTHONPATH=str(REPO), FAKE_REPL_NO_REPLAY="1",
+               FAKE_REPL_LATENCY_MS="50-150")
+    cli = [sys.executable, "-m", "orchestration.cli", "--config", str(cfg), "eval", "--benchmark", "minif2f", "--split",
+           "valid", "--n", str(N), "--k", f"1,{N}", "--limit", str(len(CORRECT)), "--out", str(out)]
+    with OpenAIServer(respond) as server:
+        cfg.write_text(yaml.safe_dump({"generator": {"backend": "openai", "model": "scripted", "base_url": server.url},
+                                       "lean": {"repl": fake_repl, "timeout_s": 10}}))
+        assert subprocess.run(cli, env=env, cwd=REPO, capture_output=True, timeout=300).returncode == 0
+        expected, written = _stored_evaluation(store), json.loads(out.read_text())
+        with store.engine.begin() as c:
+            c.execute(text("TRUNCATE evaluations, eval_problems, eval_attempts, verdict_cache RESTART IDENTITY"))
+        out.unlink()
+        proc = subprocess.Popen(cli, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: len(_stored_evaluation(store)["problems"]) >= 2, proc, "stored two problems")
+        proc.kill()  # SIGKILL: no cleanup of any kind
+        proc.wait(60)
+        assert 2 <= len(_stored_evaluation(store)["problems"]) < len(CORRECT) and not out.exists()
+        again = subprocess.run(cli, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "resumed: already stored" in again.stdout  # the problems stored before the kill were not asked again
+    assert _stored_evaluation(store) == expected and json.loads(out.read_text()) == written

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -158,10 +159,13 @@ def test_repl_crashes_mid_stage_are_recorded_and_survived(store, pg_url, tmp_pat
     assert snap["rounds"] == [(1, True)]
 
 
-def _cli(args, url, env_extra=None):
-    env = dict(os.environ, FLYWHEEL_DB_URL=url, PYTHONPATH=str(REPO)) | (env_extra or {})
+def _cli(args, url, env_extra=None, **popen):
+    """The CLI in a process of its own on the store at url (None: the embedded one of FLYWHEEL_DATA_DIR)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO)) | (env_extra or {})
+    env.pop("FLYWHEEL_DB_URL", None)
+    env |= {"FLYWHEEL_DB_URL": url} if url else {}
     return subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            **({"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} | popen))
 
 
 def test_a_terminal_sees_a_progress_bar_per_stage(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
@@ -179,14 +183,19 @@ def test_a_terminal_sees_a_progress_bar_per_stage(fresh_db, tmp_path, model_serv
     assert "problem" in text_seen and "stmt" in text_seen
 
 
+def _uninterrupted(fresh_db, cfg: str, out, monkeypatch, env_extra=None) -> dict:
+    """What a whole round stores, run once on a fresh database: what an interrupted one must end with."""
+    reference = fresh_db()
+    _ingest(reference, monkeypatch)
+    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(out)], reference, env_extra).wait(300) == 0
+    return snapshot(reference)
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
     latency = {"FAKE_REPL_LATENCY_MS": "20-60"}
     cfg = _config(tmp_path, model_server, fake_repl)
-    reference = fresh_db()
-    _ingest(reference, monkeypatch)
-    assert _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "ref")], reference, latency).wait(300) == 0
-    expected = snapshot(reference)
+    expected = _uninterrupted(fresh_db, cfg, tmp_path / "ref", monkeypatch, latency)
     rng = random.Random(int(os.environ.get("FLYWHEEL_TEST_SEED", "7")))
     # Each kill comes at a state the test sees: the round recorded (0), or that many attempts stored; however
     # loaded the machine, the kill lands there and not before the process began or after it ended.
@@ -225,6 +234,59 @@ def test_kill_9_on_ray_then_resume_equals_a_serial_run(fresh_db, tmp_path, model
     assert 0 < _attempts(url) < len(snapshot(reference)["attempts"])
     assert _cli([*ray_run, "--resume"], url, latency).wait(400) == 0
     assert snapshot(url) == snapshot(reference)
+
+
+def test_postgresql_restarted_mid_round_stops_it_cleanly_and_resume_loses_and_repeats_nothing(
+        embedded_data_dir, fresh_db, tmp_path, model_server, fake_repl, monkeypatch):
+    from db.engine import start_embedded
+
+    latency = {"FAKE_REPL_LATENCY_MS": "20-60"}
+    cfg = _config(tmp_path, model_server, fake_repl)
+    expected = _uninterrupted(fresh_db, cfg, tmp_path / "ref", monkeypatch, latency)
+    monkeypatch.delenv("FLYWHEEL_DB_URL")
+    assert main(["db", "upgrade"]) == 0  # the embedded server of embedded_data_dir, which the round runs on
+    url = start_embedded(Path(embedded_data_dir))  # its socket, for the test's own looks
+    _ingest(url, monkeypatch)
+    monkeypatch.delenv("FLYWHEEL_DB_URL")
+    run = ["--config", cfg, "run", "--out", str(tmp_path / "runs")]
+    proc = _cli([*run, "--rounds", "1"], None, latency, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    half = len(expected["attempts"]) // 2
+    wait_for(lambda: _attempts(url) >= half, proc, f"stored {half} attempts")
+    assert main(["db", "stop"]) == 0  # `pg_ctl stop -m fast`: every client is cut off mid-prove
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    pgdata = Path(embedded_data_dir) / "pgdata"
+    said = [line for line in err.splitlines() if line.startswith("flywheel: error:")]
+    assert len(said) == 1 and "Traceback" not in err, err
+    assert said[0].startswith(f"flywheel: error: round 1: prove: the database (embedded PostgreSQL in {pgdata}) failed: ")
+    assert said[0].endswith("`flywheel run --resume` continues the round once it is back")
+    for _ in range(2):  # the resume starts the server again and finishes the round; the next one finds nothing to do
+        assert _cli([*run, "--resume"], None, latency).wait(300) == 0
+    assert snapshot(url) == expected
+
+
+def test_a_stage_that_fails_is_one_line_and_resume_runs_it_again(store, pg_url, tmp_path, model_server, fake_repl,
+                                                                  monkeypatch):
+    _ingest(pg_url, monkeypatch)
+    cfg = _config(tmp_path, model_server, fake_repl)
+    runs = tmp_path / "runs"
+    mine = runs / "round-1"  # where the round's export goes holds a file of the user's: the export stage refuses
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    proc = _cli(["--config", cfg, "run", "--rounds", "1", "--out", str(runs)], pg_url, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    [said] = [line for line in err.splitlines() if line.startswith("flywheel: error:")]
+    assert f"{mine} holds files that are not an export's (notes.txt)" in said
+    assert (mine / "notes.txt").read_text() == "mine"
+    before = snapshot(pg_url)
+    assert before["rounds"] == [(1, False)]
+    (mine / "notes.txt").unlink()
+    assert main(["--config", cfg, "run", "--resume", "--out", str(runs)]) == 0
+    after = snapshot(pg_url)
+    assert after == before | {"rounds": [(1, True)]}  # only the export ran again
+    assert (mine / "train.jsonl").read_text().count("\n") == 10
 
 
 def _attempts(url: str) -> int:

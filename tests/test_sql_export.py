@@ -1,6 +1,9 @@
 """Read-only SQL, status, the bulk attempt path, and deterministic export that `datasets` loads."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import text
@@ -11,6 +14,8 @@ from db.sql import run_readonly
 from flywheel.errors import StoreError
 from flywheel.records import Side, VerdictStatus
 from orchestration.cli import main
+from tests.conftest import REPO
+from tests.faults import disk_full_after
 from tests.seed import attempt, seed
 
 pytestmark = pytest.mark.postgres
@@ -195,6 +200,23 @@ def test_export_replaces_its_folder_whole(store, tmp_path, capsys):
     assert main(["export", "--out", str(mine), "--include-unaudited"]) == 2
     assert "holds files that are not an export's (notes.txt)" in capsys.readouterr().err
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_a_disk_full_during_export_leaves_the_old_export_whole(store, pg_url, tmp_path, capsys):
+    seed(store, 40)
+    out = tmp_path / "data"
+    assert main(["export", "--out", str(out), "--include-unaudited"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    env = dict(os.environ, FLYWHEEL_DB_URL=pg_url, PYTHONPATH=str(REPO))
+    # the new export (messages style) needs more room than the disk has left: half the old train.jsonl
+    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "export", "--out", str(out), "--include-unaudited",
+                           "--style", "messages"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          preexec_fn=disk_full_after(len(before["train.jsonl"]) // 2))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [f"flywheel: error: export: cannot write {out / 'train.jsonl'}: File too large; "
+                                        f"{out} is left as it was"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # the half-written new export is gone
 
 
 def test_an_empty_export_has_every_field(store, tmp_path):

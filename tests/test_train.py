@@ -1,6 +1,7 @@
 """`flywheel train` for real on CPU: a tiny random Llama (tests/tiny_model.py) fine-tuned on pairs exported
 from the store; the loss falls, the weights change, the checkpoint is recorded and loads in the hf back end
-(and in vLLM, slow); LoRA merged; a training killed after a save resumes to the same end."""
+(and in vLLM, slow); LoRA merged; a training killed after a save (kill -9 of `flywheel train` too) resumes to
+the same end, and a save cut short is never resumed from."""
 
 import json
 from pathlib import Path
@@ -162,6 +163,94 @@ def test_a_killed_training_resumes_from_its_last_save_and_ends_as_an_uninterrupt
     assert [round(x["loss"], 4) for x in result.metrics["loss"]] == [round(x["loss"], 4) for x in whole["loss"]]
     assert result.metrics["tokens"] == whole["tokens"]
     a, b = _weights(out / "model"), _weights(trained["out"] / "model")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_save_the_disk_cut_short_is_never_resumed_from(trained, tmp_path, pg_url):
+    """Killed after its save at step 2; `flywheel train --resume` on a full disk dies saving step 4 (weights
+    written, optimizer not); the next `--resume` goes on from step 2, not from the half save, to the same end."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import torch
+    import yaml
+
+    from prover_loop.train.sft import train_sft, whole_save
+    from tests.conftest import REPO
+    from tests.faults import disk_full_after
+
+    out, data = tmp_path / "round-2", tmp_path / "round-2" / "data"
+    shutil.copytree(trained["out"] / "data", data)  # the export the uninterrupted training was made from
+    with pytest.raises(Killed):
+        train_sft(data, TrainConfig(**TRAIN), out, trained["model"], callbacks=[_killer(3)])
+    good = out / "trainer" / "checkpoint-2"
+    kept = _files(good)
+    weights, optimizer = len(kept["model.safetensors"]), len(kept["optimizer.pt"])
+    assert weights < optimizer  # so a disk with room for the weights and not for Adam's state cuts a save short
+    config = tmp_path / "flywheel.yaml"
+    config.write_text(yaml.safe_dump({"generator": {"model": trained["model"]}, "train": TRAIN}))
+    resume = [sys.executable, "-m", "orchestration.cli", "--db", pg_url, "--config", str(config), "train", "--round", "2",
+              "--out", str(out), "--resume"]
+    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    full = subprocess.run(resume, env=env, cwd=REPO, capture_output=True, text=True, timeout=900,
+                          preexec_fn=disk_full_after((weights + optimizer) // 2))
+    cut = out / "trainer" / "checkpoint-4"
+    assert full.returncode == 2 and (cut / "model.safetensors").is_file() and not whole_save(cut), full.stderr[-3000:]
+    said = full.stderr.splitlines()[-1]
+    assert said.startswith(f"flywheel: error: train: the save {cut} was cut short (") and "Traceback" not in full.stderr
+    assert _files(good) == kept and not (out / "result.json").exists()  # the last good save is untouched
+    done = subprocess.run(resume, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "checkpoint-4: a save cut short" in done.stderr and whole_save(cut)
+    result = json.loads((out / "result.json").read_text())["metrics"]
+    whole = json.loads((trained["out"] / "result.json").read_text())["metrics"]
+    assert result["resumed_from_step"] == 2 and result["steps"] == 4 and result["tokens"] == whole["tokens"]
+    assert [round(x["loss"], 4) for x in result["loss"]] == [round(x["loss"], 4) for x in whole["loss"]]
+    a, b = _weights(out / "model"), _weights(trained["out"] / "model")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+@pytest.mark.slow
+def test_kill_9_in_flywheel_train_then_resume_ends_as_an_uninterrupted_one(trained, tmp_path, pg_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import torch
+    import yaml
+
+    from prover_loop.train.sft import whole_save
+    from tests.conftest import REPO
+    from tests.states import wait_for
+
+    config = tmp_path / "flywheel.yaml"  # 8 steps: the kill after the save at 2 lands with most of them to go
+    config.write_text(yaml.safe_dump({"generator": {"model": trained["model"]}, "train": TRAIN | {"max_steps": 8}}))
+    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+
+    def train(out: Path, *more: str) -> list[str]:
+        return [sys.executable, "-m", "orchestration.cli", "--db", pg_url, "--config", str(config), "train", "--round",
+                "2", "--out", str(out), *more]
+
+    reference, out = tmp_path / "whole", tmp_path / "killed"
+    assert subprocess.run(train(reference), env=env, cwd=REPO, capture_output=True, timeout=900).returncode == 0
+    proc = subprocess.Popen(train(out), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: whole_save(out / "trainer" / "checkpoint-2"), proc, "saved step 2 whole")
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(60) == -signal.SIGKILL and not (out / "result.json").exists()
+    done = subprocess.run(train(out, "--resume"), env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())["metrics"]
+    whole = json.loads((reference / "result.json").read_text())["metrics"]
+    assert result["resumed_from_step"] in (2, 4, 6) and result["steps"] == 8 and result["tokens"] == whole["tokens"]
+    assert [round(x["loss"], 4) for x in result["loss"]] == [round(x["loss"], 4) for x in whole["loss"]]
+    a, b = _weights(out / "model"), _weights(reference / "model")
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 

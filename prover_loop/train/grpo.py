@@ -16,7 +16,7 @@ from flywheel.hashing import sha256_json
 from prover_loop.train.memory import model_init_kwargs, release_memory, training_plan
 from prover_loop.train.reward import LeanReward, Prompt
 from prover_loop.train.sft import (RESULT, TrainResult, last_save, load_tokenizer, lora_config, merge_adapter, on_cpu,
-                                   served)
+                                   save_final, served, train_from)
 
 
 def grpo_args(cfg: TrainConfig, output_dir: Path, cpu: bool, **extra):
@@ -102,10 +102,10 @@ def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, 
 def _fit(trainer, cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], reward: LeanReward,
          tokenizer, last: str | None) -> TrainResult:
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=last)
+    train_from(trainer, last)
     wall = time.perf_counter() - start
     final = out_dir / ("adapter" if cfg.lora else "model")
-    trainer.save_model(str(final))
+    save_final(trainer, final)
     tokenizer.save_pretrained(str(final))
     if cfg.lora and cfg.lora_serve == "merge":
         merge_adapter(final, out_dir / "model")

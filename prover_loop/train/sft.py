@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from flywheel.config import TrainConfig
-from flywheel.errors import ConfigError
+from flywheel.errors import ConfigError, OutputError
 from prover_loop.train.data import load_pairs, manifest_sha256, to_dataset
 from prover_loop.train.memory import model_init_kwargs, release_memory, training_plan
 
+log = logging.getLogger(__name__)
 RESULT = "result.json"  # written by the main process; launchers read it back
 
 
@@ -108,15 +111,61 @@ def _meter():
     return Meter()
 
 
-def last_save(trainer_dir: Path, resume: bool) -> str | None:
-    """The trainer's last saved step to resume from; without `resume`, a folder holding saves is refused."""
-    from transformers.trainer_utils import get_last_checkpoint
+def _step(save: Path) -> int:
+    return int(save.name.removeprefix("checkpoint-"))
 
-    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
-    if last and not resume:
+
+def _saves(trainer_dir: Path) -> list[Path]:
+    """The trainer's checkpoint-N folders, oldest first."""
+    if not trainer_dir.is_dir():
+        return []
+    return sorted((p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()), key=_step)
+
+
+def whole_save(save: Path) -> bool:
+    """The trainer writes trainer_state.json last: a save without it, or with it cut short, was killed or ran
+    out of disk in the middle (its weights may be there, its optimizer or step count not)."""
+    try:
+        json.loads((save / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def last_save(trainer_dir: Path, resume: bool) -> str | None:
+    """The trainer's last whole save to resume from; the saves cut short after it are removed, never resumed
+    from. Without `resume`, a folder holding saves is refused."""
+    saves = _saves(trainer_dir)
+    if saves and not resume:
         raise ConfigError(f"{trainer_dir} holds checkpoints of an earlier training: --resume continues it, "
                           "or remove the folder to start again")
-    return last
+    for save in reversed(saves):
+        if whole_save(save):
+            return str(save)
+        log.warning("%s: a save cut short (no whole trainer_state.json): removed, not resumed from", save)
+        shutil.rmtree(save, ignore_errors=True)  # or the trainer, saving that step again, would keep its stale files
+    return None
+
+
+def train_from(trainer, last: str | None) -> None:
+    """trainer.train from the save `last`. A save the disk refuses (full, a size limit) is an OutputError
+    naming it; the saves before it are whole, and --resume goes on from the last of them."""
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    except (OSError, RuntimeError) as e:  # torch.save says a failed write as a RuntimeError
+        cut = next((p for p in reversed(_saves(Path(trainer.args.output_dir))) if not whole_save(p)), None)
+        if cut is None:
+            raise
+        raise OutputError(f"train: the save {cut} was cut short ({str(e).strip().splitlines()[0]}; is the disk "
+                          "full?); --resume goes on from the last whole save") from e
+
+
+def save_final(trainer, final: Path) -> None:
+    """The trained model into final; a write the disk refuses is an OutputError naming the folder."""
+    try:
+        trainer.save_model(str(final))
+    except OSError as e:
+        raise OutputError(f"train: cannot write {final}: {e.strerror or e}; --resume goes on from the last save") from e
 
 
 def train_sft(data_dir: Path, cfg: TrainConfig, out_dir: Path, base_model: str, resume: bool = False,
@@ -149,9 +198,9 @@ def train_sft(data_dir: Path, cfg: TrainConfig, out_dir: Path, base_model: str, 
 
 def _fit(trainer, cfg: TrainConfig, data_dir: Path, out_dir: Path, base_model: str, last: str | None,
          meter) -> TrainResult | None:
-    trainer.train(resume_from_checkpoint=last)
+    train_from(trainer, last)
     final = out_dir / ("adapter" if cfg.lora else "model")
-    trainer.save_model(str(final))
+    save_final(trainer, final)
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return None

@@ -7,15 +7,20 @@ runs in a thread of its own, one call at a time, each call batching every reques
 first samples and the revisions asked meanwhile). `workers` checks run at once, taken round robin across
 units. New units are taken `chunk` at a time while fewer than `most_active` are open. A unit
 is handed to `on_done` once settled (unit.py); when `stop` is set no new work starts, the work in flight
-finishes and no unit left unsettled is reported."""
+finishes and no unit left unsettled is reported.
+
+A Generate or Check marked `shared` (decompose's lemmas) is asked once a pass: the first one goes out, an equal
+one (the same request, or the same code checked) waits on that answer and is told it as its own (single
+flight). Each unit is told what it would have been told alone, so what it stores does not depend on which
+unit asked first; `shared` counts the proposals answered so."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from flywheel.llm.base import streams
 from prover_loop.attempts import attempt_of
@@ -49,6 +54,30 @@ class Lean:
         return self.check(st.header, statement, c.proof)
 
 
+@dataclass(slots=True)
+class Flight:
+    """A shared proposal asked once: its answer once known, and who waits on it meanwhile."""
+
+    done: bool = False
+    answer: Any = None
+    waiters: list = field(default_factory=list)  # (unit, lane, the Generate or Check)
+
+
+def _flight_key(lane: Lane, p) -> str:
+    """Equal shared proposals: a request's every field but its key (a name for errors), with its role; a check's
+    code as Lean gets it."""
+    import json
+
+    from flywheel.hashing import sha256_text
+
+    if isinstance(p, Generate):
+        r = p.request
+        return sha256_text("generate", str(p.role), json.dumps(r.prompt, ensure_ascii=False), str(r.n),
+                           repr(r.temperature), repr(r.top_p), str(r.max_tokens), json.dumps(list(r.stop)), str(r.seed))
+    st = lane.task.statement
+    return sha256_text("check", p.kind.value, st.header, st.preamble, p.statement or lane.task.goal, p.proof)
+
+
 class Scheduler:
     def __init__(self, generator, lean: Lean, workers: int, round_: int, on_done: Callable[[Unit], None],
                  stop: threading.Event | None = None, chunk: int = 16, most_active: int | None = None,
@@ -65,6 +94,8 @@ class Scheduler:
         self.turns: deque[Unit] = deque()  # units with admitted checks, round robin
         self.gens: list[tuple[Unit, Lane, Generate]] = []
         self.gen_error: BaseException | None = None
+        self.flights: dict[str, Flight] = {}  # shared proposals of this pass, by _flight_key
+        self.shared = 0  # shared proposals answered by an equal one's answer
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -97,7 +128,7 @@ class Scheduler:
                         self._checked(unit, lane, check, None)
                     elif check.replay is not None:  # stored by the run a kill stopped: told back as it was
                         self._checked(unit, lane, check, replayed(check.replay))
-                    else:
+                    elif self._first(picked):
                         futures[pool.submit(self.lean.run, lane, check)] = picked
                 waiting = list(futures) + list(streamed) + ([generating[0]] if generating else [])
                 if not waiting:
@@ -113,7 +144,8 @@ class Scheduler:
                     elif fut in streamed:
                         self._generated(fut, [streamed.pop(fut)], one=True)
                     else:
-                        self._checked(*futures.pop(fut), fut.result())
+                        picked = futures.pop(fut)
+                        self._answered(picked, fut.result(), self._checked)
         self._left_open(live=not self._stopping())
         if self.gen_error is not None:
             raise self.gen_error
@@ -122,6 +154,42 @@ class Scheduler:
         if self.active and live and self.gen_error is None:  # a strategy that neither proposes nor finishes
             stuck = sorted(u.key for u in self.active)
             raise RuntimeError(f"{len(stuck)} units neither settled nor waiting on anything: {', '.join(stuck[:3])}")
+
+    # shared proposals (single flight)
+    def _first(self, entry: tuple) -> bool:
+        """Whether a proposal goes out: True unless it is shared and an equal one went out before (then it is
+        told that one's answer, now or once it comes)."""
+        unit, lane, p = entry
+        if not p.shared:
+            return True
+        key = _flight_key(lane, p)
+        flight = self.flights.get(key)
+        if flight is None:
+            self.flights[key] = Flight()
+            return True
+        self.shared += 1
+        if flight.done:
+            self._tell(entry, flight.answer)
+        else:
+            flight.waiters.append(entry)
+        return False
+
+    def _answered(self, entry: tuple, answer, tell: Callable) -> None:
+        """A proposal's answer, and the same answer to those waiting on it (a shared one)."""
+        tell(*entry, answer)
+        if entry[2].shared:
+            flight = self.flights[_flight_key(entry[1], entry[2])]
+            flight.done, flight.answer = True, answer
+            waiters, flight.waiters = flight.waiters, []
+            for waiter in waiters:
+                self._tell(waiter, answer)
+
+    def _tell(self, entry: tuple, answer) -> None:
+        unit, lane, p = entry
+        if isinstance(p, Generate):
+            self._completions(unit, lane, p, answer)
+        else:
+            self._checked(unit, lane, p, answer)
 
     # units in and out
     def _admit(self, source: Iterator[Unit]) -> bool:
@@ -172,22 +240,22 @@ class Scheduler:
 
     def _stream(self, streamed: dict) -> None:
         """Hand every pending request of a streaming generator over now; the rest wait for the next batch."""
-        kept = []
-        for u, lane, g in self.gens:
+        kept, pending, self.gens = [], self.gens, []  # a shared request answered at once adds to self.gens
+        for u, lane, g in pending:
             generator = self._generator(g.role)
             if not streams(generator):
                 kept.append((u, lane, g))
-            elif not u.finished and u.wanted(lane):
+            elif not u.finished and u.wanted(lane) and self._first((u, lane, g)):
                 try:
                     streamed[generator.submit(g.request)] = (u, lane, g)
                 except BaseException as e:  # a request refused at the door: raised once the work in flight is done
                     self.gen_error = e
                     break
-        self.gens = kept
+        self.gens = kept + self.gens
 
     def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
-        batch = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)]
-        self.gens = []
+        wanted, self.gens = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)], []
+        batch = [entry for entry in wanted if self._first(entry)]
         if not batch:
             return None
         return gen_pool.submit(self._generate, [g for _, _, g in batch]), batch
@@ -214,11 +282,14 @@ class Scheduler:
         except BaseException as e:  # raised once the checks in flight are done
             self.gen_error = self.gen_error or e
             return
-        for (unit, lane, gen), completions in zip(batch, outputs, strict=True):
-            if unit.finished or not unit.wanted(lane):
-                continue
-            self.gens += unit.take(lane, lane.strategy.generated(Generated(gen.tag, list(completions))))
-            self._refresh(unit)
+        for entry, completions in zip(batch, outputs, strict=True):
+            self._answered(entry, completions, self._completions)
+
+    def _completions(self, unit: Unit, lane: Lane, gen: Generate, completions) -> None:
+        if unit.finished or not unit.wanted(lane):
+            return
+        self.gens += unit.take(lane, lane.strategy.generated(Generated(gen.tag, list(completions))))
+        self._refresh(unit)
 
     # checks
     def _checked(self, unit: Unit, lane: Lane, check: Check, verdict) -> None:

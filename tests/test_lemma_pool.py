@@ -18,13 +18,22 @@ def _same(i: int):
     return statement(i, text=f"theorem s{i} (x : ℕ) (h : x = 0) : x + 1 = 1 := by sorry")
 
 
+def _asked(text: str) -> str:
+    """The declaration a prompt asks for: its last theorem (any examples come before it)."""
+    return text.rsplit("theorem ", 1)[1]
+
+
+def _is_lemma(text: str) -> bool:
+    return "proof sketch" not in text and not _asked(text).startswith(("s0 ", "s1 "))
+
+
 def _script(req):
     text = prompt_text(req)
     if "proof sketch" in text:
         return [SKETCH]
-    if "theorem lemma_" not in text:
+    if not _is_lemma(text):
         return ["  exact undefined_whole\n```"]
-    return ["  omega -- fake:fail\n```" if "_neg" in text.rsplit("theorem", 1)[1] else "  omega\n```"]
+    return ["  omega -- fake:fail\n```" if "_neg" in _asked(text).split()[0] else "  omega\n```"]
 
 
 def _run(lean_cfg, statements, generator, pool=None, workers=2, **cfg):
@@ -53,9 +62,8 @@ def _pool() -> Pool:
 
 def _first_lemma_prompts(generator) -> list[str]:
     """The prompts of the first subgoal lemma (`0 < x + 1`), statement side then negation side."""
-    tail = lambda p: p.rsplit("theorem", 1)[1]  # noqa: E731  (the declaration asked, after any examples)
     return [p for p in map(prompt_text, generator.requests)
-            if "theorem lemma_" in p and "0 < x + 1" in tail(p) and "h1 :" not in tail(p)]
+            if _is_lemma(p) and "0 < x + 1" in _asked(p) and "h1 :" not in _asked(p)]
 
 
 def test_near_matches_of_a_renamed_lemma_are_shown_in_its_prompt_and_its_proof_still_checked(lean_cfg):
@@ -67,7 +75,8 @@ def test_near_matches_of_a_renamed_lemma_are_shown_in_its_prompt_and_its_proof_s
     assert "near_" not in negation_side  # the examples prove the lemma, not its negation
     assert pool.hits == 0 and pool.near_prompts == 1  # no exact hit (binder names count there), one near
     # shown, never taken: the lemma's own answer went through Lean, and the whole proof too
-    assert sum("lemma_" in goal and "h1" not in goal and "_neg" not in goal.split(":")[0] for goal, _ in sent) == 1
+    assert sum(not goal.startswith("theorem s0 ") and "h1" not in goal and "_neg" not in goal.split(":")[0]
+               for goal, _ in sent) == 1
     assert result.side is Side.STATEMENT and result.attempts[-1].sampling["kind"] == "assembled"
 
     fewer, generator = _pool(), ScriptedGenerator(_script)
@@ -81,9 +90,9 @@ def test_a_lemma_two_statements_need_in_one_pass_is_proved_once_and_both_assembl
     results, sent = _run(lean_cfg, [_same(0), _same(1)], generator, pool)
     assert [r.side for r in results] == [Side.STATEMENT] * 2
     assert all(r.attempts[-1].sampling["kind"] == "assembled" for r in results)
-    lemma_prompts = [p for p in map(prompt_text, generator.requests) if "theorem lemma_" in p]
+    lemma_prompts = [p for p in map(prompt_text, generator.requests) if _is_lemma(p)]
     assert len(lemma_prompts) == len(set(lemma_prompts)) == 4  # two lemmas, two sides each, asked once
-    lemma_checks = [(goal, proof) for goal, proof in sent if "lemma_" in goal.split(":")[0]]
+    lemma_checks = [(goal, proof) for goal, proof in sent if not goal.startswith(("theorem s0 ", "theorem s1 "))]
     assert len(lemma_checks) == len(set(lemma_checks)) and sum("_neg" not in g.split(":")[0] for g, _ in lemma_checks) == 2
     assert pool.shared >= 6  # the second unit's four requests and its two statement-side checks at least
     # each statement keeps its own lineage: its derived lemmas, their attempts and their pool rows
@@ -104,7 +113,7 @@ def _rows(lean_cfg, slow: str):
     first_sketch = next(p for p in generator.answered if "proof sketch" in p)
     rows = [[(a.id, a.statement_id, a.side, a.verdict, a.parent, a.proof, a.sampling.get("kind")) for a in r.attempts]
             + [(f.statement.id, f.attempt_id, f.side) for f in r.lemmas] + [d.id for d in r.derived] for r in results]
-    lemma_prompts = [p for p in generator.answered if "theorem lemma_" in p]
+    lemma_prompts = [p for p in generator.answered if _is_lemma(p)]
     assert len(lemma_prompts) == len(set(lemma_prompts)) == 4
     return rows, first_sketch, results
 

@@ -1,7 +1,10 @@
 """The lemma pool: near matches (equal up to binder names) of a subgoal lemma shown in its prompt, and a lemma
 two units of one pass need asked and checked once, the stored rows the same whichever unit hears first."""
 
-from flywheel.config import ProverConfig
+import pytest
+
+from flywheel.config import ProverConfig, load_config
+from flywheel.errors import ConfigError
 from flywheel.lean.guard.cache import MemoryCache
 from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import Side, VerdictStatus
@@ -124,3 +127,10 @@ def test_stored_rows_do_not_depend_on_which_unit_asks_for_a_shared_lemma_first(l
     assert "theorem s1 " in first and "theorem s0 " in first_again  # the other unit asked first each time
     assert rows == again
     assert all(r.side is Side.STATEMENT and r.attempts[-1].verdict is VerdictStatus.PROVED for r in results)
+
+
+def test_the_number_of_near_matches_shown_is_a_prover_knob():
+    assert load_config(environ={}).prover.lemma_examples == 2
+    assert load_config(environ={"FLYWHEEL_PROVER__LEMMA_EXAMPLES": "0"}).prover.lemma_examples == 0
+    with pytest.raises(ConfigError, match=r"FLYWHEEL_PROVER__LEMMA_EXAMPLES=-1 \(prover.lemma_examples\)"):
+        load_config(environ={"FLYWHEEL_PROVER__LEMMA_EXAMPLES": "-1"})

@@ -1,7 +1,8 @@
 """decompose: DeepSeek-Prover-V2's subgoal decomposition. The sketcher (its own model role) writes
 `prover.sketches` proof sketches whose steps are `have h_i : P_i := by sorry`; Lean elaborates each as a
-sketch and gives every sorry's goal; each goal becomes a lemma (subgoals.py), taken from the lemma pool when
-its statement is there, else proved as a statement of its own by `prover.lemma_strategy` on both its sides;
+sketch and gives every sorry's goal; each goal becomes a lemma (subgoals.py, named from the lemma alone), taken
+from the lemma pool when its statement is there, else proved as a statement of its own by `prover.lemma_strategy`
+on both its sides (the pool's near matches shown in its prompt, its requests and checks shared within the pass);
 once every lemma is proved, the sketch with the lemmas applied in its holes is checked whole, as any proof of
 the side. A sketch Lean refuses is dropped, its reason stored with it.
 

@@ -12,19 +12,20 @@ finishes and no unit left unsettled is reported.
 A Generate or Check marked `shared` (decompose's lemmas) is asked once a pass: the first one goes out, an equal
 one (the same request, or the same code checked) waits on that answer and is told it as its own (single
 flight). Each unit is told what it would have been told alone, so what it stores does not depend on which
-unit asked first; `shared` counts the proposals answered so."""
+unit asked first (flights.py); `shared` counts the proposals answered so."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 from flywheel.llm.base import streams
 from prover_loop.attempts import attempt_of
 from prover_loop.strategies.base import Check, CheckKind, Checked, Generate, Generated
+from prover_loop.strategies.flights import Flights
 from prover_loop.strategies.unit import Lane, Unit
 
 
@@ -54,30 +55,6 @@ class Lean:
         return self.check(st.header, statement, c.proof)
 
 
-@dataclass(slots=True)
-class Flight:
-    """A shared proposal asked once: its answer once known, and who waits on it meanwhile."""
-
-    done: bool = False
-    answer: Any = None
-    waiters: list = field(default_factory=list)  # (unit, lane, the Generate or Check)
-
-
-def _flight_key(lane: Lane, p) -> str:
-    """Equal shared proposals: a request's every field but its key (a name for errors), with its role; a check's
-    code as Lean gets it."""
-    import json
-
-    from flywheel.hashing import sha256_text
-
-    if isinstance(p, Generate):
-        r = p.request
-        return sha256_text("generate", str(p.role), json.dumps(r.prompt, ensure_ascii=False), str(r.n),
-                           repr(r.temperature), repr(r.top_p), str(r.max_tokens), json.dumps(list(r.stop)), str(r.seed))
-    st = lane.task.statement
-    return sha256_text("check", p.kind.value, st.header, st.preamble, p.statement or lane.task.goal, p.proof)
-
-
 class Scheduler:
     def __init__(self, generator, lean: Lean, workers: int, round_: int, on_done: Callable[[Unit], None],
                  stop: threading.Event | None = None, chunk: int = 16, most_active: int | None = None,
@@ -94,8 +71,7 @@ class Scheduler:
         self.turns: deque[Unit] = deque()  # units with admitted checks, round robin
         self.gens: list[tuple[Unit, Lane, Generate]] = []
         self.gen_error: BaseException | None = None
-        self.flights: dict[str, Flight] = {}  # shared proposals of this pass, by _flight_key
-        self.shared = 0  # shared proposals answered by an equal one's answer
+        self.flights = Flights(self._tell)  # shared proposals of this pass, asked once
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -128,7 +104,7 @@ class Scheduler:
                         self._checked(unit, lane, check, None)
                     elif check.replay is not None:  # stored by the run a kill stopped: told back as it was
                         self._checked(unit, lane, check, replayed(check.replay))
-                    elif self._first(picked):
+                    elif self.flights.first(picked):
                         futures[pool.submit(self.lean.run, lane, check)] = picked
                 waiting = list(futures) + list(streamed) + ([generating[0]] if generating else [])
                 if not waiting:
@@ -145,7 +121,8 @@ class Scheduler:
                         self._generated(fut, [streamed.pop(fut)], one=True)
                     else:
                         picked = futures.pop(fut)
-                        self._answered(picked, fut.result(), self._checked)
+                        self._checked(*picked, fut.result())
+                        self.flights.answered(picked, fut.result())
         self._left_open(live=not self._stopping())
         if self.gen_error is not None:
             raise self.gen_error
@@ -155,34 +132,11 @@ class Scheduler:
             stuck = sorted(u.key for u in self.active)
             raise RuntimeError(f"{len(stuck)} units neither settled nor waiting on anything: {', '.join(stuck[:3])}")
 
-    # shared proposals (single flight)
-    def _first(self, entry: tuple) -> bool:
-        """Whether a proposal goes out: True unless it is shared and an equal one went out before (then it is
-        told that one's answer, now or once it comes)."""
-        unit, lane, p = entry
-        if not p.shared:
-            return True
-        key = _flight_key(lane, p)
-        flight = self.flights.get(key)
-        if flight is None:
-            self.flights[key] = Flight()
-            return True
-        self.shared += 1
-        if flight.done:
-            self._tell(entry, flight.answer)
-        else:
-            flight.waiters.append(entry)
-        return False
-
-    def _answered(self, entry: tuple, answer, tell: Callable) -> None:
-        """A proposal's answer, and the same answer to those waiting on it (a shared one)."""
-        tell(*entry, answer)
-        if entry[2].shared:
-            flight = self.flights[_flight_key(entry[1], entry[2])]
-            flight.done, flight.answer = True, answer
-            waiters, flight.waiters = flight.waiters, []
-            for waiter in waiters:
-                self._tell(waiter, answer)
+    # shared proposals (flights.py)
+    @property
+    def shared(self) -> int:
+        """Shared proposals answered by an equal one's answer this pass."""
+        return self.flights.shared
 
     def _tell(self, entry: tuple, answer) -> None:
         unit, lane, p = entry
@@ -245,7 +199,7 @@ class Scheduler:
             generator = self._generator(g.role)
             if not streams(generator):
                 kept.append((u, lane, g))
-            elif not u.finished and u.wanted(lane) and self._first((u, lane, g)):
+            elif not u.finished and u.wanted(lane) and self.flights.first((u, lane, g)):
                 try:
                     streamed[generator.submit(g.request)] = (u, lane, g)
                 except BaseException as e:  # a request refused at the door: raised once the work in flight is done
@@ -255,7 +209,7 @@ class Scheduler:
 
     def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
         wanted, self.gens = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)], []
-        batch = [entry for entry in wanted if self._first(entry)]
+        batch = [entry for entry in wanted if self.flights.first(entry)]
         if not batch:
             return None
         return gen_pool.submit(self._generate, [g for _, _, g in batch]), batch
@@ -283,7 +237,8 @@ class Scheduler:
             self.gen_error = self.gen_error or e
             return
         for entry, completions in zip(batch, outputs, strict=True):
-            self._answered(entry, completions, self._completions)
+            self._completions(*entry, completions)
+            self.flights.answered(entry, completions)
 
     def _completions(self, unit: Unit, lane: Lane, gen: Generate, completions) -> None:
         if unit.finished or not unit.wanted(lane):

@@ -134,3 +134,14 @@ def test_the_number_of_near_matches_shown_is_a_prover_knob():
     assert load_config(environ={"FLYWHEEL_PROVER__LEMMA_EXAMPLES": "0"}).prover.lemma_examples == 0
     with pytest.raises(ConfigError, match=r"FLYWHEEL_PROVER__LEMMA_EXAMPLES=-1 \(prover.lemma_examples\)"):
         load_config(environ={"FLYWHEEL_PROVER__LEMMA_EXAMPLES": "-1"})
+
+
+def test_two_sketches_of_one_side_that_need_the_same_lemma_ask_for_it_once(lean_cfg):
+    generator = ScriptedGenerator(_script)
+    (result,), sent = _run(lean_cfg, [_same(0)], generator, Pool(), sketches=2)
+    lemma_prompts = [p for p in map(prompt_text, generator.requests) if _is_lemma(p)]
+    assert len(lemma_prompts) == len(set(lemma_prompts)) == 4
+    lemma_checks = [(goal, proof) for goal, proof in sent if not goal.startswith("theorem s0 ")]
+    assert len(lemma_checks) == len(set(lemma_checks))
+    assert result.side is Side.STATEMENT and result.attempts[-1].sampling == result.attempts[0].sampling | {
+        "kind": "assembled"}

@@ -35,8 +35,8 @@ def near_key(header: str, preamble: str, statement: str) -> str | None:
         thm = surgery.parse_theorem(statement)
         hyps = [f"{' '.join(b.names) if b.names else 'inst✝'} : {' '.join(b.type.split())}"
                 for b in thm.binders if b.type is not None]
-        return sha256_text("near", header, preamble, goal_key(["\n".join(hyps + ["⊢ " + " ".join(thm.conclusion.split())])],
-                                                              rename=True))
+        goal = "\n".join(hyps + ["⊢ " + " ".join(thm.conclusion.split())])
+        return sha256_text("near", header, preamble, goal_key([goal], rename=True))
     except UnparsableStatement:
         return None
 

@@ -96,7 +96,8 @@ def test_a_lemma_two_statements_need_in_one_pass_is_proved_once_and_both_assembl
     lemma_prompts = [p for p in map(prompt_text, generator.requests) if _is_lemma(p)]
     assert len(lemma_prompts) == len(set(lemma_prompts)) == 4  # two lemmas, two sides each, asked once
     lemma_checks = [(goal, proof) for goal, proof in sent if not goal.startswith(("theorem s0 ", "theorem s1 "))]
-    assert len(lemma_checks) == len(set(lemma_checks)) and sum("_neg" not in g.split(":")[0] for g, _ in lemma_checks) == 2
+    assert len(lemma_checks) == len(set(lemma_checks))
+    assert sum("_neg" not in g.split(":")[0] for g, _ in lemma_checks) == 2
     assert pool.shared >= 6  # the second unit's four requests and its two statement-side checks at least
     # each statement keeps its own lineage: its derived lemmas, their attempts and their pool rows
     for r in results:

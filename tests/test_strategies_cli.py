@@ -134,7 +134,8 @@ def test_a_decompose_round_shares_a_lemma_within_a_pass_and_counts_it(store, pg_
     assert asked and len(asked) == len(set(asked)) <= 40  # a statement's lemma and its negation, at most once each
     engine = create_engine(pg_url)
     with engine.connect() as c:
-        prove = c.execute(text("SELECT stages->'prove'->'counts'->'outcomes' FROM rounds WHERE number = 1")).scalar_one()
+        prove = c.execute(text("SELECT stages->'prove'->'counts'->'outcomes' FROM rounds WHERE number = 1"))
+        prove = prove.scalar_one()
     engine.dispose()
     assert prove["proved: statement"] == 20 and prove["lemma requests shared in pass"] > 0
     assert prove["lemma pool hits"] == prove["lemma near-match prompts"] == 0  # the pool was empty before the pass

@@ -19,16 +19,18 @@ class Flight:
 
 
 def flight_key(lane, p) -> str:
-    """Equal shared proposals: a request's every field but its key (a name for errors), with its role; a check's
-    code as Lean gets it."""
+    """Equal shared proposals: a request's every field but its key (a name for errors), with its role and the
+    independent attempt asking (Task.attempt: evaluation's attempts stay independent when no seed is set); a
+    check's code as Lean gets it."""
     import json
 
     from flywheel.hashing import sha256_text
 
     if isinstance(p, Generate):
         r = p.request
-        return sha256_text("generate", str(p.role), json.dumps(r.prompt, ensure_ascii=False), str(r.n),
-                           repr(r.temperature), repr(r.top_p), str(r.max_tokens), json.dumps(list(r.stop)), str(r.seed))
+        return sha256_text("generate", str(p.role), str(lane.task.attempt), json.dumps(r.prompt, ensure_ascii=False),
+                           str(r.n), repr(r.temperature), repr(r.top_p), str(r.max_tokens), json.dumps(list(r.stop)),
+                           str(r.seed))
     st = lane.task.statement
     return sha256_text("check", p.kind.value, st.header, st.preamble, p.statement or lane.task.goal, p.proof)
 

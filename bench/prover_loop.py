@@ -40,7 +40,7 @@ def respond(prompt: str, i: int, strategy: str = "sample") -> str:
     if "proof sketch" in prompt:  # decompose: two subgoals on the statement side, no sketch of the negation
         holes = "  have h1 : x = x := by sorry\n  have h2 : x + 1 = x + 1 := by sorry\n  exact h2"
         return f"  -- sketch {i}\n{holes if '¬' not in declaration else '  omega'}\n```"
-    if "_s0_" in declaration or "_s1_" in declaration:  # a subgoal lemma: its statement side proved by its first answer
+    if prompt.rsplit("theorem ", 1)[-1].startswith("lemma_"):  # a subgoal lemma: its statement side proved first
         return f"  -- lemma {i}\n{PROVE if i == 0 and '¬' not in declaration else FAIL}"
     if "does not check" in prompt:  # a repair prompt
         first = "-- sample 0\n" in prompt

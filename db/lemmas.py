@@ -51,12 +51,18 @@ def save_lemmas(cur, results, round_: int) -> list:
     return [f.record for f in found]
 
 
-def pool(session: Session) -> dict[str, str]:
-    """Every proved lemma's proof by its statement hash (the statement side only: a negation proves nothing of a
-    subgoal), the first stored winning."""
-    rows = session.execute(select(LemmaRow.statement_sha256, LemmaRow.proof)
+def pool(session: Session) -> list:
+    """Every proved lemma (the statement side only: a negation proves nothing of a subgoal) as
+    prover_loop.lemmas.Stored, with its derived statement's header and preamble, one per statement hash, the
+    first stored winning, in stored order."""
+    from db.models import StatementRow
+    from prover_loop.lemmas import Stored
+
+    rows = session.execute(select(LemmaRow.statement_sha256, StatementRow.header, StatementRow.preamble,
+                                  LemmaRow.statement, LemmaRow.proof)
+                           .join(StatementRow, StatementRow.id == LemmaRow.derived_id)
                            .where(LemmaRow.side == Side.STATEMENT.value).order_by(LemmaRow.id))
-    out: dict[str, str] = {}
-    for sha, proof in rows:
-        out.setdefault(sha, proof)
-    return out
+    out: dict[str, Stored] = {}
+    for sha, header, preamble, statement, proof in rows:
+        out.setdefault(sha, Stored(sha, header, preamble or "", statement, proof))
+    return list(out.values())

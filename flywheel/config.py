@@ -152,6 +152,7 @@ class ProverConfig:
     sketches: int = 2  # decompose: proof sketches asked of the sketcher per side
     lemma_samples: int = 4  # decompose: first answers per side of each subgoal lemma
     lemma_strategy: list[str] = field(default_factory=lambda: ["sample"])  # decompose: how each lemma is proved
+    lemma_examples: int = 2  # decompose: proved lemmas equal up to binder names shown in a lemma's prompt; 0: none
     rmaxts: RmaxtsConfig = field(default_factory=lambda: RmaxtsConfig())  # the tree search (strategy rmaxts)
 
 
@@ -369,7 +370,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("FilterConfig", "jaccard_threshold"): FRACTION,
     ("FilterConfig", "grade_retries"): COUNT0,
     **{("ProverConfig", f): COUNT for f in ("samples_per_side", "passes", "false_hyps_samples")},
-    **{("ProverConfig", f): COUNT0 for f in ("budget_checks", "budget_tokens", "repair_turns")},
+    **{("ProverConfig", f): COUNT0 for f in ("budget_checks", "budget_tokens", "repair_turns", "lemma_examples")},
     ("ProverConfig", "repair_errors"): COUNT,
     **{("ProverConfig", f): COUNT for f in ("sketches", "lemma_samples")},
     ("ProverConfig", "wall_time_s"): POSITIVE,

@@ -12,16 +12,22 @@ def informal_comment(informal: str | None) -> str:
     return "/-- " + informal.strip().replace("-/", "- /") + " -/\n"
 
 
-def _code(header: str, preamble: str, informal: str | None, declaration: str) -> str:
-    """The code before `:=`: the informal problem stays next to the theorem, after the preamble's commands."""
+EXAMPLES = "/- Proved lemmas like the next one, to adapt: -/\n"
+
+
+def _code(header: str, preamble: str, informal: str | None, declaration: str, examples: tuple[str, ...] = ()) -> str:
+    """The code before `:=`: the informal problem stays next to the theorem, after the preamble's commands and
+    any proved examples (a subgoal lemma's near matches, prover_loop.lemmas.Pool.examples)."""
     from flywheel.lean.text.statements import with_preamble
 
-    return header + with_preamble(preamble, informal_comment(informal) + declaration.rstrip())
+    shown = EXAMPLES + "".join(e.rstrip() + "\n\n" for e in examples) if examples else ""
+    return header + with_preamble(preamble, shown + informal_comment(informal) + declaration.rstrip())
 
 
-def proof_prompt(header: str, declaration: str, informal: str | None = None, preamble: str = "") -> str:
+def proof_prompt(header: str, declaration: str, informal: str | None = None, preamble: str = "",
+                 examples: tuple[str, ...] = ()) -> str:
     """`declaration` is the theorem without its `:=`; the prompt ends with `:= by` and a newline."""
-    return f"{INSTRUCTION}{_code(header, preamble, informal, declaration)} := by\n"
+    return f"{INSTRUCTION}{_code(header, preamble, informal, declaration, examples)} := by\n"
 
 
 def resume_prompt(header: str, declaration: str, prefix: str, goals: tuple[str, ...], informal: str | None = None,
@@ -52,10 +58,11 @@ def proof_completion(proof: str) -> str:
     return body.rstrip() + "\n```"
 
 
-def chat_question(header: str, declaration: str, informal: str | None = None, preamble: str = "") -> list[dict]:
+def chat_question(header: str, declaration: str, informal: str | None = None, preamble: str = "",
+                  examples: tuple[str, ...] = ()) -> list[dict]:
     """The user's turn: the statement with `sorry`, to be answered with the complete code in a final block
     (reasoning provers think first; the answer's last complete Lean block is taken)."""
-    code = _code(header, preamble, informal, declaration)
+    code = _code(header, preamble, informal, declaration, examples)
     return [{"role": "user", "content": f"{INSTRUCTION}{code} := by\n  sorry\n```"}]
 
 

@@ -77,6 +77,8 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
                        sketch=sketch, roles=roles, lemmas=lemmas)
         finally:
             bar.close()
+        if lemmas is not None:
+            counts.outcomes.update(lemmas.counts())
         if stop is not None and stop.is_set():
             break
     _settle(counts, stage)
@@ -98,13 +100,14 @@ def _settle(counts: StageCounts, stage: str) -> None:
 
 
 def _lemma_pool(session, cfg: Config):
-    """The lemma pool as stored before this pass (decompose only)."""
+    """The lemma pool as stored before this pass (decompose only): what the pass proves is shared within it
+    (the scheduler's single flight), never read back from the store mid-pass, so no stored row depends on timing."""
     if "decompose" not in cfg.prover.strategy:
         return None
     from db.lemmas import pool
     from prover_loop.lemmas import Pool
 
-    return Pool(pool(session))
+    return Pool.of(pool(session))
 
 
 def run_hypotheses(store: Store, cfg: Config, round_: int, generator, check, workers: int, stop=None, progress=None,

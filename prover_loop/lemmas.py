@@ -1,10 +1,12 @@
 """The lemma pool (Seed-Prover's, Goedel-Prover's): proved lemmas by normalised statement, looked up before a
-subgoal is proved; and subgoal lemmas as derived statements, their attempts stored as that statement's."""
+subgoal is proved, and by a renaming-invariant key, whose nearest proved lemmas a lemma's prompt shows; and
+subgoal lemmas as derived statements, their attempts stored as that statement's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flywheel.errors import UnparsableStatement
 from flywheel.hashing import sha256_text
 from flywheel.records import Proof, Side, Statement, StatementStatus
 
@@ -17,18 +19,79 @@ def lemma_sha256(header: str, preamble: str, statement: str) -> str:
     return statement_sha256(with_preamble(preamble, statement), header)
 
 
+def lemma_name(header: str, preamble: str, statement: str) -> str:
+    """A subgoal lemma's theorem name, from its key alone: the same lemma met by two units (or two sketches) is
+    the same text, so its prompts and checks are the same whichever asked (and shared within a pass)."""
+    return "lemma_" + lemma_sha256(header, preamble, statement)[:12]
+
+
+def near_key(header: str, preamble: str, statement: str) -> str | None:
+    """The key of a lemma up to the names of its binders: its binders as a goal's hypotheses and its conclusion
+    as the target, keyed by flywheel.lean.tactics.goals.goal_key(rename=True). None when it cannot be read."""
+    from flywheel.lean.tactics.goals import goal_key
+    from flywheel.lean.text import statements as surgery
+
+    try:
+        thm = surgery.parse_theorem(statement)
+        hyps = [f"{' '.join(b.names) if b.names else 'inst✝'} : {' '.join(b.type.split())}"
+                for b in thm.binders if b.type is not None]
+        goal = "\n".join(hyps + ["⊢ " + " ".join(thm.conclusion.split())])
+        return sha256_text("near", header, preamble, goal_key([goal], rename=True))
+    except UnparsableStatement:
+        return None
+
+
+@dataclass(slots=True, frozen=True)
+class Stored:
+    """A proved lemma as the pool reads it from the store (db.lemmas.pool)."""
+
+    sha: str  # lemma_sha256
+    header: str
+    preamble: str
+    statement: str  # `theorem NAME binders : concl := by sorry`
+    proof: str
+
+
 @dataclass(slots=True)
 class Pool:
     """Proofs of the lemmas stored before the pass began (a snapshot, so that what a pass does never depends
-    on the order its units finish in)."""
+    on the order its units finish in), by exact key and by near key; and what the pass made of it."""
 
     proofs: dict[str, str] = field(default_factory=dict)  # lemma_sha256 -> proof body
-    hits: int = 0
+    near: dict[str, list[Stored]] = field(default_factory=dict)  # near_key -> proved lemmas, in stored order
+    hits: int = 0  # subgoals answered by a stored proof
+    near_prompts: int = 0  # subgoals whose prompts show near matches
+    shared: int = 0  # lemma requests and checks answered by another's within the pass (the scheduler's count)
+
+    @classmethod
+    def of(cls, stored: list[Stored]) -> "Pool":
+        pool = cls()
+        for s in stored:
+            pool.proofs.setdefault(s.sha, s.proof)
+            key = near_key(s.header, s.preamble, s.statement)
+            if key is not None:
+                pool.near.setdefault(key, []).append(s)
+        return pool
 
     def lookup(self, header: str, preamble: str, statement: str) -> str | None:
         proof = self.proofs.get(lemma_sha256(header, preamble, statement))
         self.hits += proof is not None
         return proof
+
+    def examples(self, header: str, preamble: str, statement: str, most: int) -> tuple[str, ...]:
+        """Up to `most` proved lemmas equal to this one up to binder names, each as its code with its proof,
+        for the lemma's prompt to show (the model adapts them; its answer still goes through Lean)."""
+        from flywheel.lean.text import statements as surgery
+
+        key = near_key(header, preamble, statement) if most else None
+        found = self.near.get(key, [])[:most] if key is not None else []
+        self.near_prompts += bool(found)
+        return tuple(surgery.render(surgery.parse_theorem(s.statement), s.proof.strip("\n")) for s in found)
+
+    def counts(self) -> dict[str, int]:
+        """What the pass made of the pool, for the stage's counts table."""
+        return {"lemma pool hits": self.hits, "lemma near-match prompts": self.near_prompts,
+                "lemma requests shared in pass": self.shared}
 
 
 def derived(source: Statement, lemma: str) -> Statement:

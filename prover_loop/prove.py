@@ -132,7 +132,8 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
     correct samples). strategy: prover.strategy unless given. tactics: Verifier.check_tactics, for rmaxts;
     resumed: the stored attempts of searches a kill interrupted, by statement (db.proofs.open_searches);
     journal: a journaling strategy's attempts go to on_results as soon as they are sure (Result.search "open").
-    roles: generators of other model roles (decompose's `sketcher`); lemmas: the lemma pool (decompose);
+    roles: generators of other model roles (decompose's `sketcher`); lemmas: the lemma pool (decompose), which
+    also counts the lemma requests and checks the pass shared (Scheduler.shared);
     attempts: independent attempts per side, each a lane with the whole budget (evaluation)."""
     from flywheel.errors import ConfigError
 
@@ -147,7 +148,11 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
         scheduler = Scheduler(generator, Lean(check, sketch, tactics), workers, round_,
                               lambda u: writer.put(result_of(u, round_)), writer, chunk, roles=roles,
                               on_progress=(lambda u, a: writer.put(progress_of(u, a))) if journal else None)
-        scheduler.run(units)
+        try:
+            scheduler.run(units)
+        finally:
+            if lemmas is not None:
+                lemmas.shared += scheduler.shared
 
 
 class _Writer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Mapping, Sequence
 
@@ -72,6 +73,33 @@ class ScriptedGenerator:
             texts = self._texts(req) or [""]
             out.append([self._completion(req, texts[k % len(texts)], k) for k in range(req.n)])
         return out
+
+
+class StreamingScriptedGenerator(ScriptedGenerator):
+    """A ScriptedGenerator that streams (flywheel.llm.base.StreamingGenerator): each request submitted alone and
+    answered on a thread of its own after `delay(request)` seconds, so a test sets which unit hears first.
+    `answered` lists the prompts in the order their answers were given."""
+
+    def __init__(self, script, delay: Callable[[GenerationRequest], float] = lambda req: 0.0, **kw):
+        super().__init__(script, **kw)
+        self.delay = delay
+        self.answered: list[str] = []
+        self._threads = ThreadPoolExecutor(8, thread_name_prefix="scripted-stream")
+
+    def __exit__(self, *exc) -> None:
+        self._threads.shutdown(wait=True)
+
+    def submit(self, request: GenerationRequest) -> Future:
+        validate([request])
+
+        def answer():
+            time.sleep(self.delay(request))
+            (out,) = self.generate([request])
+            with self._lock:
+                self.answered.append(prompt_text(request))
+            return out
+
+        return self._threads.submit(answer)
 
 
 class OpenAIServer:

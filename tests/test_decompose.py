@@ -7,7 +7,7 @@ from flywheel.config import ProverConfig
 from flywheel.lean.guard.cache import MemoryCache
 from flywheel.lean.guard.verifier import Verifier
 from flywheel.records import Side, VerdictStatus
-from prover_loop.lemmas import Pool, lemma_sha256
+from prover_loop.lemmas import Pool, lemma_name, lemma_sha256
 from prover_loop.prove import prove_pass
 from tests.doubles import ScriptedGenerator
 from tests.seed import audit_all, statement
@@ -20,7 +20,7 @@ def _script(lemma_ok: bool = True, negation_ok: bool = False):
         text = req.prompt
         if "proof sketch" in text:
             return [SKETCH if "s0_neg" not in text else "  exact undefined_neg\n```"]
-        if "_s0_" not in text:
+        if "theorem lemma_" not in text:
             return ["  exact undefined_whole\n```"]
         ok = negation_ok if "_neg" in text else lemma_ok
         return ["  omega\n```" if ok else "  omega -- fake:fail\n```"]
@@ -54,8 +54,9 @@ def test_two_subgoals_proved_apart_and_the_assembled_proof_checked_whole(lean_cf
     assert result.proof.attempt_id == whole.id and "sorry" not in whole.proof and whole.proof.count("omega") == 2
     assert sent[-1][1] == whole.proof and "theorem s0 " in sent[-1][0]  # the whole, against the side's own goal
     assert [(f.side, f.source_side) for f in result.lemmas] == [(Side.STATEMENT, Side.STATEMENT)] * 2
-    second = next(d for d in result.derived if d.name.endswith("_1"))
-    assert "(h1 : 0 < x + 1)" in second.text  # the first subgoal is in the second's context, as a binder
+    # the first subgoal is in the second's context, as a binder; each lemma named from the lemma alone
+    assert sum("(h1 : 0 < x + 1)" in d.text for d in result.derived) == 1
+    assert all(d.name == lemma_name(d.header, d.preamble, d.text) for d in result.derived)
 
 
 def test_a_proved_negation_of_a_subgoal_kills_its_sketch(lean_cfg):
@@ -140,7 +141,7 @@ def test_a_lemma_whose_negation_fails_first_still_completes_its_sketch(lean_cfg)
     results = []
     with Verifier(lean_cfg, MemoryCache()) as verifier:
         def check(header, goal, proof):
-            if "_neg" not in goal.split(":", 1)[0] and "_s0_" in goal:
+            if "_neg" not in goal.split(":", 1)[0] and "lemma_" in goal:
                 time.sleep(0.5)  # the statement sides of the lemmas answer last
             return verifier.check(header, goal, proof)
 
@@ -159,7 +160,7 @@ def _rows_with(lean_cfg, slow: str, lemma_samples: int = 2):
     results = []
     with Verifier(lean_cfg, MemoryCache()) as verifier:
         def check(header, goal, proof):
-            if "_s0_" in goal and ("_neg" in goal.split(":", 1)[0]) == (slow == "negation"):
+            if "lemma_" in goal and ("_neg" in goal.split(":", 1)[0]) == (slow == "negation"):
                 time.sleep(0.4)
             return verifier.check(header, goal, proof)
 
@@ -198,6 +199,6 @@ def test_a_lemma_negation_is_false_whenever_the_lemma_is_true(lean_cfg):
                    [].extend, sketch=verifier.sketch)
     negations = [g for g in sent if "_neg" in g.split(":", 1)[0]]
     assert len(negations) == 2
-    flat = [" ".join(g.split()) for g in negations]
-    assert flat == ["theorem s0_s0_0_neg : ¬ (∀ (x : ℕ) (h : x = 0), 0 < x + 1) := by sorry",
-                    "theorem s0_s0_1_neg : ¬ (∀ (x : ℕ) (h : x = 0) (h1 : 0 < x + 1), x + 1 = 1) := by sorry"]
+    flat = [" ".join(g.split(":", 1)[1].split()) for g in negations]
+    assert flat == ["¬ (∀ (x : ℕ) (h : x = 0), 0 < x + 1) := by sorry",
+                    "¬ (∀ (x : ℕ) (h : x = 0) (h1 : 0 < x + 1), x + 1 = 1) := by sorry"]

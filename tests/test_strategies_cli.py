@@ -109,3 +109,35 @@ def test_eval_counts_independent_attempts_at_their_budget(store, tmp_path, fake_
         attempts = conn.execute(text("SELECT problem, count(DISTINCT attempt) FROM eval_attempts GROUP BY 1")).all()
         budgets = conn.execute(text("SELECT budgets FROM evaluations")).scalar_one()
     assert [n for _, n in attempts] == [4, 4] and budgets == b
+
+
+def test_a_decompose_round_shares_a_lemma_within_a_pass_and_counts_it(store, pg_url, tmp_path, fake_repl,
+                                                                       monkeypatch):
+    """Both sides of a statement sketch the same lemma (`⊢ 0 < 1` under its hypotheses): the prove stage asks
+    for it once for the two, and its counts say how many requests and checks were shared."""
+    from tests import round_model
+
+    asked = []
+
+    def respond(prompt, i):
+        decl = "\n".join(prompt.rsplit(":= by\n", 1)[0].rsplit("\n", 2)[-2:])
+        if "proof sketch" in prompt:  # the hypotheses stage's sketch has no sorry: refused
+            return FAIL if decl.rstrip().endswith("False") else "  have h1 : 0 < 1 := sorry\n  omega\n```"
+        if "theorem lemma_" in decl:
+            asked.append(prompt)
+            return FAIL if "_neg" in decl else "  omega\n```"
+        return round_model.respond(prompt, i)
+
+    _ingest(pg_url, monkeypatch)
+    with OpenAIServer(respond) as server:
+        cfg = _config(tmp_path, server, fake_repl, strategy=["decompose"], passes=1, sketches=1, lemma_samples=1,
+                      lemma_examples=1)
+        assert main(["--config", cfg, "run", "--rounds", "1", "--out", str(tmp_path / "runs")]) == 0
+    assert asked and len(asked) == len(set(asked)) <= 40  # a statement's lemma and its negation, at most once each
+    engine = create_engine(pg_url)
+    with engine.connect() as c:
+        prove = c.execute(text("SELECT stages->'prove'->'counts'->'outcomes' FROM rounds WHERE number = 1"))
+        prove = prove.scalar_one()
+    engine.dispose()
+    assert prove["proved: statement"] == 20 and prove["lemma requests shared in pass"] > 0
+    assert prove["lemma pool hits"] == prove["lemma near-match prompts"] == 0  # the pool was empty before the pass

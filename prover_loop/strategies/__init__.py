@@ -34,7 +34,9 @@ generator where one was given (`Scheduler(roles=)`), else to the prover. A sketc
 tactic-level answer (`Checked.tactics`: the proof as Lean saw it, its sorries and their goals) and stored as an
 attempt of the side. A check with `subject=` a Task of its own (decompose's lemmas, as derived statements) is
 stored as an attempt of that task's statement and side, never settles the unit, and goes out with the unit's
-outcome (prove.Result.derived, .lemmas). `Task.lemmas` is the lemma pool read before the pass.
+outcome (prove.Result.derived, .lemmas). `Task.lemmas` is the lemma pool read before the pass. A Generate or
+Check marked `shared` is asked once a pass however many units propose it (flights.py: decompose's lemmas, named
+from the lemma alone so that equal lemmas ask equal things); each asker is told the answer as its own.
 
 A new strategy is one file here, `<name>.py` with one Strategy subclass whose `name` is <name>, and the name
 in flywheel.config.STRATEGIES. Lean's feedback for a prompt is flywheel.prompting.lean_feedback over the

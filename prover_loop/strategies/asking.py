@@ -33,7 +33,7 @@ def first_request(task: Task):
 
     ask = chat_question if task.cfg.prompt_style == "chat" else proof_prompt
     st = task.statement
-    prompt = ask(st.header, task.declaration, task.informal, st.preamble)
+    prompt = ask(st.header, task.declaration, task.informal, st.preamble, task.examples)
     return request(task, prompt, task.samples, f"{st.id}:{task.side.value}:{task.pass_}")
 
 

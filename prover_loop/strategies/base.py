@@ -40,6 +40,8 @@ class Task:
     # which of a side's independent attempts this task is (evaluation runs eval.n of them, each a lane of its
     # own at the stated budget): its requests' keys and seeds differ from the other attempts'
     attempt: int = 0
+    # proved lemmas near this one (a subgoal lemma's, prover_loop.lemmas.Pool.examples), shown in its first prompt
+    examples: tuple[str, ...] = ()
 
     @property
     def declaration(self) -> str:
@@ -66,6 +68,9 @@ class Generate:
     request: Any  # flywheel.llm.base.GenerationRequest
     tag: Any = None
     role: str | None = None  # the model role that answers (flywheel.roles: "sketcher"); None: the prover
+    # asked once a pass: an equal request of another unit (or of this one) waits on the same answer (decompose's
+    # lemmas, whose requests follow from the lemma alone, so each unit is told what it would have been told alone)
+    shared: bool = False
 
 
 @dataclass(slots=True)
@@ -93,6 +98,7 @@ class Check:
     role: str | None = None  # the model role that wrote the proof (stored as the attempt's model)
     # an attempt stored before (a resumed search): its verdict is told back as it was and Lean is not asked
     replay: ProofAttempt | None = None
+    shared: bool = False  # checked once a pass: an equal check (same code) waits on the same verdict (Generate.shared)
 
     @property
     def of_goal(self) -> bool:

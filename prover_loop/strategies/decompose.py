@@ -1,7 +1,8 @@
 """decompose: DeepSeek-Prover-V2's subgoal decomposition. The sketcher (its own model role) writes
 `prover.sketches` proof sketches whose steps are `have h_i : P_i := by sorry`; Lean elaborates each as a
-sketch and gives every sorry's goal; each goal becomes a lemma (subgoals.py), taken from the lemma pool when
-its statement is there, else proved as a statement of its own by `prover.lemma_strategy` on both its sides;
+sketch and gives every sorry's goal; each goal becomes a lemma (subgoals.py, named from the lemma alone), taken
+from the lemma pool when its statement is there, else proved as a statement of its own by `prover.lemma_strategy`
+on both its sides (the pool's near matches shown in its prompt, its requests and checks shared within the pass);
 once every lemma is proved, the sketch with the lemmas applied in its holes is checked whole, as any proof of
 the side. A sketch Lean refuses is dropped, its reason stored with it.
 
@@ -155,7 +156,6 @@ class Decompose(Strategy):
     def _sketched(self, k: int, sketch: Sketch, result: Checked) -> list[Proposal]:
         from prover_loop.lemmas import derived
         from prover_loop.strategies import make_strategy
-        from prover_loop.strategies.subgoals import hole
 
         sketch.checked = True
         tactics, verdict = result.tactics, result.verdict
@@ -166,7 +166,7 @@ class Decompose(Strategy):
         sketch.text, sketch.attempt = tactics.proof, result.attempt.id
         task, st = self.task, self.task.statement
         try:
-            holes = [hole(tactics.proof, s, f"{task.name}_s{k}_{i}") for i, s in enumerate(tactics.sorries)]
+            holes = [self._hole(tactics.proof, s) for s in tactics.sorries]
         except UnparsableStatement:
             sketch.over = True  # a goal Lean printed that cannot be written back as a statement
             return []
@@ -180,12 +180,22 @@ class Decompose(Strategy):
             from prover_loop.goals import goal_text
 
             lemma_st = derived(st, h.statement)
+            examples = pool.examples(st.header, st.preamble, h.statement, task.cfg.lemma_examples) if pool else ()
             for j, side in enumerate(SIDES):
                 sub = Task(lemma_st, side, goal_text(lemma_st, side, "forall"), None, task.pass_,
-                           task.cfg.lemma_samples, task.cfg, True, attempt=task.attempt)
+                           task.cfg.lemma_samples, task.cfg, True, attempt=task.attempt,
+                           examples=examples if side is Side.STATEMENT else ())
                 lemma.runs.append(make_strategy(list(task.cfg.lemma_strategy), sub))
                 out += self._wrap(k, i, j, lemma.runs[j].start())
         return out + self._settle(k)
+
+    def _hole(self, proof: str, sorry):
+        """A sorry's lemma, named from the lemma alone (lemma_name), so that every unit asks the same of it."""
+        from prover_loop.lemmas import lemma_name
+        from prover_loop.strategies.subgoals import hole
+
+        st = self.task.statement
+        return hole(proof, sorry, lemma_name(st.header, st.preamble, hole(proof, sorry, "subgoal").statement))
 
     def _wrap(self, k: int, i: int, j: int, proposals: list[Proposal]) -> list[Proposal]:
         """A lemma run's proposals as the sketch's; a check past the lemma's cap is dropped (the lemma is
@@ -196,14 +206,14 @@ class Decompose(Strategy):
         out: list[Proposal] = []
         for p in proposals:
             if isinstance(p, Generate):
-                out.append(Generate(p.request, ("lemma", k, i, j, p.tag), p.role))
+                out.append(Generate(p.request, ("lemma", k, i, j, p.tag), p.role, shared=True))
                 continue
             order = (k, 1, i, *p.order, j)
             if lemma.cap is not None and order > lemma.cap:
                 continue
             ours = replace(p, order=order, statement=run.task.goal, subject=run.task,
                            parent=p.parent or sketch.attempt, sampling=dict(p.sampling, sketch=k, lemma=i),
-                           strategy=p.strategy or run.name)
+                           strategy=p.strategy or run.name, shared=True)
             self.inner[id(ours)] = (k, i, j, ours, p)
             out.append(ours)
         return out

@@ -7,7 +7,12 @@ runs in a thread of its own, one call at a time, each call batching every reques
 first samples and the revisions asked meanwhile). `workers` checks run at once, taken round robin across
 units. New units are taken `chunk` at a time while fewer than `most_active` are open. A unit
 is handed to `on_done` once settled (unit.py); when `stop` is set no new work starts, the work in flight
-finishes and no unit left unsettled is reported."""
+finishes and no unit left unsettled is reported.
+
+A Generate or Check marked `shared` (decompose's lemmas) is asked once a pass: the first one goes out, an equal
+one (the same request, or the same code checked) waits on that answer and is told it as its own (single
+flight). Each unit is told what it would have been told alone, so what it stores does not depend on which
+unit asked first (flights.py); `shared` counts the proposals answered so."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Callable, Iterator
 from flywheel.llm.base import streams
 from prover_loop.attempts import attempt_of
 from prover_loop.strategies.base import Check, CheckKind, Checked, Generate, Generated
+from prover_loop.strategies.flights import Flights
 from prover_loop.strategies.unit import Lane, Unit
 
 
@@ -65,6 +71,7 @@ class Scheduler:
         self.turns: deque[Unit] = deque()  # units with admitted checks, round robin
         self.gens: list[tuple[Unit, Lane, Generate]] = []
         self.gen_error: BaseException | None = None
+        self.flights = Flights(self._tell)  # shared proposals of this pass, asked once
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -97,7 +104,7 @@ class Scheduler:
                         self._checked(unit, lane, check, None)
                     elif check.replay is not None:  # stored by the run a kill stopped: told back as it was
                         self._checked(unit, lane, check, replayed(check.replay))
-                    else:
+                    elif self.flights.first(picked):
                         futures[pool.submit(self.lean.run, lane, check)] = picked
                 waiting = list(futures) + list(streamed) + ([generating[0]] if generating else [])
                 if not waiting:
@@ -113,7 +120,9 @@ class Scheduler:
                     elif fut in streamed:
                         self._generated(fut, [streamed.pop(fut)], one=True)
                     else:
-                        self._checked(*futures.pop(fut), fut.result())
+                        picked = futures.pop(fut)
+                        self._checked(*picked, fut.result())
+                        self.flights.answered(picked, fut.result())
         self._left_open(live=not self._stopping())
         if self.gen_error is not None:
             raise self.gen_error
@@ -122,6 +131,19 @@ class Scheduler:
         if self.active and live and self.gen_error is None:  # a strategy that neither proposes nor finishes
             stuck = sorted(u.key for u in self.active)
             raise RuntimeError(f"{len(stuck)} units neither settled nor waiting on anything: {', '.join(stuck[:3])}")
+
+    # shared proposals (flights.py)
+    @property
+    def shared(self) -> int:
+        """Shared proposals answered by an equal one's answer this pass."""
+        return self.flights.shared
+
+    def _tell(self, entry: tuple, answer) -> None:
+        unit, lane, p = entry
+        if isinstance(p, Generate):
+            self._completions(unit, lane, p, answer)
+        else:
+            self._checked(unit, lane, p, answer)
 
     # units in and out
     def _admit(self, source: Iterator[Unit]) -> bool:
@@ -172,22 +194,22 @@ class Scheduler:
 
     def _stream(self, streamed: dict) -> None:
         """Hand every pending request of a streaming generator over now; the rest wait for the next batch."""
-        kept = []
-        for u, lane, g in self.gens:
+        kept, pending, self.gens = [], self.gens, []  # a shared request answered at once adds to self.gens
+        for u, lane, g in pending:
             generator = self._generator(g.role)
             if not streams(generator):
                 kept.append((u, lane, g))
-            elif not u.finished and u.wanted(lane):
+            elif not u.finished and u.wanted(lane) and self.flights.first((u, lane, g)):
                 try:
                     streamed[generator.submit(g.request)] = (u, lane, g)
                 except BaseException as e:  # a request refused at the door: raised once the work in flight is done
                     self.gen_error = e
                     break
-        self.gens = kept
+        self.gens = kept + self.gens
 
     def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
-        batch = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)]
-        self.gens = []
+        wanted, self.gens = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)], []
+        batch = [entry for entry in wanted if self.flights.first(entry)]
         if not batch:
             return None
         return gen_pool.submit(self._generate, [g for _, _, g in batch]), batch
@@ -214,11 +236,15 @@ class Scheduler:
         except BaseException as e:  # raised once the checks in flight are done
             self.gen_error = self.gen_error or e
             return
-        for (unit, lane, gen), completions in zip(batch, outputs, strict=True):
-            if unit.finished or not unit.wanted(lane):
-                continue
-            self.gens += unit.take(lane, lane.strategy.generated(Generated(gen.tag, list(completions))))
-            self._refresh(unit)
+        for entry, completions in zip(batch, outputs, strict=True):
+            self._completions(*entry, completions)
+            self.flights.answered(entry, completions)
+
+    def _completions(self, unit: Unit, lane: Lane, gen: Generate, completions) -> None:
+        if unit.finished or not unit.wanted(lane):
+            return
+        self.gens += unit.take(lane, lane.strategy.generated(Generated(gen.tag, list(completions))))
+        self._refresh(unit)
 
     # checks
     def _checked(self, unit: Unit, lane: Lane, check: Check, verdict) -> None:

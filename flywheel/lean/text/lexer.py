@@ -290,6 +290,7 @@ class _Scanner:
 _INTERPOLATED = re.compile(r'\\.|[{"]', re.S)
 
 
+@functools.lru_cache(maxsize=1024)  # Lexed is immutable; one check lexes its header and statement several times
 def tokenize(text: str) -> Lexed:
     scanner = _Scanner(text)
     cr = LONE_CR.search(text)

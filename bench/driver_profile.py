@@ -1,6 +1,8 @@
-"""Where the prover loop's driver spends its CPU per attempt: the in-process `sample` row of bench.prover_loop
-(fake REPL 50-500 ms a check, the scripted model in its own process) run under yappi's CPU clock, every thread
-of the driver counted, the own time of each function summed by the part of the system it belongs to. yappi
+"""Where the prover loop's driver spends its CPU per attempt: the in-process `sample` and `repair` rows of
+bench.prover_loop (fake REPL 50-500 ms a check, the scripted model in its own process) run under yappi's CPU
+clock, every thread
+of the driver counted, the own time of each function summed by the part of the system it belongs to, after
+the same unprofiled warm-up run as bench.prover_loop's (first imports, SQL compilation). yappi
 adds its own cost, so the profiled total is above bench.prover_loop's unprofiled driver CPU; the shares are
 what to read. Run as `python -m bench.driver_profile` (needs `pip install yappi`)."""
 
@@ -16,7 +18,7 @@ PARTS = {
     "verifier, REPL client and pool, verdicts": ("flywheel/lean/guard/verifier", "flywheel/lean/guard/verdicts",
                                                  "flywheel/lean/repl", "flywheel/lean/guard/cache"),
     "threads and futures (locks, queues, executors)": ("std:threading", "std:concurrent", "std:queue"),
-    "generation hand-off (urllib, http, email, socket)": ("std:urllib", "std:http", "std:email", "std:socket",
+    "generation hand-off (http, email, socket)": ("std:urllib", "std:http", "std:email", "std:socket",
                                                           "std:ssl", "flywheel/llm"),
     "guard (lexer, soundness scans, statement surgery)": ("flywheel/lean/text", "flywheel/lean/guard/soundness",
                                                           "flywheel/lean/guard/axioms"),
@@ -39,7 +41,7 @@ def _where(module: str) -> str:
     return module
 
 
-def profile(statements: int) -> tuple[dict, dict[str, float]]:
+def profile(statements: int, strategy: str = "sample") -> tuple[dict, dict[str, float]]:
     import yappi
 
     import bench.prover_loop as loop
@@ -55,10 +57,12 @@ def profile(statements: int) -> tuple[dict, dict[str, float]]:
         finally:
             yappi.stop()
 
-    stages.run_prove = profiled
     try:
-        with loop.model_server(0.2) as server:
-            result = loop.run(1, statements, server, "50-500")
+        with loop.model_server(0.2, strategy) as server:
+            # warm-up, not profiled: imports and SQL compilation, as bench.prover_loop
+            loop.run(1, 1, server, "50-500", strategy)
+            stages.run_prove = profiled
+            result = loop.run(1, statements, server, "50-500", strategy)
     finally:
         stages.run_prove = run_prove
     parts = dict.fromkeys([*PARTS, "everything else"], 0.0)
@@ -72,21 +76,29 @@ def profile(statements: int) -> tuple[dict, dict[str, float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--statements", type=int, default=20)
+    ap.add_argument("--strategies", default="sample,repair", help="comma-separated prover strategies, one profile each")
     args = ap.parse_args()
     try:
         import yappi  # noqa: F401
     except ImportError:
         sys.exit("bench.driver_profile needs yappi: pip install yappi")
-    result, parts = profile(args.statements)
-    n = result["attempts"]
-    total = sum(parts.values())
-    rows = [[p, f"{s * 1e3 / n:.2f} ms", f"{s / total:.0%}"] for p, s in sorted(parts.items(), key=lambda x: -x[1])]
-    rows.append(["total (profiled)", f"{total * 1e3 / n:.2f} ms", "100%"])
-    body = (table(["part", "CPU per attempt", "share"], rows) +
-            f"\n\n{n} attempts ({result['checks']} Lean checks) of the in-process `sample` row; the process's CPU "
-            f"over this profiled run was {result['driver_ms']:.2f} ms an attempt, yappi's overhead included "
-            "(bench.prover_loop measures the unprofiled cost). No single part holds the gap to the 2 ms target: it is spread "
-            "over the REPL round trip, thread hand-offs, the HTTP client, the guard and the scheduler.\n")
+    runs = [(strategy, *profile(args.statements, strategy)) for strategy in args.strategies.split(",")]
+    order = sorted(runs[0][2], key=lambda p: -runs[0][2][p])
+    rows = []
+    for part in [*order, None]:
+        row = [part or "total (profiled)"]
+        for _, result, parts in runs:
+            total = sum(parts.values())
+            spent = total if part is None else parts[part]
+            row += [f"{spent * 1e3 / result['attempts']:.2f} ms", f"{spent / total:.0%}"]
+        rows.append(row)
+    heads = [h for strategy, *_ in runs for h in (f"{strategy}: CPU per attempt", "share")]
+    said = "; ".join(f"`{strategy}`: {r['attempts']} attempts ({r['checks']} Lean checks), the process's CPU "
+                     f"{r['driver_ms']:.2f} ms an attempt" for strategy, r, _ in runs)
+    body = (table(["part", *heads], rows) +
+            f"\n\nThe in-process rows of bench.prover_loop, profiled after an unprofiled warm-up run; {said}, yappi's "
+            "overhead included (bench.prover_loop measures the unprofiled cost, against which the 2 ms target is "
+            "read).\n")
     write_section("driver_profile", "Prover loop: where the driver's CPU goes (profiled)", body)
 
 

@@ -159,6 +159,7 @@ class OpenAIServer:
 def _handler(server: OpenAIServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as vLLM's and SGLang's servers answer
+        disable_nagle_algorithm = True  # as asyncio's servers: the body never waits on the headers' ACK
 
         def log_message(self, *a):
             pass

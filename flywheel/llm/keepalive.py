@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import threading
 import urllib.parse
 import urllib.request
@@ -15,6 +16,23 @@ from flywheel.errors import ConfigError
 
 # What a connection the server closed while it was idle raises on its next request (before any answer).
 _STALE = (ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
+
+
+class _NoDelay:
+    """Nagle off: http.client sends the headers and the body in two writes, and on a reused connection the body
+    would wait for the server's delayed acknowledgement of the headers (40 ms on Linux)."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTP(_NoDelay, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPS(_NoDelay, http.client.HTTPSConnection):
+    pass
 
 
 class Answer(NamedTuple):
@@ -31,7 +49,7 @@ class Connections:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"generator.base_url must be an http:// or https:// URL, got {base_url!r}")
         https = parts.scheme == "https"
-        self._cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        self._cls = _HTTPS if https else _HTTP
         self._host, self._port = parts.hostname, parts.port or (443 if https else 80)
         self._timeout_s, self._most_idle = timeout_s, most_idle
         self._prefix = parts.path.rstrip("/")
@@ -45,7 +63,7 @@ class Connections:
         if self._proxy is None:
             return self._cls(self._host, self._port, timeout=self._timeout_s)
         conn = self._cls(*self._proxy, timeout=self._timeout_s)
-        if self._cls is http.client.HTTPSConnection:
+        if self._cls is _HTTPS:
             conn.set_tunnel(self._host, self._port, headers=self._proxy_headers)
         return conn
 
@@ -63,7 +81,7 @@ class Connections:
         conn.close()
 
     def _send(self, conn, path: str, data: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
-        if self._proxy is not None and self._cls is http.client.HTTPConnection:
+        if self._proxy is not None and self._cls is _HTTP:
             headers = headers | self._proxy_headers
         conn.request("POST", self._prefix + path, body=data, headers=headers)
         return conn.getresponse()

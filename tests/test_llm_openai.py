@@ -143,5 +143,7 @@ def test_configuration_is_checked_at_the_boundary(server):
     assert make_generator(cfg.generator).body(GenerationRequest("p"))[1]["top_k"] == 5
     with pytest.raises(ConfigError, match="http:// or https:// URL"):
         make_generator(GeneratorConfig(backend="openai", model="m", base_url="localhost:8000/v1"))
+    with pytest.raises(ConfigError, match="http:// or https:// URL"):
+        make_generator(GeneratorConfig(backend="openai", model="m", base_url="http://localhost:80a/v1"))
     with pytest.raises(ConfigError, match="extra_body"):
         make_generator(GeneratorConfig(backend="openai", model="m", base_url=server.url, extra_body="{top_k"))

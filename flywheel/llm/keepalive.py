@@ -1,6 +1,7 @@
 """Keep-alive HTTP/1.1 connections to one server, shared by the threads that post to it: a request takes an
 idle connection or opens one, and gives it back once its answer is read whole. A new TCP connection and
-urllib's handler chain on every request cost the driver more CPU than the request itself."""
+urllib's handler chain on every request cost the driver about twice the CPU (250-280 us a request against
+140 us, measured against the server double)."""
 
 from __future__ import annotations
 
@@ -46,11 +47,15 @@ class Connections:
 
     def __init__(self, base_url: str, timeout_s: float, most_idle: int):
         parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or out of range
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise ConfigError(f"generator.base_url must be an http:// or https:// URL, got {base_url!r}")
         https = parts.scheme == "https"
         self._cls = _HTTPS if https else _HTTP
-        self._host, self._port = parts.hostname, parts.port or (443 if https else 80)
+        self._host, self._port = parts.hostname, port or (443 if https else 80)
         self._timeout_s, self._most_idle = timeout_s, most_idle
         self._prefix = parts.path.rstrip("/")
         self._proxy, self._proxy_headers = _proxy(parts.scheme, self._host)

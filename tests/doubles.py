@@ -106,7 +106,8 @@ class OpenAIServer:
     """A scripted OpenAI-compatible server on 127.0.0.1 and a random port. `plan` maps a prompt (or the
     last chat message) to the actions taken, one per incoming request, before it answers normally: an
     HTTP status (429 carries Retry-After: `retry_after`), "hang" (answer nothing for `hang_s`),
-    "garbage" (200 with a body that is not JSON) or "short" (one choice too few). `respond(prompt, i)`
+    "garbage" (200 with a body that is not JSON), "short" (one choice too few) or "drop" (answer, then close the
+    connection unannounced, as a server's idle timeout does). `connections` counts the TCP connections made. `respond(prompt, i)`
     makes the i-th completion's text (default: the prompt and i)."""
 
     def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05):
@@ -118,6 +119,7 @@ class OpenAIServer:
         self.latency_s = latency_s
         self.active = 0
         self.max_active = 0
+        self.connections = 0
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -135,10 +137,10 @@ class OpenAIServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def next_action(self, body: dict, path: str, auth: str | None):
+    def next_action(self, body: dict, path: str, auth: str | None, proxy_auth: str | None = None):
         key = body.get("prompt") or body["messages"][-1]["content"]
         with self.lock:
-            self.seen.append(body | {"path": path, "auth": auth})
+            self.seen.append(body | {"path": path, "auth": auth, "proxy_auth": proxy_auth})
             self.active += 1
             self.max_active = max(self.max_active, self.active)
             steps = self.plan.get(key, [])
@@ -156,8 +158,16 @@ class OpenAIServer:
 
 def _handler(server: OpenAIServer):
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as vLLM's and SGLang's servers answer
+        disable_nagle_algorithm = True  # as asyncio's servers: the body never waits on the headers' ACK
+
         def log_message(self, *a):
             pass
+
+        def setup(self):
+            super().setup()
+            with server.lock:
+                server.connections += 1
 
         def _send(self, status: int, data: bytes, headers: Mapping[str, str] = {}) -> None:
             self.send_response(status)
@@ -170,7 +180,8 @@ def _handler(server: OpenAIServer):
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            key, action = server.next_action(body, self.path, self.headers.get("Authorization"))
+            key, action = server.next_action(body, self.path, self.headers.get("Authorization"),
+                                             self.headers.get("Proxy-Authorization"))
             try:
                 time.sleep(server.latency_s)
                 if action == "hang":
@@ -183,6 +194,7 @@ def _handler(server: OpenAIServer):
                 else:
                     chat = self.path.endswith("/chat/completions")
                     self._send(200, server.answer(key, body, chat, action == "short"))
+                    self.close_connection = action == "drop"
             finally:
                 with server.lock:
                     server.active -= 1

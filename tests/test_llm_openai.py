@@ -1,7 +1,9 @@
 """The OpenAI-compatible back end against a scripted local server: retries on 429/5xx/timeouts/garbage,
 the Retry-After header, backoff, bounded concurrency, order of answers, and clear final errors."""
 
+import base64
 import email.utils
+import socket
 import time
 
 import pytest
@@ -98,6 +100,38 @@ def test_client_errors_are_not_retried_and_stop_the_batch(server):
     assert [x["prompt"] for x in server.seen] == ["y"]  # no retry, and the queued requests were not sent
 
 
+def test_requests_share_keep_alive_connections(server):
+    with _gen(server, max_concurrency=2) as g:
+        for i in range(6):
+            assert g.generate([GenerationRequest(f"p{i}")])[0][0].text == f"p{i}#0"
+        out = g.generate([GenerationRequest(str(i)) for i in range(10)])
+        # Nagle off: on a reused connection the body, written after the headers, would wait 40 ms for an ACK
+        idle = g._connections._idle
+        assert idle and all(c.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in idle)
+    assert [o[0].text for o in out] == [f"{i}#0" for i in range(10)]
+    assert server.connections <= 2  # one a request before: a TCP set-up each time
+
+
+def test_a_connection_the_server_closed_while_idle_is_sent_afresh_not_retried(server):
+    server.plan = {"a": ["drop"]}
+    with _gen(server, max_concurrency=1) as g:
+        assert g.generate([GenerationRequest("a")])[0][0].text == "a#0"
+        assert g.generate([GenerationRequest("b")])[0][0].text == "b#0"
+    assert g.retries == 0 and g.slept == [] and server.connections == 2
+    assert [x["prompt"] for x in server.seen] == ["a", "b"]
+
+
+def test_the_environments_proxy_is_used_as_urllib_would(server, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://us%40er:pw@{server.url.split('//')[1].split('/')[0]}")
+    cfg = GeneratorConfig(backend="openai", model="prover", base_url="http://model.invalid:8000/v1")
+    with OpenAIGenerator(cfg) as g:
+        assert g.generate([GenerationRequest("x")])[0][0].text == "x#0"
+    assert server.seen[0]["path"] == "http://model.invalid:8000/v1/completions"
+    assert server.seen[0]["proxy_auth"] == "Basic " + base64.b64encode(b"us@er:pw").decode()
+
+
 def test_configuration_is_checked_at_the_boundary(server):
     with pytest.raises(ConfigError, match="base_url"):
         make_generator(GeneratorConfig(backend="openai", model="m"))
@@ -107,5 +141,9 @@ def test_configuration_is_checked_at_the_boundary(server):
                                "FLYWHEEL_GENERATOR__BACKEND": "openai", "FLYWHEEL_GENERATOR__MODEL": "m",
                                "FLYWHEEL_GENERATOR__BASE_URL": server.url})
     assert make_generator(cfg.generator).body(GenerationRequest("p"))[1]["top_k"] == 5
+    with pytest.raises(ConfigError, match="http:// or https:// URL"):
+        make_generator(GeneratorConfig(backend="openai", model="m", base_url="localhost:8000/v1"))
+    with pytest.raises(ConfigError, match="http:// or https:// URL"):
+        make_generator(GeneratorConfig(backend="openai", model="m", base_url="http://localhost:80a/v1"))
     with pytest.raises(ConfigError, match="extra_body"):
         make_generator(GeneratorConfig(backend="openai", model="m", base_url=server.url, extra_body="{top_k"))

@@ -1,24 +1,24 @@
 """Any OpenAI-compatible server (vLLM serve, SGLang, hosted): bounded concurrency, retries with
 exponential backoff and jitter on 429/5xx/timeouts (Retry-After respected), the key from the environment.
-Plain urllib, so the back end needs no client package."""
+Plain http.client on keep-alive connections (flywheel/llm/keepalive.py), so the back end needs no client package."""
 
 from __future__ import annotations
 
 import email.utils
+import http.client
 import itertools
 import json
 import os
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
 from flywheel.llm.base import Completion, FinishReason, GenerationRequest, require_open, validate
+from flywheel.llm.keepalive import Connections
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_DELAY_S = 60.0
@@ -105,6 +105,7 @@ class OpenAIGenerator:
         self.retries = 0  # retried attempts since construction
         self._pool: ThreadPoolExecutor | None = None  # submit()'s requests, max_concurrency at once
         self._submitted = itertools.count()
+        self._connections = Connections(self.base, cfg.request_timeout_s, cfg.max_concurrency)
 
     def __enter__(self) -> "OpenAIGenerator":
         # Read when entered, not at construction or import: the caller may set it just before.
@@ -116,6 +117,7 @@ class OpenAIGenerator:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        self._connections.close()
         self._key = ""
 
     def submit(self, request: GenerationRequest) -> Future:
@@ -143,18 +145,15 @@ class OpenAIGenerator:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        request = urllib.request.Request(self.base + path, data=json.dumps(body).encode("utf-8"), headers=headers,
-                                         method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.cfg.request_timeout_s) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            detail = f"HTTP {e.code}: {e.read()[:300].decode('utf-8', 'replace')}"
-            if e.code in RETRY_STATUS:
-                raise _Retry(detail, retry_after_s(e.headers.get("Retry-After") if e.headers else None)) from e
-            raise _Fatal(detail) from e
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-            raise _Retry(f"{type(e).__name__}: {getattr(e, 'reason', e)}") from e
+            status, raw, after = self._connections.post(path, json.dumps(body).encode("utf-8"), headers)
+        except (TimeoutError, OSError, http.client.HTTPException) as e:
+            raise _Retry(f"{type(e).__name__}: {e}") from e
+        if not 200 <= status < 300:
+            detail = f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}"
+            if status in RETRY_STATUS:
+                raise _Retry(detail, retry_after_s(after))
+            raise _Fatal(detail)
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:

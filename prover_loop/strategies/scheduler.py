@@ -16,9 +16,10 @@ unit asked first (flights.py); `shared` counts the proposals answered so."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -72,6 +73,13 @@ class Scheduler:
         self.gens: list[tuple[Unit, Lane, Generate]] = []
         self.gen_error: BaseException | None = None
         self.flights = Flights(self._tell)  # shared proposals of this pass, asked once
+        # Every future the loop waits on puts itself here when done: one queue read a wake-up, where
+        # concurrent.futures.wait would lock and unlock each future in flight twice.
+        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
+
+    def _track(self, fut: Future) -> Future:
+        fut.add_done_callback(self._done.put)
+        return fut
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -105,14 +113,15 @@ class Scheduler:
                     elif check.replay is not None:  # stored by the run a kill stopped: told back as it was
                         self._checked(unit, lane, check, replayed(check.replay))
                     elif self.flights.first(picked):
-                        futures[pool.submit(self.lean.run, lane, check)] = picked
-                waiting = list(futures) + list(streamed) + ([generating[0]] if generating else [])
-                if not waiting:
+                        futures[self._track(pool.submit(self.lean.run, lane, check))] = picked
+                if not (futures or streamed or generating):
                     room = more and len(self.active) + self.chunk <= self.most_active
                     if live and self.gen_error is None and (room or self.gens or self.turns):
                         continue
                     break
-                finished, _ = wait(waiting, return_when=FIRST_COMPLETED)
+                finished = [self._done.get()]
+                while not self._done.empty():
+                    finished.append(self._done.get_nowait())
                 for fut in finished:
                     if generating is not None and fut is generating[0]:
                         self._generated(fut, generating[1])
@@ -201,7 +210,7 @@ class Scheduler:
                 kept.append((u, lane, g))
             elif not u.finished and u.wanted(lane) and self.flights.first((u, lane, g)):
                 try:
-                    streamed[generator.submit(g.request)] = (u, lane, g)
+                    streamed[self._track(generator.submit(g.request))] = (u, lane, g)
                 except BaseException as e:  # a request refused at the door: raised once the work in flight is done
                     self.gen_error = e
                     break
@@ -212,7 +221,7 @@ class Scheduler:
         batch = [entry for entry in wanted if self.flights.first(entry)]
         if not batch:
             return None
-        return gen_pool.submit(self._generate, [g for _, _, g in batch]), batch
+        return self._track(gen_pool.submit(self._generate, [g for _, _, g in batch])), batch
 
     def _generate(self, gens: list[Generate]) -> list:
         """One call per role in the batch, the answers back in the batch's order."""

@@ -53,16 +53,16 @@ def save_lemmas(cur, results, round_: int) -> list:
 
 def pool(session: Session) -> list:
     """Every proved lemma (the statement side only: a negation proves nothing of a subgoal) as
-    prover_loop.lemmas.Stored, with its derived statement's header and preamble, one per statement hash, the
+    flywheel.records.ProvedLemma, with its derived statement's header and preamble, one per statement hash, the
     first stored winning, in stored order."""
     from db.models import StatementRow
-    from prover_loop.lemmas import Stored
+    from flywheel.records import ProvedLemma
 
     rows = session.execute(select(LemmaRow.statement_sha256, StatementRow.header, StatementRow.preamble,
                                   LemmaRow.statement, LemmaRow.proof)
                            .join(StatementRow, StatementRow.id == LemmaRow.derived_id)
                            .where(LemmaRow.side == Side.STATEMENT.value).order_by(LemmaRow.id))
-    out: dict[str, Stored] = {}
+    out: dict[str, ProvedLemma] = {}
     for sha, header, preamble, statement, proof in rows:
-        out.setdefault(sha, Stored(sha, header, preamble or "", statement, proof))
+        out.setdefault(sha, ProvedLemma(sha, header, preamble or "", statement, proof))
     return list(out.values())

@@ -126,3 +126,14 @@ class Proof:
     theorem: str  # the declaration Lean checked (the negation, for side negation)
     proof: str
     code: str  # the exact code Lean checked, header included
+
+
+@dataclass(slots=True, frozen=True)
+class ProvedLemma:
+    """A subgoal lemma proved in an earlier pass, as the lemma pool reads it from the store (db.lemmas.pool)."""
+
+    sha: str  # prover_loop.lemmas.lemma_sha256
+    header: str
+    preamble: str
+    statement: str  # `theorem NAME binders : concl := by sorry`
+    proof: str

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flywheel.errors import UnparsableStatement
 from flywheel.hashing import sha256_text
-from flywheel.records import Proof, Side, Statement, StatementStatus
+from flywheel.records import Proof, ProvedLemma, Side, Statement, StatementStatus
 
 
 def lemma_sha256(header: str, preamble: str, statement: str) -> str:
@@ -41,30 +41,19 @@ def near_key(header: str, preamble: str, statement: str) -> str | None:
         return None
 
 
-@dataclass(slots=True, frozen=True)
-class Stored:
-    """A proved lemma as the pool reads it from the store (db.lemmas.pool)."""
-
-    sha: str  # lemma_sha256
-    header: str
-    preamble: str
-    statement: str  # `theorem NAME binders : concl := by sorry`
-    proof: str
-
-
 @dataclass(slots=True)
 class Pool:
     """Proofs of the lemmas stored before the pass began (a snapshot, so that what a pass does never depends
     on the order its units finish in), by exact key and by near key; and what the pass made of it."""
 
     proofs: dict[str, str] = field(default_factory=dict)  # lemma_sha256 -> proof body
-    near: dict[str, list[Stored]] = field(default_factory=dict)  # near_key -> proved lemmas, in stored order
+    near: dict[str, list[ProvedLemma]] = field(default_factory=dict)  # near_key -> proved lemmas, in stored order
     hits: int = 0  # subgoals answered by a stored proof
     near_prompts: int = 0  # subgoals whose prompts show near matches
     shared: int = 0  # lemma requests and checks answered by another's within the pass (the scheduler's count)
 
     @classmethod
-    def of(cls, stored: list[Stored]) -> "Pool":
+    def of(cls, stored: list[ProvedLemma]) -> "Pool":
         pool = cls()
         for s in stored:
             pool.proofs.setdefault(s.sha, s.proof)

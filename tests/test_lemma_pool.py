@@ -7,8 +7,8 @@ from flywheel.config import ProverConfig, load_config
 from flywheel.errors import ConfigError
 from flywheel.lean.guard.cache import MemoryCache
 from flywheel.lean.guard.verifier import Verifier
-from flywheel.records import Side, VerdictStatus
-from prover_loop.lemmas import Pool, Stored, lemma_sha256
+from flywheel.records import ProvedLemma, Side, VerdictStatus
+from prover_loop.lemmas import Pool, lemma_sha256
 from prover_loop.prove import prove_pass
 from tests.doubles import ScriptedGenerator, StreamingScriptedGenerator, prompt_text
 from tests.seed import HEADER, statement
@@ -52,9 +52,9 @@ def _run(lean_cfg, statements, generator, pool=None, workers=2, **cfg):
     return sorted(results, key=lambda r: r.statement.id), sent
 
 
-def _stored(name: str, binders: str, proof: str) -> Stored:
+def _stored(name: str, binders: str, proof: str) -> ProvedLemma:
     text = f"theorem {name} {binders} :\n    0 < y + 1 := by sorry"
-    return Stored(lemma_sha256(HEADER, "", text), HEADER, "", text, proof)
+    return ProvedLemma(lemma_sha256(HEADER, "", text), HEADER, "", text, proof)
 
 
 def _pool() -> Pool:

@@ -202,3 +202,14 @@ def test_a_lemma_negation_is_false_whenever_the_lemma_is_true(lean_cfg):
     flat = [" ".join(g.split(":", 1)[1].split()) for g in negations]
     assert flat == ["¬ (∀ (x : ℕ) (h : x = 0), 0 < x + 1) := by sorry",
                     "¬ (∀ (x : ℕ) (h : x = 0) (h1 : 0 < x + 1), x + 1 = 1) := by sorry"]
+
+
+def test_spending_counts_what_a_serial_run_spends_not_the_negation_checked_beside_it(lean_cfg):
+    """Both sides of each lemma come back in one batch, so each lemma's negation is checked beside its statement
+    side; once the statement side proves, that negation check is wasted: the attempt's stored spending counts
+    the sketch, each lemma's statement side and the whole (4), however many checks were sent."""
+    result, sent = _prove(lean_cfg)
+    lemma_negations = [goal for goal, _ in sent if "lemma_" in goal and "¬" in goal]
+    assert lemma_negations, sent  # the race happened: the negation checks went to Lean
+    assert result.spent == {(0, 0): [4, result.spent[(0, 0)][1]]} and result.spent[(0, 0)][1] > 0
+    assert sum(1 for a in result.attempts if a.sampling.get("kind") not in ("sketch", "assembled")) == 2

@@ -38,9 +38,10 @@ def train_by_method(store: Store, cfg: Config, round_: int, out_dir: Path | None
     from db.owner import own
 
     method = cfg.train.method
-    if method == "grpo" and (accelerate_config or ray_address):
-        raise ConfigError("--method grpo trains in this process (its reward needs the store and the Lean pool here): "
-                          "--accelerate-config and --ray-address launch SFT only")
+    if method == "grpo" and ray_address:
+        raise ConfigError("--method grpo: --ray-address launches SFT only; GRPO's processes start under "
+                          "--accelerate-config (its reward served to them by this process, which holds the store and "
+                          "the Lean pool)")
     out = Path(out_dir or Path(cfg.train.out_dir) / f"round-{round_}")
     with own(store, f"the training of round {round_}", "two would write one checkpoint folder and one row; "
              "`flywheel train --resume` continues once it has ended"):
@@ -57,7 +58,8 @@ def _train(store: Store, cfg: Config, round_: int, out: Path, resume: bool, acce
         trained.append(run_train(store, cfg, round_, out, resume, accelerate_config, ray_address))
     if method in ("grpo", "sft+grpo"):
         start = start_model(store, cfg, round_, cfg.train.base_model if method == "grpo" else None)
-        grpo = run_grpo(store, cfg, round_, out / "grpo", start, resume, engines)
+        grpo = run_grpo(store, cfg, round_, out / "grpo", start, resume, engines,
+                        accelerate_config or cfg.train.accelerate_config)
         if grpo is not None:
             trained.append(grpo)
     return trained
@@ -104,9 +106,10 @@ def _generator(wanted: GeneratorConfig, engines):
 
 
 def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: GeneratorConfig, resume: bool,
-             engines=None) -> tuple | None:
+             engines=None, accelerate_config: str | None = None) -> tuple | None:
     """GRPO of `start` into `out` on the curriculum; returns (result, checkpoints id), or None when no statement
-    side's pass rate is in the band. `resume` continues a killed training on the curriculum it chose."""
+    side's pass rate is in the band. `resume` continues a killed training on the curriculum it chose. With
+    `accelerate_config` the trainer's processes are started by `accelerate launch`, scored by this process."""
     from prover_loop.train.curriculum import record
     from prover_loop.train.grpo import reward_workers
     from prover_loop.train.reward import LeanReward
@@ -131,7 +134,10 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
         # a step's rollouts checked at once, so the trainer waits for its slowest check, not for the group queued
         with LeanReward(prompts, check, max(workers, reward_workers(t)), round_, model, _storer(store, round_, "rl"),
                         str(out.resolve()), t.grpo_format_reward, sampling) as reward:
-            result = default_grpo_trainer()(prompts, reward, t, out, start.model, resume)
+            if accelerate_config:
+                result = train_grpo_accelerate(accelerate_config, prompts, reward, t, out, start.model, resume)
+            else:
+                result = default_grpo_trainer()(prompts, reward, t, out, start.model, resume)
         from flywheel.roles import serving
 
         after_model = serving(start, result.path, result.serve, result.base_model)
@@ -143,6 +149,28 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
                                               metrics, result.method, result.serve, result.adapter, result.config)
         dbcurriculum.attach_to_checkpoint(s, ident, str(out.resolve()), result.path, round_)
     return result, ident
+
+
+def train_grpo_accelerate(config_file: str, prompts: Sequence[Prompt], reward, cfg, out: Path, base: str,
+                          resume: bool):
+    """GRPO in the processes `accelerate launch` starts from `config_file` (DDP, FSDP or ZeRO-3 on one node;
+    generation colocated in each, or a `trl vllm-serve` server): each scores its completions through this
+    process's reward service, so one Lean pool checks and one writer stores every process's rollouts. The
+    reward's record of its calls joins the metrics the main process wrote."""
+    from orchestration.train_stage import accelerate_command, launch, write_config
+    from prover_loop.train.grpo import reward_metrics
+    from prover_loop.train.reward_service import RewardServer
+    from prover_loop.train.sft import RESULT
+    from prover_loop.train.worker import write_prompts
+
+    asked = write_prompts(prompts, out / "grpo_prompts.json")
+    with RewardServer(reward) as server:
+        cmd = accelerate_command(config_file, write_config(cfg, out), out, base, resume, "--method", "grpo",
+                                 "--prompts", str(asked), "--reward-url", server.url)
+        result = launch(cmd, out, server.env())
+    result.metrics |= reward_metrics(reward.curve)
+    (out / RESULT).write_text(result.to_json() + "\n", encoding="utf-8")
+    return result
 
 
 def curriculum(store: Store, cfg: Config, round_: int, out: Path, start: GeneratorConfig, check, workers: int,

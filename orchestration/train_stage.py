@@ -71,31 +71,39 @@ def run_train(store: Store, cfg: Config, round_: int, out_dir: Path | None = Non
     return result, ident
 
 
-def accelerate_command(config_file: str, data: Path, config_json: Path, out: Path, base: str, resume: bool) -> list[str]:
-    """`accelerate launch --config_file F -m prover_loop.train.worker ...`: the processes, and DDP, FSDP or
-    DeepSpeed ZeRO, are what the user's accelerate config file says."""
+def accelerate_command(config_file: str, config_json: Path, out: Path, base: str, resume: bool,
+                       *work: str) -> list[str]:
+    """`accelerate launch --config_file F -m prover_loop.train.worker ... WORK`: the processes, and DDP, FSDP or
+    DeepSpeed ZeRO, are what the user's accelerate config file says; WORK is what they train on (`--data D`
+    for SFT; `--method grpo --prompts P --reward-url U` for GRPO)."""
     if not Path(config_file).is_file():
         raise ConfigError(f"--accelerate-config {config_file}: no such file (write one with `accelerate config`)")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file),
-           "-m", "prover_loop.train.worker", "--data", str(data), "--config", str(config_json), "--out", str(out),
-           "--base", base]
+           "-m", "prover_loop.train.worker", *work, "--config", str(config_json), "--out", str(out), "--base", base]
     return cmd + (["--resume"] if resume else [])
 
 
-def _write_config(cfg: TrainConfig, out: Path) -> Path:
+def write_config(cfg: TrainConfig, out: Path) -> Path:
+    """The train section as the processes `accelerate launch` starts read it back."""
     path = out / "train_config.json"
     path.write_text(json.dumps(dataclasses.asdict(cfg), sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
-def train_accelerate(config_file: str, data: Path, cfg: TrainConfig, out: Path, base: str, resume: bool) -> TrainResult:
-    cmd = accelerate_command(config_file, data, _write_config(cfg, out), out, base, resume)
+def launch(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> TrainResult:
+    """Runs an `accelerate launch` command to its end; the result its main process wrote to out."""
+    import os
+
     log.info("training: %s", shlex.join(cmd))
-    done = subprocess.run(cmd)
+    done = subprocess.run(cmd, env=None if env is None else os.environ | env)
     if done.returncode != 0:
         raise FlywheelError(f"accelerate launch ended with exit status {done.returncode}; "
                             "`flywheel train --resume` continues from the last saved step")
     return TrainResult.read(out)
+
+
+def train_accelerate(config_file: str, data: Path, cfg: TrainConfig, out: Path, base: str, resume: bool) -> TrainResult:
+    return launch(accelerate_command(config_file, write_config(cfg, out), out, base, resume, "--data", str(data)), out)
 
 
 def _ray_loop(config: dict) -> None:

@@ -279,9 +279,9 @@ def test_the_accelerate_command_runs_our_worker_under_the_users_config(tmp_path)
 
     config = tmp_path / "fsdp.yaml"
     config.write_text("distributed_type: FSDP\nnum_processes: 8\n")
-    cmd = accelerate_command(str(config), tmp_path / "data", tmp_path / "train.json", tmp_path / "out", "m", True)
+    cmd = accelerate_command(str(config), tmp_path / "train.json", tmp_path / "out", "m", True, "--data", "d")
     assert cmd[:5] == [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config)]
-    assert cmd[5:8] == ["-m", "prover_loop.train.worker", "--data"] and cmd[-1] == "--resume"
+    assert cmd[5:9] == ["-m", "prover_loop.train.worker", "--data", "d"] and cmd[-1] == "--resume"
     assert cmd[cmd.index("--base") + 1] == "m"
     with pytest.raises(ConfigError, match="no such file"):
-        accelerate_command(str(tmp_path / "missing.yaml"), tmp_path, tmp_path, tmp_path, "m", False)
+        accelerate_command(str(tmp_path / "missing.yaml"), tmp_path, tmp_path, "m", False)

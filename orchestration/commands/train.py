@@ -62,6 +62,8 @@ def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
         cfg.train.method = args.method
     if args.accelerate_config and args.ray_address:
         raise ConfigError("--accelerate-config and --ray-address: choose one way to start the training processes")
+    if args.accelerate_config:
+        cfg.train.accelerate_config = args.accelerate_config
     if args.gpu_memory_gb is not None:
         cfg.train.gpu_memory_gb = args.gpu_memory_gb
     if args.gpus is not None:
@@ -76,7 +78,8 @@ def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     with Store.open(cfg.db) as store:
         round_ = resolve_round(store, args.round)
-        trained = train_by_method(store, cfg, round_, args.out, args.resume, args.accelerate_config, args.ray_address)
+        trained = train_by_method(store, cfg, round_, args.out, args.resume, cfg.train.accelerate_config,
+                                  args.ray_address)
     if not trained:
         t = cfg.train
         print(f"round {round_}: nothing trained: no statement side of rounds 1..{round_} has a pass rate in "

@@ -14,7 +14,7 @@ from flywheel.config import TrainConfig
 from flywheel.errors import ConfigError
 from flywheel.hashing import sha256_json
 from prover_loop.train.memory import model_init_kwargs, release_memory, training_plan
-from prover_loop.train.reward import LeanReward, Prompt
+from prover_loop.train.reward import Prompt
 from prover_loop.train.sft import (RESULT, TrainResult, last_save, load_tokenizer, lora_config, merge_adapter, on_cpu,
                                    save_final, served, train_from)
 
@@ -69,16 +69,20 @@ def layout(cfg: TrainConfig, base_model: str, gpus) -> str:
     serve = (f"CUDA_VISIBLE_DEVICES={','.join(map(str, range(gen)))} trl vllm-serve --model {base_model} "
              f"--tensor-parallel-size {gen} --port {port}" if gen else "trl vllm-serve on another node")
     visible = ",".join(map(str, range(gen, gpus.count + gen)))
+    launch = f" --accelerate-config {cfg.accelerate_config or 'FILE'}" if gpus.count > 1 else ""
     return (f"GRPO layout: generation by `trl vllm-serve` at {cfg.grpo_vllm_server_url} on {gen or 'no'} GPU(s) of "
             f"this node ({serve}); training on {gpus.count} GPU(s) beside it (CUDA_VISIBLE_DEVICES={visible} "
-            f"flywheel train --method grpo); {reward}")
+            f"flywheel train --method grpo{launch}: one process a GPU, each scored by this driver's reward "
+            f"service); {reward}")
 
 
-def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, out_dir: Path, base_model: str,
-               resume: bool = False, callbacks: Sequence = ()) -> TrainResult:
-    """GRPO of `base_model` on `prompts` with `reward`; resumable checkpoints go to out_dir/trainer, the final
-    model to out_dir/model (LoRA: merged unless train.lora_serve is `adapter`). `resume` continues from the
-    last save; without it a folder that already holds saves is refused."""
+def train_grpo(prompts: Sequence[Prompt], reward, cfg: TrainConfig, out_dir: Path, base_model: str,
+               resume: bool = False, callbacks: Sequence = ()) -> TrainResult | None:
+    """GRPO of `base_model` on `prompts` (Prompts, or anything with a prompt's key and text) with `reward` (a
+    LeanReward in this process, a RemoteReward in each process `accelerate launch` starts); resumable
+    checkpoints go to out_dir/trainer, the final model to out_dir/model (LoRA: merged unless train.lora_serve
+    is `adapter`). `resume` continues from the last save; without it a folder that already holds saves is
+    refused. Returns the result on the main process (None on the others)."""
     from datasets import Dataset
     from trl import GRPOTrainer
 
@@ -99,13 +103,16 @@ def train_grpo(prompts: Sequence[Prompt], reward: LeanReward, cfg: TrainConfig, 
         release_memory()  # the trainer, its model and reference are unreachable once _fit returns
 
 
-def _fit(trainer, cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], reward: LeanReward,
-         tokenizer, last: str | None) -> TrainResult:
+def _fit(trainer, cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], reward,
+         tokenizer, last: str | None) -> TrainResult | None:
     start = time.perf_counter()
     train_from(trainer, last)
     wall = time.perf_counter() - start
     final = out_dir / ("adapter" if cfg.lora else "model")
     save_final(trainer, final)
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return None
     tokenizer.save_pretrained(str(final))
     if cfg.lora and cfg.lora_serve == "merge":
         merge_adapter(final, out_dir / "model")
@@ -114,20 +121,29 @@ def _fit(trainer, cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Seq
     return result
 
 
-def _result(cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], state, reward: LeanReward,
+def _result(cfg: TrainConfig, out_dir: Path, base_model: str, prompts: Sequence[Prompt], state, reward,
             wall: float, resumed_from: str | None) -> TrainResult:
     curve = [{"step": h["step"], "reward": h["reward"]} for h in state.log_history if "reward" in h]
+    first = int(Path(resumed_from).name.split("-")[-1]) if resumed_from else None
     metrics = {
-        "steps": state.global_step, "resumed_from_step": int(Path(resumed_from).name.split("-")[-1]) if resumed_from else None,
-        "reward": curve, "rollouts_this_run": sum(c["rollouts"] for c in reward.curve),
-        "wall_time_s": round(wall, 3), "steps_per_s": round(len(reward.curve) / wall, 4) if wall else None,
-        "reward_wait_s": round(sum(c["wait_s"] for c in reward.curve), 4),
-        "slowest_checks_s": round(sum(c["slowest_check_s"] for c in reward.curve), 4),
-    }
+        "steps": state.global_step, "resumed_from_step": first, "reward": curve, "wall_time_s": round(wall, 3),
+        "steps_per_s": round((state.global_step - (first or 0)) / wall, 4) if wall else None,
+    } | reward_metrics(getattr(reward, "curve", None))
     serve, path, adapter = served(cfg, out_dir)
     return TrainResult(path=path, base_model=base_model, method="grpo-lora" if cfg.lora else "grpo", serve=serve,
                        adapter=adapter, data_manifest_sha256=prompts_sha256(prompts), config=dataclasses.asdict(cfg),
                        metrics=metrics)
+
+
+def reward_metrics(curve: Sequence[dict] | None) -> dict:
+    """What the reward's own record of its calls adds to the metrics: rollouts checked, and the trainer's wait
+    on Lean (all of it, and the part the slowest check of each call is). Under `accelerate launch` the driver's
+    RewardServer holds the record and adds it once the processes end (None: not here)."""
+    if curve is None:
+        return {}
+    return {"rollouts_this_run": sum(c["rollouts"] for c in curve),
+            "reward_wait_s": round(sum(c["wait_s"] for c in curve), 4),
+            "slowest_checks_s": round(sum(c["slowest_check_s"] for c in curve), 4)}
 
 
 def prompts_sha256(prompts: Sequence[Prompt]) -> str:

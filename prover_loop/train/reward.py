@@ -100,17 +100,27 @@ class LeanReward:
             f.result()  # a store that refused rollouts stops the training: nothing Lean checked is lost
 
     def __call__(self, prompts, completions, key, trainer_state=None, **_) -> list[float]:
+        return self.score(completions, key, int(trainer_state.global_step) if trainer_state is not None else None)
+
+    def score(self, completions: Sequence, keys: Sequence[str], step: int | None = None,
+              rank: int | None = None) -> list[float]:
+        """The rewards of one generation batch (completions with their prompts' keys), its rollouts stored.
+        `rank`: the training process that generated them, under `accelerate launch` (reward_service.py); it is
+        part of each rollout's sampling record, so two processes' rollouts of one step are distinct attempts."""
         from prover_loop.extract import NoProof, extract_proof
 
         self._raise_store_error()
-        step = int(trainer_state.global_step) if trainer_state is not None else self.calls
-        self.calls += 1
+        with self._lock:
+            call = self.calls
+            self.calls += 1
+        step = call if step is None else step
+        who = {} if rank is None else {"rank": rank}
         rollouts = []
-        for i, (k, completion) in enumerate(zip(key, completions, strict=True)):
+        for i, (k, completion) in enumerate(zip(keys, completions, strict=True)):
             p = self._prompts[k]
             proof = extract_proof(_text(completion), name=p.name)
-            sampling = self._sampling | {"method": "grpo", "run": self._run, "step": step, "call": self.calls - 1,
-                                         "sample": i}
+            sampling = self._sampling | {"method": "grpo", "run": self._run, "step": step, "call": call,
+                                         "sample": i} | who
             rollouts.append(Rollout(p, sampling, proof.value if isinstance(proof, NoProof) else None,
                                     None if isinstance(proof, NoProof) else proof))
         start = time.perf_counter()
@@ -122,7 +132,7 @@ class LeanReward:
         results = stored_results(rollouts, verdicts, self._round, self._model)
         with self._lock:
             self._stored.append(self._store.submit(self._on_results, results))
-        self.curve.append({"step": step, "reward": sum(rewards) / len(rewards), "rollouts": len(rewards),
+        self.curve.append(who | {"step": step, "reward": sum(rewards) / len(rewards), "rollouts": len(rewards),
                            "proved": sum(v is not None and v.status is VerdictStatus.PROVED for v in verdicts),
                            "wait_s": wait, "slowest_check_s": max((t for _, t in timed), default=0.0)})
         return rewards

@@ -226,6 +226,10 @@ class TrainConfig:
     formalizer_too: bool = False  # the checkpoint formalizes too next round (DeepSeek-Prover V1: one model for both)
     out_dir: str = "runs/checkpoints"  # round-N/ under it; on several nodes, a folder every node shares
     accelerate_config: str | None = None  # an accelerate config file: DDP, FSDP or DeepSpeed on one node
+    # where a one-process training runs: child (a process of its own, whose exit returns every byte of GPU memory
+    # before generation loads again) | here (this process; what it held is freed as far as PyTorch can) |
+    # auto (child when training on a GPU, here on a CPU)
+    process: str = "auto"
     ray_workers: int = 1  # Ray Train workers (with --ray-address)
     ray_use_gpu: bool = True
     # sft | grpo (RL with Lean's verdicts as the reward, from the current prover) | sft+grpo (GRPO after this SFT)
@@ -317,6 +321,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("TrainConfig", "method"): ("sft", "grpo", "sft+grpo"),
     ("TrainConfig", "grpo_loss_type"): ("grpo", "dr_grpo", "dapo", "bnpo"),
     ("TrainConfig", "grpo_vllm_mode"): ("colocate", "server"),
+    ("TrainConfig", "process"): ("auto", "child", "here"),
     ("ExportConfig", "require_checks"): AUDIT_CHECKS,
 }
 

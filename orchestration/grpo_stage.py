@@ -110,6 +110,7 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
     """GRPO of `start` into `out` on the curriculum; returns (result, checkpoints id), or None when no statement
     side's pass rate is in the band. `resume` continues a killed training on the curriculum it chose. With
     `accelerate_config` the trainer's processes are started by `accelerate launch`, scored by this process."""
+    from orchestration.train_stage import in_child
     from prover_loop.train.curriculum import record
     from prover_loop.train.grpo import reward_workers
     from prover_loop.train.reward import LeanReward
@@ -134,8 +135,8 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
         # a step's rollouts checked at once, so the trainer waits for its slowest check, not for the group queued
         with LeanReward(prompts, check, max(workers, reward_workers(t)), round_, model, _storer(store, round_, "rl"),
                         str(out.resolve()), t.grpo_format_reward, sampling) as reward:
-            if accelerate_config:
-                result = train_grpo_accelerate(accelerate_config, prompts, reward, t, out, start.model, resume)
+            if accelerate_config or in_child(t):
+                result = train_grpo_in_processes(accelerate_config, prompts, reward, t, out, start.model, resume)
             else:
                 result = default_grpo_trainer()(prompts, reward, t, out, start.model, resume)
         from flywheel.roles import serving
@@ -151,13 +152,13 @@ def run_grpo(store: Store, cfg: Config, round_: int, out: Path, start: Generator
     return result, ident
 
 
-def train_grpo_accelerate(config_file: str, prompts: Sequence[Prompt], reward, cfg, out: Path, base: str,
-                          resume: bool):
+def train_grpo_in_processes(config_file: str | None, prompts: Sequence[Prompt], reward, cfg, out: Path, base: str,
+                            resume: bool):
     """GRPO in the processes `accelerate launch` starts from `config_file` (DDP, FSDP or ZeRO-3 on one node;
-    generation colocated in each, or a `trl vllm-serve` server): each scores its completions through this
-    process's reward service, so one Lean pool checks and one writer stores every process's rollouts. The
-    reward's record of its calls joins the metrics the main process wrote."""
-    from orchestration.train_stage import accelerate_command, launch, write_config
+    generation colocated in each, or a `trl vllm-serve` server), or without it in one child process: each scores
+    its completions through this process's reward service, so one Lean pool checks and one writer stores every
+    process's rollouts. The reward's record of its calls joins the metrics the main process wrote."""
+    from orchestration.train_stage import launch, worker_command, write_config
     from prover_loop.train.grpo import reward_metrics
     from prover_loop.train.reward_service import RewardServer
     from prover_loop.train.sft import RESULT
@@ -165,7 +166,7 @@ def train_grpo_accelerate(config_file: str, prompts: Sequence[Prompt], reward, c
 
     asked = write_prompts(prompts, out / "grpo_prompts.json")
     with RewardServer(reward) as server:
-        cmd = accelerate_command(config_file, write_config(cfg, out), out, base, resume, "--method", "grpo",
+        cmd = worker_command(config_file, write_config(cfg, out), out, base, resume, "--method", "grpo",
                                  "--prompts", str(asked), "--reward-url", server.url)
         result = launch(cmd, out, server.env())
     result.metrics |= reward_metrics(reward.curve)

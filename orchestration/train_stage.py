@@ -61,8 +61,8 @@ def run_train(store: Store, cfg: Config, round_: int, out_dir: Path | None = Non
     accelerate_config = accelerate_config or cfg.train.accelerate_config
     if ray_address:
         result = train_on_ray(ray_address, data, cfg.train, out, base, resume)
-    elif accelerate_config:
-        result = train_accelerate(accelerate_config, data, cfg.train, out, base, resume)
+    elif accelerate_config or in_child(cfg.train):
+        result = train_in_processes(accelerate_config, data, cfg.train, out, base, resume)
     else:
         result = default_trainer()(data, cfg.train, out, base, resume)
     with store.session() as s:
@@ -71,16 +71,31 @@ def run_train(store: Store, cfg: Config, round_: int, out_dir: Path | None = Non
     return result, ident
 
 
-def accelerate_command(config_file: str, config_json: Path, out: Path, base: str, resume: bool,
-                       *work: str) -> list[str]:
-    """`accelerate launch --config_file F -m prover_loop.train.worker ... WORK`: the processes, and DDP, FSDP or
-    DeepSpeed ZeRO, are what the user's accelerate config file says; WORK is what they train on (`--data D`
-    for SFT; `--method grpo --prompts P --reward-url U` for GRPO)."""
-    if not Path(config_file).is_file():
+def worker_command(config_file: str | None, config_json: Path, out: Path, base: str, resume: bool,
+                   *work: str) -> list[str]:
+    """The training processes' command: `accelerate launch --config_file F -m prover_loop.train.worker ... WORK`
+    (the processes, and DDP, FSDP or DeepSpeed ZeRO, are what the user's accelerate config file says), or
+    without F the worker alone, one child process. WORK is what they train on (`--data D` for SFT; `--method
+    grpo --prompts P --reward-url U` for GRPO)."""
+    worker = ["-m", "prover_loop.train.worker", *work, "--config", str(config_json), "--out", str(out), "--base", base]
+    if config_file is None:
+        cmd = [sys.executable, *worker]
+    elif not Path(config_file).is_file():
         raise ConfigError(f"--accelerate-config {config_file}: no such file (write one with `accelerate config`)")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file),
-           "-m", "prover_loop.train.worker", *work, "--config", str(config_json), "--out", str(out), "--base", base]
+    else:
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file), *worker]
     return cmd + (["--resume"] if resume else [])
+
+
+def in_child(cfg: TrainConfig) -> bool:
+    """Whether a one-process training runs in a child process (train.process; auto: on a GPU). Its exit gives
+    back the GPU for certain: no cached allocator block, CUDA context or stray reference of the trainer's
+    outlives it, so the next generator gets the whole GPU."""
+    if cfg.process == "auto":
+        from prover_loop.train.sft import on_cpu
+
+        return not on_cpu(cfg)
+    return cfg.process == "child"
 
 
 def write_config(cfg: TrainConfig, out: Path) -> Path:
@@ -91,19 +106,23 @@ def write_config(cfg: TrainConfig, out: Path) -> Path:
 
 
 def launch(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> TrainResult:
-    """Runs an `accelerate launch` command to its end; the result its main process wrote to out."""
+    """Runs the training processes' command to its end; the result their main process wrote to out."""
     import os
 
     log.info("training: %s", shlex.join(cmd))
     done = subprocess.run(cmd, env=None if env is None else os.environ | env)
     if done.returncode != 0:
-        raise FlywheelError(f"accelerate launch ended with exit status {done.returncode}; "
-                            "`flywheel train --resume` continues from the last saved step")
+        raise FlywheelError(f"the training process{'es' if 'accelerate.commands.launch' in cmd else ''} ended with "
+                            f"exit status {done.returncode}; `flywheel train --resume` continues from the last "
+                            "saved step")
     return TrainResult.read(out)
 
 
-def train_accelerate(config_file: str, data: Path, cfg: TrainConfig, out: Path, base: str, resume: bool) -> TrainResult:
-    return launch(accelerate_command(config_file, write_config(cfg, out), out, base, resume, "--data", str(data)), out)
+def train_in_processes(config_file: str | None, data: Path, cfg: TrainConfig, out: Path, base: str,
+                       resume: bool) -> TrainResult:
+    """SFT under `accelerate launch` with config_file, or in one child process without it."""
+    cmd = worker_command(config_file, write_config(cfg, out), out, base, resume, "--data", str(data))
+    return launch(cmd, out)
 
 
 def _ray_loop(config: dict) -> None:

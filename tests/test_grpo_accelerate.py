@@ -41,6 +41,7 @@ def test_grpo_under_accelerate_launch_stores_every_process_rollouts(store, fake_
     monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     sts = _seed(store, {0: (8, 1), 1: (8, 2)}, grpo_model)
+    monkeypatch.setattr("orchestration.grpo_stage.default_grpo_trainer", _not_here)
     accelerate = tmp_path / "two.yaml"
     accelerate.write_text(yaml.safe_dump({
         "compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_GPU", "num_processes": 2,
@@ -69,6 +70,35 @@ def test_grpo_under_accelerate_launch_stores_every_process_rollouts(store, fake_
     assert {r.model for r in rl} == {ck.path}
     assert ck.metrics["rollouts_this_run"] == 24 and ck.metrics["steps"] == 3 and len(ck.metrics["reward"]) == 3
     assert {c["statement_id"] for c in ck.metrics["curriculum"]["prompts"]} == {sts[0].id, sts[1].id}
+
+
+def _not_here():
+    raise AssertionError("GRPO trained in the driver's process")
+
+
+@pytest.mark.slow
+def test_grpo_in_a_child_process_is_scored_by_the_driver(store, fake_repl, grpo_model, tmp_path, monkeypatch):
+    """train.process: child (auto's choice on a GPU): one training process of its own, the reward served to it."""
+    from orchestration.cli import main
+
+    monkeypatch.setenv("FAKE_REPL_NO_REPLAY", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("orchestration.grpo_stage.default_grpo_trainer", _not_here)
+    _seed(store, {0: (8, 1)}, grpo_model)
+    config = tmp_path / "flywheel.yaml"
+    config.write_text(yaml.safe_dump({
+        "generator": {"backend": "hf", "model": grpo_model, "device": "cpu"},
+        "lean": {"repl": fake_repl, "timeout_s": 10, "workers": 2},
+        "prover": {"sampling": {"max_tokens": 6, "seed": 0}},
+        "train": {"method": "grpo", "process": "child", "grpo_steps": 2, "grpo_group_size": 4, "grpo_beta": 0.0,
+                  "grpo_max_completion_length": 6, "bf16": False, "device": "cpu", "sides": ["statement"],
+                  "curriculum_min_attempts": 8, "out_dir": str(tmp_path / "checkpoints")}}))
+    assert main(["--config", str(config), "train", "--round", "1"]) == 0
+    with store.read_only() as conn:
+        ck = conn.execute(text("SELECT * FROM checkpoints")).one()
+        n = conn.execute(text("SELECT count(*) FROM proof_attempts WHERE source = 'rl' AND model = :m"),
+                         {"m": ck.path}).scalar_one()
+    assert ck.method == "grpo" and n == 8 == ck.metrics["rollouts_this_run"]
 
 
 class _Stored:

@@ -272,16 +272,39 @@ def test_lora_is_merged_for_generation(trained, tmp_path):
         assert g.generate([GenerationRequest("theorem", max_tokens=4, seed=0)])[0][0].completion_tokens == 4
 
 
+def test_a_training_in_a_child_process_ends_as_the_one_in_this_process(trained, pg_url, tmp_path, monkeypatch):
+    """train.process: child (auto's choice on a GPU, where the child's exit gives the GPU back for certain)."""
+    import yaml
+
+    from orchestration.cli import main
+
+    def not_here(*a, **k):
+        raise AssertionError("train.process: child trained in the driver's process")
+
+    monkeypatch.setattr("orchestration.train_stage.default_trainer", lambda: not_here)
+    config = tmp_path / "flywheel.yaml"
+    config.write_text(yaml.safe_dump({"generator": {"model": trained["model"]}, "train": TRAIN | {"process": "child"}}))
+    out = tmp_path / "round-2"
+    assert main(["--db", pg_url, "--config", str(config), "train", "--round", "2", "--out", str(out)]) == 0
+    here, child = (json.loads((d / "result.json").read_text()) for d in (trained["out"], out))
+    assert [x["loss"] for x in child["metrics"]["loss"]] == pytest.approx(
+        [x["loss"] for x in here["metrics"]["loss"]], rel=1e-4)
+    a, b = _weights(here["path"]), _weights(child["path"])
+    assert a.keys() == b.keys() and all((a[k] - b[k]).abs().max() < 1e-4 for k in a)
+
+
 def test_the_accelerate_command_runs_our_worker_under_the_users_config(tmp_path):
     import sys
 
-    from orchestration.train_stage import accelerate_command
+    from orchestration.train_stage import worker_command
 
     config = tmp_path / "fsdp.yaml"
     config.write_text("distributed_type: FSDP\nnum_processes: 8\n")
-    cmd = accelerate_command(str(config), tmp_path / "train.json", tmp_path / "out", "m", True, "--data", "d")
+    cmd = worker_command(str(config), tmp_path / "train.json", tmp_path / "out", "m", True, "--data", "d")
     assert cmd[:5] == [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config)]
     assert cmd[5:9] == ["-m", "prover_loop.train.worker", "--data", "d"] and cmd[-1] == "--resume"
     assert cmd[cmd.index("--base") + 1] == "m"
+    alone = worker_command(None, tmp_path / "train.json", tmp_path / "out", "m", False, "--data", "d")
+    assert alone[:5] == [sys.executable, "-m", "prover_loop.train.worker", "--data", "d"]  # one child process
     with pytest.raises(ConfigError, match="no such file"):
-        accelerate_command(str(tmp_path / "missing.yaml"), tmp_path, tmp_path, "m", False)
+        worker_command(str(tmp_path / "missing.yaml"), tmp_path, tmp_path, "m", False)

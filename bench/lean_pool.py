@@ -55,13 +55,16 @@ def bench_parse() -> tuple[int, float]:
 
 
 class Sampler:
-    """Peak count and summed resident memory of this process's children (the REPLs), sampled every 20 ms."""
+    """Peak count and summed resident memory of this process's children (the REPLs), sampled every 20 ms; and
+    the CPU the sampling itself has taken (psutil walks /proc: about a tenth of a CPU), which is this process's
+    but neither the driver's nor a REPL's."""
 
     def __init__(self) -> None:
         import psutil
 
         self._me = psutil.Process()
         self.processes, self.rss_mb = 0, 0.0
+        self.cpu = 0.0  # this thread's CPU time so far, updated after each sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -77,6 +80,7 @@ class Sampler:
                 except psutil.Error:
                     continue
             self.processes, self.rss_mb = max(self.processes, n), max(self.rss_mb, rss / 2**20)
+            self.cpu = time.thread_time()
 
     def __enter__(self) -> "Sampler":
         self._thread.start()
@@ -146,7 +150,8 @@ def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imp
     """Every benchmark statement under its own header through the verifier (shipped config, `cap` processes in
     all). grouped: as check_many orders them (by header); else the headers interleaved, the worst order.
     by_imports: the pool as shipped; else keyed by the whole header (the baseline: a process per header).
-    Total CPU: this process's and that of every REPL it started (all closed, so counted, by the end)."""
+    Total CPU: this process's (less the sampler's own) and that of every REPL it started (all closed, so
+    counted, by the end)."""
     from flywheel.config import LeanConfig
     from flywheel.lean.repl.pool import split_header
     from flywheel.lean.guard.verifier import Verifier
@@ -165,7 +170,7 @@ def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imp
         v._pool.split = split_header if by_imports else whole_header
         for header, statement, _ in items:  # heads built before the clock starts: this measures the pool
             v.prepare(header, statement, "rfl")
-        cpu0, children0 = time.process_time(), _children_cpu()
+        cpu0, children0, sampled0 = time.process_time(), _children_cpu(), sampler.cpu
         start = time.perf_counter()
         if grouped:
             verdicts = v.check_many(items, workers=workers)
@@ -176,7 +181,8 @@ def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imp
         stats = v.stats()
         sent = {v.prepare(h, st, "rfl").header for h, st, _ in items}  # as the verifier sends them
         imports = len({split_header(h)[0] for h in sent})
-    driver, repls = time.process_time() - cpu0, _children_cpu() - children0
+    driver = time.process_time() - cpu0 - (sampler.cpu - sampled0)  # closing the REPLs included
+    repls = _children_cpu() - children0
     bad = [x for x in verdicts if x.status is not VerdictStatus.PROVED]
     if bad:
         raise RuntimeError(f"{len(bad)} benchmark checks did not pass, e.g. {bad[0]}")

@@ -12,7 +12,7 @@ the 16 distinct import headers their 26 headers come to once ProofNet's definiti
 verifier does; 2 import sets); there, processes and their resident memory are sampled while it runs, under a
 cap of W = 2 and 4, grouped and interleaved, for the shipped pool (processes keyed by imports, the rest of a
 header an env) and the baseline of a process per whole header, with processes started, evictions, header envs
-built and total CPU (driver and REPLs). Targets: processes started <= import sets + W; total CPU <= 0.5x the
+built and total CPU (driver and REPLs; the least of 3 runs, in turn). Targets: processes started <= import sets + W; total CPU <= 0.5x the
 baseline's; one header no slower than the baseline. Statement heads are timed cold and kept from an earlier
 run (HeadCache); answers are read from the real REPL transcripts. With a real REPL
 (`FLYWHEEL_LEAN_REPL`) the same run measures Lean's time per check on a trivial theorem."""
@@ -333,6 +333,7 @@ def _mix_rows(mix: list[dict]) -> list[list]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checks", type=int, default=6000, help="checks per pool run")
+    ap.add_argument("--mix-runs", type=int, default=3, help="header-mix runs of each pool, cap and order (best kept)")
     ap.add_argument("--repl", default=os.environ.get("FLYWHEEL_LEAN_REPL"),
                     help="a real REPL command; default: the instant fake REPL")
     args = ap.parse_args()
@@ -355,11 +356,13 @@ def main() -> None:
     runs["fresh process per check (1 worker)"] = _pool_run(argv, 1, 60 if fake else 6, 1)
     runs["pool, 2 workers, a process per whole header (the baseline)"] = max((p[1] for p in pairs), key=lambda r: r["rate"])
     mix = []
-    if fake:
+    if fake:  # each cap and order: the baseline and the shipped pool in turn, the least total CPU of each kept
         for cap in (2, 4):
             for grouped in (True, False):
-                for by_imports in (False, True):
-                    mix.append(bench_header_mix(command, 2, cap, grouped, by_imports)
+                tries = [[bench_header_mix(command, 2, cap, grouped, by_imports) for by_imports in (False, True)]
+                         for _ in range(args.mix_runs)]
+                for k, by_imports in enumerate((False, True)):
+                    mix.append(min((t[k] for t in tries), key=lambda m: m["cpu"])
                                | {"cap": cap, "grouped": grouped, "by_imports": by_imports})
     ver = bench_verifier(command, 2000 if fake else 20)
     rows = _rows(runs, ver, parsed, bench_heads(), bench_answers(), fake)
@@ -369,8 +372,10 @@ def main() -> None:
         body += (f"\n\nThe header mix: 2 threads check all {m0['checks']} benchmark statements, each under its own "
                  f"header ({m0['raw_headers']} distinct headers, {m0['headers']} once ProofNet's definitions are split off, "
                  f"{m0['imports']} import sets), under a cap of W processes. Targets for the shipped pool: "
-                 "processes started <= import sets + W, and total CPU (driver and REPLs) <= 0.5x the baseline "
-                 "of the same cap and order, measured in this run.\n\n")
+                 "processes started <= import sets + W, and total CPU (driver and REPLs, not the sampling of "
+                 "processes and memory) <= 0.5x the baseline of the same cap and order, measured in this run: "
+                 f"{args.mix_runs} runs of each, the two pools in turn, the one of least total CPU shown "
+                 "(the machine is shared).\n\n")
         body += table(["pool", "W", "order", "processes started", "evictions", "header envs built",
                        "wall per check", "total CPU", "CPU vs baseline", "REPL processes (peak)",
                        "REPL memory (peak)", "met"], _mix_rows(mix))
@@ -387,8 +392,12 @@ def main() -> None:
              "time per check: our layer's overhead, without the REPL's own work. The fresh-process row restarts the "
              "REPL (and re-sends the header) for every check. The pool keys processes by a header's imports and "
              "builds the rest of the header (open, set_option) once per process as an env that its checks reuse; "
-             "the baseline rows key a process on the whole header, as the pool did before. Header-mix processes and "
-             "memory are the REPLs' (the fake's own Python, tens of MB each; with Mathlib each holds several GB "
+             "the baseline rows key a process on the whole header, as the pool did before. Imports that have a "
+             "process get another in a free slot only while every process is held by a check: at a cap above the "
+             "callers (W=4, 2 threads) a check waits for its imports' own process while other imports' sit idle, "
+             "as at a full cap (until one has sat idle `rebalance_s` and gives way), so a second import set "
+             "checked after the first does not start a process per caller beside the idle ones. Header-mix "
+             "processes and memory are the REPLs' (the fake's own Python, tens of MB each; with Mathlib each holds several GB "
              "and takes seconds to import, so processes started is what the cost follows).\n")
     write_section("lean_pool" if fake else "lean_pool_real", "Lean layer: pool overhead, header mix, cache hits, parsing"
                   + ("" if fake else " (real REPL)"), body)

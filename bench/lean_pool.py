@@ -146,6 +146,33 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def bench_start(command: str, times: int = 5) -> float:
+    """CPU seconds (driver and REPL) of starting a REPL on the header mix's imports and closing it, no check:
+    what each process started adds to a header-mix row."""
+    from flywheel.lean.repl.client import LeanRepl
+
+    cpu0, children0 = time.process_time(), _children_cpu()
+    for _ in range(times):
+        LeanRepl(shlex.split(command), "import Mathlib\n", timeout_s=30.0).start().close()
+    return (time.process_time() - cpu0 + _children_cpu() - children0) / times
+
+
+def _mix_costs(mix: list[dict], start_s: float) -> str:
+    """Where the grouped rows' CPU goes: process starts, and the per-check work both pools do."""
+    out = [f"A start of the fake REPL (its Python and imports, then closed) costs {start_s * 1e3:.0f} ms of CPU."]
+    for m in mix:
+        if m["by_imports"] and m["grouped"]:
+            b = next(x for x in mix if not x["by_imports"] and (x["cap"], x["grouped"]) == (m["cap"], True))
+            work = m["cpu"] - m["started"] * start_s
+            least = (work + m["imports"] * start_s) / b["cpu"]
+            out.append(f"At W={m['cap']}, grouped, the shipped pool's {m['cpu']:.2f} s are {m['started']} starts "
+                       f"({m['started'] * start_s:.2f} s) and {work:.2f} s of checks (driver {m['driver']:.2f} s, "
+                       f"REPLs the rest), work the baseline does too beside its {b['started']} starts "
+                       f"({b['started'] * start_s:.2f} s of its {b['cpu']:.2f} s); one process per import set, "
+                       f"the fewest there can be, would come to {least:.2f}x.")
+    return " ".join(out)
+
+
 def bench_header_mix(command: str, workers: int, cap: int, grouped: bool, by_imports: bool) -> dict:
     """Every benchmark statement under its own header through the verifier (shipped config, `cap` processes in
     all). grouped: as check_many orders them (by header); else the headers interleaved, the worst order.
@@ -379,6 +406,7 @@ def main() -> None:
         body += table(["pool", "W", "order", "processes started", "evictions", "header envs built",
                        "wall per check", "total CPU", "CPU vs baseline", "REPL processes (peak)",
                        "REPL memory (peak)", "met"], _mix_rows(mix))
+        body += "\n\n" + _mix_costs(mix, bench_start(command))
     missed = [row[0] for row in rows if row[-1] == "NO"] + [f"header mix {r[0]}, W={r[1]}, {r[2]}"
                                                            for r in (_mix_rows(mix) if mix else []) if r[-1] == "NO"]
     if missed:

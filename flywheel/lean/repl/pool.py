@@ -9,8 +9,9 @@ in flight as processes): a process idle elsewhere means the callers are fewer th
 one more would be a start (an import of Mathlib: seconds of CPU) that no check needs, so the check waits
 for its imports' own as at a full cap. At the cap (or so held back) an idle process of other imports is
 closed to make room: at once when the imports have no process at all, else only once it has sat idle
-`rebalance_s` (so that two import sets checked in turn do not trade processes on every check). Processes are replaced after a fault, when their resident memory passes the limit, or after N
-checks when a count is configured; a new process rebuilds the envs its checks need."""
+`rebalance_s` (so that two import sets checked in turn do not trade processes on every check).
+Processes are replaced after a fault, when their resident memory passes the limit, or after N checks when
+a count is configured; a new process rebuilds the envs its checks need."""
 
 from __future__ import annotations
 

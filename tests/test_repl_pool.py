@@ -259,3 +259,21 @@ def test_other_imports_take_an_idle_process_at_once_or_after_it_sat_idle(fake_re
         second = pool.check(other, USES_FOO)  # its imports' process is busy: the last idle one gives way once aged
         first.join()
     assert second.answer["messages"] == [] and pool.stats.evictions == 2
+
+
+def test_imports_with_a_process_grow_only_while_every_process_is_held(fake_repl):
+    # check_many's order at a cap above its callers: two callers, one import set, then the other. The first set
+    # gets a process per caller; the second gets one, while the first's sit idle: a second would be a start
+    # (seconds with Mathlib) that two callers cannot use beside the three processes there are.
+    other = "import Other\n\nopen Foo\n"
+    slow = "theorem s : True := trivial -- fake:sleep=300"
+    with _pool(fake_repl, size=4, timeout_s=5.0) as pool:
+        for header in (OPEN_FOO, other):
+            pair = [threading.Thread(target=pool.check, args=(header, slow)) for _ in range(2)]
+            for t in pair:
+                t.start()
+            for t in pair:
+                t.join()
+        assert pool.stats.started == 3 and pool.stats.evictions == 0 and pool.processes() == 3
+        assert pool.check(OPEN_FOO, USES_FOO).answer["messages"] == []  # the first set's processes serve on
+    assert pool.stats.started == 3 and pool.stats.checks == 5

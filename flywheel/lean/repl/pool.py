@@ -3,11 +3,15 @@ set_option) is an env built once in a process of its imports and reused by every
 headers that import the same modules share processes (with Mathlib a process is a full import: several
 seconds and gigabytes). A check borrows an idle process of its imports (one that holds its header's env
 first), never a dead or busy one; a process keeps its headers' envs least recently used first, dropping
-the oldest past `max_envs`. When no process of the imports is idle and the cap is reached, an idle process
-of other imports is closed to make room: at once when the imports have no process at all, else only once
-it has sat idle `rebalance_s` (so that two import sets checked in turn do not trade processes on every
-check). Processes are replaced after a fault, when their resident memory passes the limit, or after N
-checks when a count is configured; a new process rebuilds the envs its checks need."""
+the oldest past `max_envs`. When no process of the imports is idle, imports with no process take a free
+slot; imports that have one take a free slot only while every process is held by a check (as many checks
+in flight as processes): a process idle elsewhere means the callers are fewer than the processes, and
+one more would be a start (an import of Mathlib: seconds of CPU) that no check needs, so the check waits
+for its imports' own as at a full cap. At the cap (or so held back) an idle process of other imports is
+closed to make room: at once when the imports have no process at all, else only once it has sat idle
+`rebalance_s` (so that two import sets checked in turn do not trade processes on every check).
+Processes are replaced after a fault, when their resident memory passes the limit, or after N checks when
+a count is configured; a new process rebuilds the envs its checks need."""
 
 from __future__ import annotations
 
@@ -89,6 +93,7 @@ class ReplPool:
         self.max_envs, self.rebalance_s, self.split = max_envs, rebalance_s, split
         self._imports: OrderedDict[str, _Imports] = OrderedDict()  # least recently used first
         self._live = 0
+        self._in_flight = 0  # checks between asking for a process and giving it back
         self._closed = False
         self._cond = threading.Condition()
         self._carry: bool | None = None  # whether this REPL's envs keep their scope: probed once
@@ -118,8 +123,11 @@ class ReplPool:
     def _borrow(self, imports: str, rest: str) -> tuple[LeanRepl | None, LeanRepl | None]:
         """An idle process of these imports (one holding the rest's env first), or None with a slot held for a
         new one; and the process evicted to free that slot, for the caller to close outside the lock.
-        Processes start lazily, in the thread that needs one, so start-up is paid in parallel."""
+        Processes start lazily, in the thread that needs one, so start-up is paid in parallel; imports that
+        have a process grow into a free slot only while no process is idle anywhere (see the module's
+        docstring)."""
         with self._cond:
+            self._in_flight += 1
             while True:
                 entry = self._imports.setdefault(imports, _Imports())
                 self._imports.move_to_end(imports)
@@ -128,7 +136,7 @@ class ReplPool:
                     repl = entry.idle.pop(at)
                     entry.idle_since.pop(id(repl), None)
                     return repl, None
-                if self._live < self.size:
+                if self._live < self.size and (not entry.live or self._live < self._in_flight):
                     self._live += 1
                     entry.live += 1
                     return None, None
@@ -164,6 +172,7 @@ class ReplPool:
     def _give_back(self, imports: str, repl: LeanRepl | None) -> None:
         dead = None
         with self._cond:
+            self._in_flight -= 1
             entry = self._imports[imports]  # never dropped while it has a live process
             if repl is not None and repl.alive and not self._closed:
                 entry.idle.append(repl)

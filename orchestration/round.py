@@ -90,28 +90,32 @@ def run_round(store: Store, cfg: Config, number: int, engines, stop: threading.E
     begin_round(store, cfg, number, run_until, pilot)
     done: list[StageCounts] = []
     for stage in STAGES:
-        with store.session() as s:
-            state = dbrounds.stage_state(s, number, stage)
-        if state in (StageState.DONE, StageState.SKIPPED):
-            log.info("round %d: %s already %s", number, stage, state.value)
-            continue
         if stop.is_set():
             break
-        log.info("round %d: %s", number, stage)
-        try:
+        try:  # every store access of a stage, its state's too, fails as that stage: the error names it
+            with store.session() as s:
+                state = dbrounds.stage_state(s, number, stage)
+            if state in (StageState.DONE, StageState.SKIPPED):
+                log.info("round %d: %s already %s", number, stage, state.value)
+                continue
+            log.info("round %d: %s", number, stage)
             counts = _run_stage(store, cfg, number, stage, engines, stop, out_dir, pilot or {})
+            if stop.is_set():  # Ctrl-C or SIGTERM: what was in flight is stored; the stage is stopped, not running
+                _settle_stage(store, number, stage, StageState.STOPPED)
         except Exception as e:
             _stage_failed(store, number, stage, e)
             raise
-        if stop.is_set():  # Ctrl-C or SIGTERM: what was in flight is stored; the stage is stopped, not running
-            _settle_stage(store, number, stage, StageState.STOPPED)
         if counts is None:
             continue
         print(counts.render(), flush=True)
         done.append(counts)
     if not stop.is_set():
-        with store.session() as s:
-            dbrounds.finish_round(s, number)
+        try:
+            with store.session() as s:
+                dbrounds.finish_round(s, number)
+        except Exception as e:
+            _stage_failed(store, number, "finish", e)
+            raise
     return done
 
 

@@ -108,7 +108,8 @@ class OpenAIServer:
     HTTP status (429 carries Retry-After: `retry_after`), "hang" (answer nothing for `hang_s`),
     "garbage" (200 with a body that is not JSON), "short" (one choice too few) or "drop" (answer, then close the
     connection unannounced, as a server's idle timeout does). `connections` counts the TCP connections made. `respond(prompt, i)`
-    makes the i-th completion's text (default: the prompt and i)."""
+    makes the i-th completion's text (default: the prompt and i). `answering` cleared holds every request until it
+    is set again (a generator that makes no progress while a test does something to the rest of the system)."""
 
     def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05):
         self.respond = respond or (lambda prompt, i: f"{prompt}#{i}")
@@ -120,6 +121,8 @@ class OpenAIServer:
         self.active = 0
         self.max_active = 0
         self.connections = 0
+        self.answering = threading.Event()
+        self.answering.set()
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -183,6 +186,7 @@ def _handler(server: OpenAIServer):
             key, action = server.next_action(body, self.path, self.headers.get("Authorization"),
                                              self.headers.get("Proxy-Authorization"))
             try:
+                server.answering.wait()
                 time.sleep(server.latency_s)
                 if action == "hang":
                     time.sleep(server.hang_s)

@@ -104,6 +104,17 @@ def test_real_new_axiom_refused(real_lean_cfg):
     assert got.status is V.REJECTED, got
 
 
+def test_real_tactic_names_are_identifiers_where_no_tactic_starts(real_lean_cfg):
+    # `stop` and `hint` are refused where a tactic starts; Lean reserves neither name, so elsewhere they are
+    # identifiers to Lean as to the guard: these prove, and the tactic forms never reach Lean.
+    with Verifier(real_lean_cfg) as v:
+        honest = v.check("", "theorem y1 (stop hint : Nat) : stop + hint = hint + stop := sorry",
+                         "Nat.add_comm stop hint")
+        tactic = v.check("", "theorem y2 (stop : Nat) : stop = stop := sorry", "by\n  (stop\n  rfl)")
+    assert honest.status is V.PROVED, honest
+    assert tactic.status is V.REJECTED and "stop" in tactic.reason, tactic
+
+
 @pytest.mark.parametrize("imports", ["", "import Init\n\n"])
 def test_real_headers_differing_in_an_open_share_one_process(real_lean_cfg, imports):
     # `succ` means Nat.succ only under `open Nat`: each header gives the verdict it gives alone, in one process

@@ -76,6 +76,18 @@ CHEATS = [
     ("by\n  simp\n  hint", "hint"),
     ("by hint", "hint"),
     ("by simp <;> hint", "hint"),
+    ("by (hint)", "hint"),
+    ("by\n  simp\n  all_goals (first | hint | simp)", "hint"),
+    ("by\n  iterate 2 hint", "hint"),
+    ("by\n  classical hint", "hint"),
+    # `stop tacs` is `repeat sorry`; the kernel hands Lean.reduceNat to compiled code, as it does reduceBool
+    ("by\n  stop\n  simp", "stop"),
+    ("by stop simp", "stop"),
+    ("by\n  · stop\n    simp", "stop"),
+    ("by\n  simp <;> stop simp", "stop"),
+    ("by\n  repeat' (stop simp)", "stop"),
+    ("by exact Lean.ofReduceNat _ _ rfl", "ofReduceNat"),
+    ("by\n  have : Lean.reduceNat 2 = 2 := rfl\n  simp", "ofReduceNat"),
     # control characters: what Lean reads would depend on an escape layer
     ("by\n  simp\x0b", "U+000B"),
     ("by\x00 simp", "U+0000"),
@@ -102,6 +114,10 @@ HONEST = [
     "by\n  have : #s = 3 := by simp\n  omega",
     "by\n  have : (#v[1, 2] : Vector ℕ 2).size = 2 := rfl\n  simp",
     "by\n  exact hint",
+    "by\n  exact (hint)",
+    "by\n  have : (Std.Range.mk 0 5 1 (by decide)).stop = 5 := rfl\n  simp [r.stop, (f x).hint, h.1.stop]",
+    "by\n  exact ⟨stop, hint⟩",
+    "by\n  simp [Nat.reduceMul, Nat.reduceAdd]",
     "by\n  linarith [hint, hint.le]",
     "by\n  nlinarith [hint]\n  -- hint: use the hypothesis",
     'by\n  have : "a{b" ≠ "" := by decide\n  simp',
@@ -166,6 +182,8 @@ def test_statement_scans():
     assert "debug" in scan_statement("theorem t : (set_option debug.skipKernelTC true in False) := by sorry", P)
     assert scan_statement("theorem putnam (n : ℕ) (hint : n > 0) : n ≥ 1 := by sorry", P) is None
     assert scan_statement("theorem t (x : ℕ) (h : x > hint) : True := by sorry", P) is None
+    assert scan_statement("theorem t (stop hint : ℕ) : stop + hint = hint + stop := by sorry", P) is None
+    assert "hint" in scan_statement("theorem t (h : 1 = by\n  hint) : True := by sorry", P)
     assert "U+000B" in scan_statement("theorem vt : '\x0b'.toNat = 1 := by decide", P)
 
 

@@ -23,7 +23,7 @@ from flywheel.lean.text.lexer import OPEN_TO_CLOSE, Kind, Token, tokenize
 # (3: `#print axioms` in the proof's own command, its answer taken only at its position; 4: preambles as
 # checked commands, no `#print axioms` asked again of an answer with none at its position, options; 5: the lexer
 # read as Lean's `whitespace`/`finishCommentBlock`/literal parsers read, refusing the spellings the token table decides).
-GUARD_VERSION = 5
+GUARD_VERSION = 6
 
 
 @dataclass(slots=True, frozen=True)
@@ -58,13 +58,15 @@ FREE_OPTIONS = frozenset({"checkBinderAnnotations", "autoImplicit", "relaxedAuto
 # Free by their prefix, yet they write files: the profiler's output.
 WRITING_OPTION_PREFIXES = ("trace.profiler.output",)
 
+_COMPILED = "Lean.ofReduceBool / ofReduceNat / trustCompiler"
 # A name any of whose components is one of these is refused (the reason names it).
 BANNED_COMPONENTS = {
     "sorry": "sorry", "admit": "admit", "sorryAx": "sorryAx",
     # everything that reaches the compiler or the elaborator instead of the kernel
     "implemented_by": "implemented_by", "extern": "extern", "unsafe": "unsafe",
-    "ofReduceBool": "Lean.ofReduceBool / trustCompiler", "reduceBool": "Lean.ofReduceBool / trustCompiler",
-    "trustCompiler": "Lean.ofReduceBool / trustCompiler",
+    # the kernel hands `Lean.reduceBool`/`Lean.reduceNat` to compiled code (which honours implemented_by)
+    "ofReduceBool": _COMPILED, "reduceBool": _COMPILED, "ofReduceNat": _COMPILED, "reduceNat": _COMPILED,
+    "trustCompiler": _COMPILED,
     "run_tac": "metaprogram in the proof", "run_cmd": "metaprogram in the proof", "run_elab": "metaprogram in the proof",
     "run_meta": "metaprogram in the proof", "by_elab": "metaprogram in the proof", "Elab": "metaprogram in the proof",
     "Compiler": "metaprogram in the proof", "Environment": "metaprogram in the proof", "addDecl": "metaprogram in the proof",
@@ -79,10 +81,14 @@ BANNED_COMPONENTS = {
     "observe?": "proof search tactic (apply?/exact?/rw?)", "rw_search": "proof search tactic (apply?/exact?/rw?)",
     "library_search": "proof search tactic (library_search)",
 }
-# `hint` is a search tactic, and also a fine hypothesis name: refused only where a tactic starts.
-TACTIC_ONLY = {"hint": "proof search tactic (hint)"}
+# Tactics whose name is also a fine identifier (tactic keywords are not reserved: `hint` may name a
+# hypothesis, `r.stop` is a field): refused only where a tactic starts. `stop tacs` is `repeat sorry`.
+TACTIC_ONLY = {"hint": "proof search tactic (hint)", "stop": "sorry (stop is repeat sorry)"}
+# After these a tactic starts; after `iterate n` too, and after a `(` or `{` that itself stands where a
+# tactic starts (a tactic block).
 _TACTIC_START_AFTER = {"by", ";", "·", ".", "try", "|", "then", "else", "=>", "all_goals", "any_goals",
-                       "repeat", "focus", "iterate"}
+                       "repeat", "repeat'", "repeat1", "focus", "iterate", "classical", "with_reducible",
+                       "with_reducible_and_instances", "with_unfolding_all", "fail_if_success", "show_term"}
 # Keywords that start a command (Lean's and Mathlib's). Keywords cannot be escaped, so the raw token text
 # is compared; `«theorem»` is an ordinary name.
 COMMAND_KEYWORDS = frozenset("""
@@ -185,16 +191,31 @@ def _open_clause(code: _Code, i: int) -> int:
     return j if j > start else -1
 
 
-def _tactic_position(code: _Code, i: int) -> bool:
-    if _line_start(code, i):
-        return True
-    before = [t.text for t in code.tokens[max(0, i - 3) : i]]
-    if before[-1] == ">":  # `<;>` is three symbol tokens; a lone `>` is a comparison
-        return before[-3:] == ["<", ";", ">"]
-    return before[-1] in _TACTIC_START_AFTER
+def _tactic_position(code: _Code, i: int, proof: bool) -> bool:
+    """Whether token i stands where a tactic starts. proof: the code is a proof, where a line's first token
+    or a `(`/`{` opening a line starts a tactic; elsewhere (a statement's binders and conclusion) a line
+    starts one only after a `by`."""
+    tactics = proof or any(t.text == "by" for t in code.tokens[:i])
+    while True:
+        if _line_start(code, i):
+            return tactics
+        toks = code.tokens
+        prev = toks[i - 1]
+        before = [t.text for t in toks[max(0, i - 3) : i]]
+        if prev.text == ">":  # `<;>` is three symbol tokens; a lone `>` is a comparison
+            return before[-3:] == ["<", ";", ">"]
+        if prev.text == "." and i >= 2 and toks[i - 2].end == prev.start \
+                and (toks[i - 2].kind in (Kind.NAME, Kind.NUMBER) or toks[i - 2].text in _CLOSERS):
+            return False  # `(x).stop`, `h.1.hint`: a projection, not a bullet
+        if prev.kind is Kind.NUMBER and i >= 2 and toks[i - 2].text == "iterate":
+            return True
+        if prev.text in ("(", "{"):
+            i -= 1  # a tactic block where a tactic starts
+            continue
+        return prev.text in _TACTIC_START_AFTER
 
 
-def _banned_name(code: _Code, i: int, policy: Policy) -> str | None:
+def _banned_name(code: _Code, i: int, policy: Policy, proof: bool = False) -> str | None:
     tok = code.tokens[i]
     if tok.text == "unsafe" and _aesop_phase(code, i):
         return None
@@ -203,7 +224,7 @@ def _banned_name(code: _Code, i: int, policy: Policy) -> str | None:
             return f"banned: {BANNED_COMPONENTS[part]}"
         if part == "native_decide" and not policy.allow_native_decide:
             return "banned: native_decide"
-    if tok.text in TACTIC_ONLY and _tactic_position(code, i):
+    if tok.text in TACTIC_ONLY and _tactic_position(code, i, proof):
         return f"banned: {TACTIC_ONLY[tok.text]}"
     if tok.text == "native" and not policy.allow_native_decide:
         before = code.tokens[i - 1].text if i else ""
@@ -249,7 +270,7 @@ def _scan(code: _Code, policy: Policy, *, what: str, in_only: bool, proof: bool 
                 continue
             if tok.text in COMMAND_KEYWORDS and not (tok.text == "unsafe" and _aesop_phase(code, i)):
                 return f"banned: command {what}: {tok.text}"
-            reason = _banned_name(code, i, policy)
+            reason = _banned_name(code, i, policy, proof)
             if reason:
                 return reason
         elif tok.text == "@" and i + 1 < len(toks) and toks[i + 1].text == "[" and toks[i + 1].start == tok.end:

@@ -266,7 +266,22 @@ def bench_answers() -> dict:
         got = [a for i in range(0, len(big), 1 << 16) for a in reader.feed(big[i : i + (1 << 16)])]
         assert len(got) == 1
     per_big = (time.perf_counter() - start) / 5 * 1e3
-    return {"answers": len(texts), "us_per_answer": small, "big_mb": len(big.encode()) / 2**20, "big_ms": per_big}
+    # hostile: 8 MB of `{x} ` in one message, every read (about 4 KB) ending at a closing brace, each of
+    # which would look like the answer's end to a reader that decodes at every brace
+    flood = json.dumps({"messages": [{"severity": "info", "data": "{x} " * (2 << 20)}], "env": 0}) + "\n\n"
+    pieces, i = [], 0
+    while i < len(flood):
+        cut = flood.find("}", i + 4096)
+        cut = len(flood) if cut < 0 else cut + 1
+        pieces.append(flood[i:cut])
+        i = cut
+    start = time.perf_counter()
+    reader = AnswerReader()
+    got = [a for piece in pieces for a in reader.feed(piece)] or reader.settle()
+    assert len(got) == 1
+    flood_ms = (time.perf_counter() - start) * 1e3
+    return {"answers": len(texts), "us_per_answer": small, "big_mb": len(big.encode()) / 2**20, "big_ms": per_big,
+            "flood_mb": len(flood) / 2**20, "flood_reads": len(pieces), "flood_ms": flood_ms}
 
 
 def bench_verifier(command: str, checks: int) -> dict:
@@ -337,6 +352,8 @@ def _rows(runs: dict, ver: dict, parsed: tuple[int, float], heads: dict, answers
                  f"{answers['us_per_answer']:.1f} µs", "", ""])
     rows.append([f"reading a {answers['big_mb']:.1f} MB answer in 64 KB reads", "5", "", f"{answers['big_ms']:.1f} ms",
                  "", ""])
+    rows.append([f"reading a {answers['flood_mb']:.0f} MB answer, each of its {answers['flood_reads']:,} reads ending at a "
+                 "brace (hostile)", "1", "", f"{answers['flood_ms']:.0f} ms", "linear in the answer", ""])
     return rows
 
 

@@ -44,6 +44,9 @@ class LeanConfig:
     workers: int = 1  # REPL processes in all, across headers (the least recently used header gives way)
     memory_limit_mb: int = 8192  # address-space cap per REPL process
     rss_limit_mb: int = 6144  # restart a REPL whose resident memory passed this
+    # An answer past this many MB (a proof that makes Lean print without end: deep traces, a term
+    # pretty-printed at full depth) is not read on: the check fails and the process is replaced.
+    max_answer_mb: int = 64
     max_checks_per_process: int = 0  # restart a REPL after this many checks; 0: only on memory (rss_limit_mb)
     max_heartbeats: int = 400000  # the largest maxHeartbeats (and synthInstance.maxHeartbeats) code may set
     max_rec_depth: int = 10000  # the largest maxRecDepth code may set
@@ -353,7 +356,7 @@ COUNT, COUNT0, POSITIVE, FRACTION, SHARE = Range(1), Range(0), Range(0, low_open
 # Number fields and their bounds, checked before anything starts (None, where allowed, is not checked).
 RANGES: dict[tuple[str, str], Range] = {
     **{("LeanConfig", f): COUNT for f in ("workers", "memory_limit_mb", "rss_limit_mb", "max_heartbeats",
-                                          "max_rec_depth", "dojo_memory_limit_mb")},
+                                          "max_rec_depth", "dojo_memory_limit_mb", "max_answer_mb")},
     ("LeanConfig", "max_checks_per_process"): COUNT0,  # 0: no count limit, restarts on memory alone
     ("LeanConfig", "timeout_s"): POSITIVE,
     ("LeanConfig", "infra_retries"): COUNT0,

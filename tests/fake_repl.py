@@ -9,6 +9,8 @@ Answers, in order of precedence:
   for, and the process a test may kill there),
   `-- fake:error=TEXT`, `-- fake:axioms=A,B` (what `#print axioms` will list for this declaration),
   `-- fake:info=TEXT` (an info message at the marker, as `trace "TEXT"` there prints),
+  `-- fake:flood=MB` (an info message of MB megabytes of `{x} `, as a deep trace prints),
+  `-- fake:late-blank` (the blank line after the answer held back until the next answer's),
   `-- fake:sorry-warning` (the warning without a `sorries` entry, as term-mode sorry in old REPLs);
 - replay of real answers in tests/data/lean: kimina-match (by statement and proof) and the lean2021
   transcripts (by exact command, printed as the raw multi-line text);
@@ -332,6 +334,11 @@ class Fake:
                 at = next(m.start() for m in _MARK.finditer(cmd) if m.group(1) == "info")
                 out["messages"].insert(0, {"severity": "info", "pos": _pos(cmd, at), "endPos": _pos(cmd, at + 2),
                                            "data": marks["info"]})
+            if "flood" in marks:  # a message of MB megabytes, `{x} ` over and over (a deep trace, a huge term)
+                at = next(m.start() for m in _MARK.finditer(cmd) if m.group(1) == "flood")
+                text = "{x} " * int(float(marks["flood"]) * 2**18)
+                out["messages"].insert(0, {"severity": "info", "pos": _pos(cmd, at), "endPos": _pos(cmd, at + 2),
+                                           "data": text})
         else:
             out = {"messages": [], "env": self._new_env(env, {})}
         # the model only adds sorries (where Lean met some, or failed) and tactics (when asked): else it is skipped
@@ -496,6 +503,7 @@ def requests(stream):
 
 def main() -> int:
     fake = Fake()
+    blank = ""
     for raw in requests(sys.stdin):
         try:
             req = careless_loads(raw) if os.environ.get("FAKE_REPL_CARELESS_JSON") == "1" else json.loads(raw)
@@ -509,7 +517,10 @@ def main() -> int:
             fake.declare(req["cmd"], out["env"])
         if isinstance(out, dict) and os.environ.get("FAKE_REPL_NO_POSITIONS") == "1":
             out = _without_positions(out)
-        sys.stdout.write((out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)) + "\n\n")
+        late = "fake:late-blank" in req.get("cmd", "")  # the blank line held back until the next answer
+        sys.stdout.write(blank + (out if isinstance(out, str) else json.dumps(out, ensure_ascii=False))
+                         + ("" if late else "\n\n"))
+        blank = "\n\n" if late else ""
         sys.stdout.flush()
     return 0
 

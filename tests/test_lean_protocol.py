@@ -62,3 +62,43 @@ def test_braces_quotes_and_escapes_inside_strings_in_any_split():
             got += reader.feed(text[i:i + step])
             i += step
         assert got == values and reader.pending().strip() == ""
+
+
+def test_a_large_answer_costs_linear_decodes_however_its_reads_fall(monkeypatch):
+    # Every read ends at a closing brace inside a string (the worst case: each looks like an answer's end).
+    # Decoding at each would scan the text so far each time, quadratic in the answer; past DEFER_FROM the
+    # reader decodes as the text doubles, and settle() decodes what the last brace ended.
+    import flywheel.lean.repl.protocol as protocol
+
+    scanned = []
+    real = protocol._DECODER
+
+    class Counting:
+        def raw_decode(self, s, idx=0):
+            scanned.append(len(s) - idx)
+            return real.raw_decode(s, idx)
+
+    monkeypatch.setattr(protocol, "_DECODER", Counting())
+    value = {"messages": [{"severity": "info", "data": "{x} " * (2 << 20)}], "env": 0}  # 8 MB
+    text = json.dumps(value) + "\n\n"
+    reader, got, i = AnswerReader(), [], 0
+    while i < len(text):
+        cut = text.find("}", i + 4096)
+        cut = len(text) if cut < 0 else cut + 1
+        got += reader.feed(text[i:cut])
+        i = cut
+    assert got == [value]
+    reads = len(text) // 4096
+    assert sum(scanned) < 4 * len(text), (len(scanned), reads)  # a decode a read would scan ~reads/2 times the text
+
+
+def test_a_large_answer_without_its_blank_line_is_settled():
+    value = {"messages": [{"data": "{x} " * (1 << 19)}], "env": 1}  # 2 MB, no blank line after it (yet)
+    text = json.dumps(value)
+    reader, got = AnswerReader(), []
+    for i in range(0, len(text), 1 << 16):
+        got += reader.feed(text[i:i + (1 << 16)])
+    if not got:  # the last brace's decode was put off: the owner settles it once no more text comes
+        assert reader.deferred
+        got = reader.settle()
+    assert got == [value] and not reader.deferred and reader.pending() == ""

@@ -161,6 +161,30 @@ def test_a_forged_axioms_message_from_the_proof_is_not_our_answer(lean_cfg):
     assert [m["data"] for m in honest.messages] == [FORGED] and honest.messages[0]["proof_pos"]["line"] == 2
 
 
+def test_an_answer_past_max_answer_mb_fails_its_check_and_the_next_is_right(lean_cfg):
+    """A proof that makes Lean print without end (a deep trace, a term at full depth) fails, once its answer
+    passes lean.max_answer_mb; the reading stops there, the process is replaced and the next check is right.
+    Under the cap a large answer, its reads each ending at a brace, is read whole."""
+    import dataclasses
+
+    capped = dataclasses.replace(lean_cfg, max_answer_mb=1, workers=1)
+    with Verifier(capped, cache=MemoryCache()) as verifier:
+        flood = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:flood=3")
+        after = verifier.check(HEADER, STATEMENT, "by\n  nlinarith [sq_nonneg x]")
+        stats = verifier.stats()
+    assert flood.status is V.FAILED and "lean.max_answer_mb" in flood.reason, flood
+    assert after.status is V.PROVED, after
+    assert stats["oversize"] == 1 and stats["started"] == 2, stats
+    with Verifier(dataclasses.replace(lean_cfg, workers=1)) as verifier:
+        large = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:flood=3")
+        # its blank line not yet there: the last brace's decode, put off, is made once the text stops
+        late = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:flood=3\n  -- fake:late-blank")
+        after = verifier.check(HEADER, STATEMENT, "by\n  nlinarith [sq_nonneg (x + 1)]")
+    assert large.status is V.PROVED and len(large.messages[0]["data"]) == 3 << 20, large.status
+    assert late.status is V.PROVED and len(late.messages[0]["data"]) == 3 << 20, late.status
+    assert after.status is V.PROVED, after
+
+
 def test_two_messages_where_print_axioms_answers_are_never_proved():
     from flywheel.lean.guard.soundness import Policy
     from flywheel.lean.guard.verdicts import classify, with_axioms

@@ -107,7 +107,7 @@ class Verifier:
 
     def _repl(self, imports: str) -> LeanRepl:
         return LeanRepl(self._argv, imports, timeout_s=self.cfg.timeout_s, memory_limit_mb=self.cfg.memory_limit_mb,
-                        cwd=self._cwd)
+                        cwd=self._cwd, max_answer_mb=self.cfg.max_answer_mb)
 
     @property
     def toolchain(self) -> str:
@@ -214,8 +214,9 @@ class Verifier:
         except HeaderError as e:  # the header's own error, the same for every proof under it
             return Verdict(VerdictStatus.FAILED, str(e), time_s=time.perf_counter() - start), None
         elapsed = time.perf_counter() - start
-        if outcome.failure is not None:
-            status = VerdictStatus.TIMEOUT if outcome.failure.fault is Fault.TIMEOUT else VerdictStatus.CRASHED
+        if outcome.failure is not None:  # an answer too large is the code's doing, as an error would be
+            status = {Fault.TIMEOUT: VerdictStatus.TIMEOUT, Fault.OVERSIZE: VerdictStatus.FAILED}.get(
+                outcome.failure.fault, VerdictStatus.CRASHED)
             return Verdict(status, str(outcome.failure), time_s=elapsed), None
         verdict = classify(outcome.answer, p.name, outcome.env_answer, self.policy, expect_sorry=expect_sorry,
                            axioms_at=at)

@@ -38,6 +38,7 @@ class Fault(str, enum.Enum):
     TIMEOUT = "timeout"
     DIED = "died"
     GARBAGE = "garbage"
+    OVERSIZE = "oversize"  # an answer past max_answer_mb: what the code made Lean print, not Lean's fault
 
 
 @dataclass(slots=True)
@@ -91,12 +92,13 @@ class LeanRepl:
 
     def __init__(self, command: Sequence[str], header: str = "", timeout_s: float = 60.0,
                  header_timeout_s: float = 600.0, memory_limit_mb: int = 0, cwd: str | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, max_answer_mb: float = 64):
         self.command = list(command)
         self.header = header
         self.timeout_s = timeout_s
         self.header_timeout_s = header_timeout_s
         self.memory_limit_mb = memory_limit_mb
+        self.max_answer_bytes = int(max_answer_mb * (1 << 20))
         self.cwd, self.env = cwd, env
         self.proc: subprocess.Popen | None = None
         self.base_env: int | None = None
@@ -307,11 +309,17 @@ class LeanRepl:
         except ValueError as e:
             raise ReplFailure(Fault.DIED, "the REPL was closed") from e
         wait = _waiter(fd)
+        received = 0
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ReplFailure(Fault.TIMEOUT, f"no answer within {timeout_s:g} s")
-            if not wait(left):
+            deferred = self._reader.deferred
+            if not wait(min(left, SETTLE_S) if deferred else left):
+                if deferred:  # the text stopped at a closing brace: decode it as it is
+                    answer = self._answers(None)
+                    if answer is not None:
+                        return answer
                 continue
             try:
                 chunk = os.read(fd, 1 << 16)
@@ -325,14 +333,30 @@ class LeanRepl:
                 except subprocess.TimeoutExpired:
                     pass
                 raise ReplFailure(Fault.DIED, self._died("the REPL exited", proc))
-            try:
-                answers = self._reader.feed(self._decoder.decode(chunk))
-            except ProtocolError as e:
-                raise ReplFailure(Fault.GARBAGE, str(e)) from e
-            if answers:
-                if len(answers) > 1 or self._reader.pending().strip():
-                    raise ReplFailure(Fault.GARBAGE, "the REPL answered more than it was asked")
-                return answers[0]
+            received += len(chunk)
+            if self.max_answer_bytes and received > self.max_answer_bytes:
+                raise ReplFailure(Fault.OVERSIZE, f"an answer past {self.max_answer_bytes / (1 << 20):g} MB "
+                                                  "(lean.max_answer_mb), not read on")
+            answer = self._answers(chunk)
+            if answer is not None:
+                return answer
+
+    def _answers(self, chunk: bytes | None) -> Answer | None:
+        """The answer that chunk completes (None: settle a deferred one), or None; more than one is garbage."""
+        try:
+            answers = self._reader.feed(self._decoder.decode(chunk)) if chunk is not None else self._reader.settle()
+        except ProtocolError as e:
+            raise ReplFailure(Fault.GARBAGE, str(e)) from e
+        if not answers:
+            return None
+        if len(answers) > 1 or self._reader.pending().strip():
+            raise ReplFailure(Fault.GARBAGE, "the REPL answered more than it was asked")
+        return answers[0]
+
+
+# How long text that stopped at a closing brace may wait for more before a large answer is decoded as it is
+# (AnswerReader.deferred): about a pipe's refill, far below any check's time.
+SETTLE_S = 0.02
 
 
 def _waiter(fd: int):

@@ -51,6 +51,7 @@ class PoolStats:
     timeouts: int = 0
     crashes: int = 0
     garbage: int = 0
+    oversize: int = 0  # answers past max_answer_mb (their processes replaced)
     retries: int = 0  # checks run again on a fresh process after theirs died
     evictions: int = 0  # idle processes closed to make room for other imports'
     env_builds: int = 0  # header envs built (once per header and process)
@@ -60,7 +61,7 @@ class PoolStats:
     def as_dict(self) -> dict:
         per = self.busy_s / self.checks if self.checks else 0.0
         return {"checks": self.checks, "started": self.started, "restarts": self.restarts, "timeouts": self.timeouts,
-                "crashes": self.crashes, "garbage": self.garbage, "retries": self.retries,
+                "crashes": self.crashes, "garbage": self.garbage, "oversize": self.oversize, "retries": self.retries,
                 "evictions": self.evictions, "env_builds": self.env_builds, "env_evictions": self.env_evictions,
                 "busy_s": round(self.busy_s, 3), "s_per_check": round(per, 4)}
 
@@ -273,6 +274,8 @@ class ReplPool:
                 self.stats.timeouts += 1
             elif failure.fault is Fault.GARBAGE:
                 self.stats.garbage += 1
+            elif failure.fault is Fault.OVERSIZE:
+                self.stats.oversize += 1
             else:
                 self.stats.crashes += 1
         log.warning("Lean REPL %s; it will be replaced", failure)

@@ -120,6 +120,8 @@ def shifted(answer: Answer, lines: int) -> Answer:
 
 
 _NON_SPACE = re.compile(r"\S")
+# Past this many characters an answer's closing braces are decoded as the text doubles (AnswerReader).
+DEFER_FROM = 1 << 16
 _DECODER = json.JSONDecoder()
 
 
@@ -128,25 +130,57 @@ class AnswerReader:
 
     No character is looked at in Python: an answer is decoded (json's C scanner) when the text so far ends
     with a closing brace or holds a blank line, the two ways an answer ends. A decode that fails at a closing
-    brace is an answer cut inside (more text is due); one that fails where a blank line has come is garbage."""
+    brace is an answer cut inside (more text is due); one that fails where a blank line has come is garbage.
+    Text is joined only when an answer may have ended, and past DEFER_FROM characters a closing brace is
+    decoded at once only when the text has doubled since the last decode found it cut short; otherwise
+    `deferred` is set and the owner calls settle() once the text stops coming. So an answer of n characters
+    costs O(n) however its reads fall, not a copy and a decode a read."""
 
     def __init__(self) -> None:
-        self._buf = ""
+        self._buf = ""  # text joined so far
+        self._parts: list[str] = []  # text fed since, not joined yet
         self._scan = 0  # where the search for a blank line goes on
+        self._last = ""  # the last character fed
+        self._cut = 0  # the text's length when a decode last found it cut short (0: none since an answer)
+        self.deferred = False  # a closing brace came and its decode was put off: settle() does it
+        self._opened = False  # the answer under way has shown its opening brace
 
     def feed(self, text: str) -> list[Answer]:
-        self._buf += text
-        out: list[Answer] = []
-        while True:
-            answer = self._next()
-            if answer is None:
-                return out
-            out.append(answer)
+        if not text:
+            return []
+        blank_across = self._last == "\n" and text[0] == "\n"
+        self._last = text[-1]
+        self._parts.append(text)
+        if blank_across or "\n\n" in text or text.rstrip(" \t\r\n").endswith("}"):
+            return self._drain(force=False)
+        if not self._opened and (m := _NON_SPACE.search(text)):  # garbage is said at once, not at its end
+            if text[m.start()] != "{":
+                raise ProtocolError(f"expected a JSON object from the REPL, got {text[m.start():m.start() + 80]!r}")
+            self._opened = True
+        return []
+
+    def settle(self) -> list[Answer]:
+        """Decode what a deferred closing brace ended (the text has stopped coming)."""
+        self.deferred = False
+        return self._drain(force=True)
 
     def pending(self) -> str:
-        return self._buf
+        return self._buf + "".join(self._parts)
 
-    def _next(self) -> Answer | None:
+    def _drain(self, force: bool) -> list[Answer]:
+        parts = self._parts
+        if len(parts) == 1 and not self._buf:
+            self._buf = parts[0]  # the common case, an answer in one read: no copy
+        elif parts:
+            self._buf += "".join(parts)
+        parts.clear()
+        out: list[Answer] = []
+        while (answer := self._next(force)) is not None:
+            out.append(answer)
+        self._opened = bool(self._buf) and _NON_SPACE.search(self._buf) is not None
+        return out
+
+    def _next(self, force: bool) -> Answer | None:
         buf = self._buf
         m = _NON_SPACE.search(buf)
         if m is None:
@@ -161,14 +195,17 @@ class AnswerReader:
         if blank < 0 and buf[end - 1] != "}":
             self._scan = max(start, len(buf) - 1)
             return None
+        if blank < 0 and not force and len(buf) - start > DEFER_FROM and len(buf) < 2 * self._cut:
+            self._scan, self.deferred = max(start, len(buf) - 1), True
+            return None
         try:
             value, stop = _DECODER.raw_decode(buf, start)
         except json.JSONDecodeError as e:
             if blank < 0:  # cut at a brace inside the answer: the rest is on its way
-                self._scan = max(start, len(buf) - 1)
+                self._scan, self._cut = max(start, len(buf) - 1), len(buf)
                 return None
             raise ProtocolError(f"the REPL printed invalid JSON: {e}") from e
         if not isinstance(value, dict):
             raise ProtocolError(f"expected a JSON object from the REPL, got {buf[start:start + 80]!r}")
-        self._buf, self._scan = buf[stop:], 0
+        self._buf, self._scan, self._cut, self.deferred = buf[stop:], 0, 0, False
         return value

@@ -81,11 +81,16 @@ REPAIR_INSTRUCTION = "The following Lean 4 proof does not check:\n\n```lean4\n"
 REVISE = "Revise the proof so that Lean accepts it; answer with the complete corrected Lean 4 code."
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}\n... ({len(text) - limit} more characters)"
+
+
 def lean_feedback(proof: str, messages: list[dict], reason: str | None = None, max_errors: int = 3,
-                  context: int = 2) -> str:
+                  context: int = 2, max_chars: int = 2000) -> str:
     """Lean's errors in the proof body, at most `max_errors`, each with its message, the goal where Lean
     gives one (a message's `goal`, as tactic-level REPL information adds it; else the goals Lean prints in
-    the message itself, `unsolved goals` or a failed tactic's goal block) and `context` lines of the proof either side of it, the error's line marked."""
+    the message itself, `unsolved goals` or a failed tactic's goal block) and `context` lines of the proof either side of it, the error's line marked.
+    A message and its goals are cut at `max_chars` each (a goal blown up by `simp` would fill the context)."""
     errors = [m for m in messages if m.get("severity") == "error"]
     if not errors:
         return f"Lean's verdict: {reason or 'the proof was not accepted'}."
@@ -102,9 +107,9 @@ def lean_feedback(proof: str, messages: list[dict], reason: str | None = None, m
         goals = (str(m["goal"]).strip(),) if m.get("goal") else goals_of_message(data)
         if goals and data.startswith(UNSOLVED):  # the goals are the message: say it once, under Goal
             data = UNSOLVED
-        part = [f"Error {i}{where}:", data]
+        part = [f"Error {i}{where}:", _clip(data, max_chars)]
         if goals:
-            part += ["Goal:" if len(goals) == 1 else "Goals:", "\n\n".join(goals)]
+            part += ["Goal:" if len(goals) == 1 else "Goals:", _clip("\n\n".join(goals), max_chars)]
         if line and 1 <= line <= len(lines):
             lo, hi = max(1, line - context), min(len(lines), line + context)
             part += ["Code:"] + [f"{'>' if n == line else ' '} {lines[n - 1]}" for n in range(lo, hi + 1)]

@@ -14,6 +14,7 @@ class NoProof(str, enum.Enum):
     NONE = "no proof in the model's answer"
     THINKING = NoCode.THINKING.value
     UNPARSABLE = "the declaration in the model's answer does not parse"
+    PROMPT_TOO_LONG = "the prompt does not fit the model's context: nothing was generated"
 
 
 def _continues(block: Block) -> bool:

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Mapping, Sequence
 
-from flywheel.llm.base import Completion, FinishReason, GenerationRequest, truncate_at_stop, validate
+from flywheel.llm.base import Completion, FinishReason, GenerationRequest, too_long, truncate_at_stop, validate
 
 
 def prompt_text(req: GenerationRequest) -> str:
@@ -23,14 +23,17 @@ class ScriptedGenerator:
     the prompt to texts (first match wins; `default` when none matches). Texts are cycled to n. Records
     every request it saw; validates them as the real back ends do; can sleep per request. Texts are cut at
     max_tokens (about 4 characters a token); with honour_stop also before the first stop string, as the
-    real back ends do (off by default because older scripts end their texts with the stop string)."""
+    real back ends do (off by default because older scripts end their texts with the stop string). A prompt of
+    `context_chars` characters or more is answered as the real back ends answer one past the model's context:
+    n empty samples, FinishReason.PROMPT_TOO_LONG."""
 
     name = "scripted"
 
     def __init__(self, script: Callable[[GenerationRequest], Sequence[str]] | Mapping[str, Sequence[str]],
                  latency_s: float = 0.0, model: str = "scripted", default: Sequence[str] = ("",),
-                 honour_stop: bool = False):
+                 honour_stop: bool = False, context_chars: int | None = None):
         self.script = script
+        self.context_chars = context_chars
         self.latency_s = latency_s
         self.model = model
         self.default = list(default)
@@ -70,6 +73,9 @@ class ScriptedGenerator:
                 self.requests.append(req)
             if self.latency_s:
                 time.sleep(self.latency_s)
+            if self.context_chars is not None and len(prompt_text(req)) >= self.context_chars:
+                out.append(too_long(req, len(prompt_text(req)) // 4 + 1, self.context_chars))
+                continue
             texts = self._texts(req) or [""]
             out.append([self._completion(req, texts[k % len(texts)], k) for k in range(req.n)])
         return out
@@ -106,7 +112,7 @@ class OpenAIServer:
     """A scripted OpenAI-compatible server on 127.0.0.1 and a random port. `plan` maps a prompt (or the
     last chat message) to the actions taken, one per incoming request, before it answers normally: an
     HTTP status (429 carries Retry-After: `retry_after`), "hang" (answer nothing for `hang_s`),
-    "garbage" (200 with a body that is not JSON), "short" (one choice too few) or "drop" (answer, then close the
+    "garbage" (200 with a body that is not JSON), "too_long" (400: the prompt past the context, as vLLM says it), "short" (one choice too few) or "drop" (answer, then close the
     connection unannounced, as a server's idle timeout does). `connections` counts the TCP connections made. `respond(prompt, i)`
     makes the i-th completion's text (default: the prompt and i). `answering` cleared holds every request until it
     is set again (a generator that makes no progress while a test does something to the rest of the system)."""
@@ -192,6 +198,11 @@ def _handler(server: OpenAIServer):
                     time.sleep(server.hang_s)
                 elif action == "garbage":
                     self._send(200, b"<html>bad gateway</html>")
+                elif action == "too_long":  # vLLM's server on a prompt past max_model_len
+                    self._send(400, json.dumps({"object": "error", "type": "BadRequestError", "code": 400, "message":
+                                                "This model's maximum context length is 4096 tokens. However, you "
+                                                "requested 5000 tokens (4488 in the messages, 512 in the completion)."
+                                                }).encode())
                 elif isinstance(action, int) and action != 200:
                     extra = {"Retry-After": server.retry_after} if action == 429 and server.retry_after else {}
                     self._send(action, b'{"error": {"message": "scripted failure"}}', extra)

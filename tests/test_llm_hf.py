@@ -65,7 +65,7 @@ def test_end_of_sequence_and_padding_are_not_counted(gen):
     tok = gen._tok
     words = tok("theorem foo")["input_ids"]
     req = R("p", max_tokens=8)
-    row = gen._rows([req])[0]
+    row = gen._rows([req], [[None]])[0]
     ended = gen._completion(req, row, words + [tok.eos_token_id] + [tok.pad_token_id] * 2)
     assert (ended.text, ended.completion_tokens, ended.finish_reason) == ("theorem foo", len(words) + 1, FinishReason.STOP)
 
@@ -94,3 +94,12 @@ def test_misuse_is_reported(tiny_model, tmp_path):
         make_generator(GeneratorConfig(backend="hf", model=str(tmp_path / "missing"), device="cpu")).__enter__()
     with pytest.raises(ConfigError, match=r"request 1 \(k\): top_p"):
         g.generate([R("x"), R("y", top_p=0.0, key="k")])
+
+
+def test_a_prompt_that_fills_the_positions_is_answered_empty_and_the_rest_generated(gen):
+    long = THM * 200  # past the tiny model's 1024 positions
+    alone = gen.generate([R(THM, n=2, max_tokens=8, seed=4)])[0]
+    out = gen.generate([R(long, n=2, max_tokens=8, seed=3, key="long"), R(THM, n=2, max_tokens=8, seed=4)])
+    assert [(c.text, c.finish_reason, c.completion_tokens) for c in out[0]] == [("", FinishReason.PROMPT_TOO_LONG, 0)] * 2
+    assert out[0][0].prompt_tokens > 1024
+    assert _texts(out[1]) == _texts(alone)  # the other request's samples as they are alone

@@ -100,6 +100,18 @@ def test_client_errors_are_not_retried_and_stop_the_batch(server):
     assert [x["prompt"] for x in server.seen] == ["y"]  # no retry, and the queued requests were not sent
 
 
+def test_a_prompt_past_the_context_is_answered_empty_and_the_batch_goes_on(server):
+    # 400 "maximum context length" is that request's own (a long repair chain): its n samples come back empty,
+    # marked, without a retry, and the other requests are answered; any other 400 still stops the batch.
+    server.plan = {"long": ["too_long"]}
+    with _gen(server, max_concurrency=1) as g:
+        out = g.generate([GenerationRequest("long", n=2, key="long"), GenerationRequest("short", n=1)])
+    assert [(c.text, c.finish_reason, c.index) for c in out[0]] == [("", FinishReason.PROMPT_TOO_LONG, 0),
+                                                                   ("", FinishReason.PROMPT_TOO_LONG, 1)]
+    assert [c.text for c in out[1]] == ["short#0"] and g.retries == 0
+    assert [x["prompt"] for x in server.seen] == ["long", "short"]
+
+
 def test_requests_share_keep_alive_connections(server):
     with _gen(server, max_concurrency=2) as g:
         for i in range(6):

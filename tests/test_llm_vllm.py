@@ -89,6 +89,15 @@ def test_stop_strings_and_chat(probe):
 
 
 @pytest.mark.slow
+def test_a_prompt_past_max_model_len_is_answered_empty_and_the_batch_goes_on(probe, async_probe):
+    for p in (probe, async_probe):
+        past = p["batch"][6]
+        assert [(x["text"], x["finish"], x["index"]) for x in past] == [("", "prompt_too_long", 0), ("", "prompt_too_long", 1)]
+        assert past[0]["prompt_tokens"] > 512
+    assert probe["calls"] == [6]  # the engine was never asked it: one prompt past the context fails a whole call
+
+
+@pytest.mark.slow
 def test_engine_is_entered_and_shut_down(probe):
     assert "outside its `with` block" in probe["outside"]
     assert probe["children_during"] >= 1 and probe["children_after"] == []

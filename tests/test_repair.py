@@ -68,6 +68,37 @@ def test_repair_turns_and_budgets_stop_each_chain_where_they_say():
     assert [(a.turn, a.sampling["sample"]) for a in results[0].attempts] == [(0, 0), (0, 1), (1, 0)]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_revision_whose_prompt_is_past_the_context_ends_its_chain_and_the_pass_goes_on(workers):
+    """A revision's prompt holds the failed proof and Lean's feedback: past the model's context it gets no
+    answer. That attempt is stored with the reason, its chain ends (a later revision's prompt only grows), and
+    the other statements of the pass are proved as they would be alone."""
+    from prover_loop.extract import NoProof
+
+    first_prompt = len(_first_prompt(ScriptedGenerator(_script), statement(0)))
+    results, seen = [], []
+    generator = ScriptedGenerator(_script, context_chars=first_prompt + 80)
+    cfg = ProverConfig(samples_per_side=1, strategy=["repair"], repair_turns=3)
+    prove_pass([statement(0), statement(1)], {}, [Side.STATEMENT], cfg, 0, 1, generator, _check(seen), workers,
+               results.extend)
+    assert len(results) == 2
+    for result in results:
+        first, revision = result.attempts  # no third turn: the chain ended
+        assert first.verdict is VerdictStatus.FAILED and first.turn == 0
+        assert (revision.turn, revision.verdict, revision.reason) == (1, VerdictStatus.REJECTED,
+                                                                      NoProof.PROMPT_TOO_LONG.value)
+        assert revision.parent == first.id and result.side is None
+    assert len(seen) == 2  # Lean was asked the first answers only
+
+
+def _first_prompt(generator, st) -> str:
+    """The first request's prompt for st, as a repair pass asks it."""
+    results = []
+    prove_pass([st], {}, [Side.STATEMENT], ProverConfig(samples_per_side=1, strategy=["repair"], repair_turns=0), 0, 1,
+               generator, lambda h, g, p: Verdict(VerdictStatus.FAILED, "no", []), 1, results.extend)
+    return generator.requests[0].prompt
+
+
 def test_chat_revisions_carry_the_whole_conversation():
     (result,), generator, _ = _prove([Side.STATEMENT], prompt_style="chat")
     assert result.side is Side.STATEMENT
@@ -178,3 +209,13 @@ def test_a_plain_check_s_unsolved_goals_error_carries_its_goal():
     col = cmd.index(":= by") + 3  # the proof body starts at its `by`
     messages = map_positions([m for m in answer["messages"] if m["severity"] == "error"], 1, col)
     assert messages[0]["goal"] == "x : Int\nh : x = 1\n⊢ x = x" and messages[0]["proof_pos"] == {"line": 1, "column": 0}
+
+
+def test_feedback_cuts_a_message_blown_up_past_its_share():
+    from flywheel.prompting import lean_feedback
+
+    huge = {"severity": "error", "proof_pos": {"line": 1, "column": 2}, "data": "simp made no progress\n" + "x" * 50_000,
+            "goal": "⊢ " + "a + " * 20_000 + "0 = 0"}
+    feedback = lean_feedback("by\n  simp", [huge], max_chars=2000)
+    assert len(feedback) < 4500 and "more characters)" in feedback and feedback.count("more characters") == 2
+    assert "simp made no progress" in feedback and "Goal:\n⊢ a + a + " in feedback

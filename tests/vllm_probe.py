@@ -42,6 +42,7 @@ def _batch(g, stop: str):
         R("Show that", temperature=0.0, max_tokens=24, stop=["@@never@@", stop]),
         R(CHAT, n=2, max_tokens=6, seed=1),
         R("Show that", n=2, max_tokens=20, min_tokens=20, seed=2),
+        R(THM * 200, n=2, max_tokens=4, key="past the context"),  # ~2,000 tokens against max_model_len 512
     ])
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import enum
+import logging
 import math
+import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from flywheel.config import BACKENDS, GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
+
+log = logging.getLogger(__name__)
 
 Prompt = str | list[dict]  # text, or chat messages [{"role": ..., "content": ...}, ...]
 
@@ -31,6 +35,9 @@ class FinishReason(str, enum.Enum):
     STOP = "stop"  # end of sequence or a stop string
     LENGTH = "length"  # max_tokens reached
     ABORT = "abort"  # the engine or server cut it short for another reason
+    # The prompt does not fit the model's context (a long repair chain, Lean's long feedback): nothing was
+    # generated for it, and the other requests go on.
+    PROMPT_TOO_LONG = "prompt_too_long"
 
     @classmethod
     def parse(cls, value: str | None) -> "FinishReason":
@@ -114,6 +121,22 @@ def validate(requests: Sequence[GenerationRequest]) -> None:
             raise ConfigError(f"{where}: top_p must be in (0, 1], got {r.top_p}")
         if isinstance(r.stop, str) or not all(isinstance(s, str) and s for s in r.stop):
             raise ConfigError(f"{where}: stop must be a list of non-empty strings, got {r.stop!r}")
+
+
+def too_long(req: GenerationRequest, prompt_tokens: int, limit: int | str) -> list[Completion]:
+    """The answer to a request whose prompt does not fit the context: its n samples, each empty."""
+    log.warning("request %s: its prompt (%s tokens) does not fit the model's context (%s): not generated",
+                req.key or "(no key)", prompt_tokens or "?", limit)
+    return [Completion("", FinishReason.PROMPT_TOO_LONG, prompt_tokens, 0, k) for k in range(req.n)]
+
+
+# How vLLM (engine and server), SGLang and OpenAI say a prompt does not fit.
+_TOO_LONG = re.compile(r"maximum (?:model|context) length|context length|context_length_exceeded|max_model_len",
+                       re.I)
+
+
+def says_too_long(message: str) -> bool:
+    return _TOO_LONG.search(message) is not None
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

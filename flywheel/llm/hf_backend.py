@@ -12,7 +12,7 @@ from typing import Sequence
 from flywheel.config import DTYPES, GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
 from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, prompt_token_ids, require_open,
-                               truncate_at_stop, validate)
+                               too_long, truncate_at_stop, validate)
 from flywheel.llm.hf_sampling import RowSampler, row_seed
 
 
@@ -82,11 +82,16 @@ class HFGenerator:
     def _prompt_ids(self, req: GenerationRequest) -> list[int]:
         return prompt_token_ids(self._tok, req.prompt)
 
-    def _rows(self, requests: Sequence[GenerationRequest]) -> list[_Row]:
+    def _rows(self, requests: Sequence[GenerationRequest], out: list) -> list[_Row]:
+        """The rows to generate; a request whose prompt fills the model's positions is answered in out now."""
+        limit = getattr(self._model.config, "max_position_embeddings", None)
         rows = []
         for i, req in enumerate(requests):
             ids = self._prompt_ids(req)
             base = req.seed if req.seed is not None else self._rng.getrandbits(62)
+            if isinstance(limit, int) and len(ids) >= limit:
+                out[i] = too_long(req, len(ids), limit)
+                continue
             rows += [_Row(i, k, ids, row_seed(base, k)) for k in range(req.n)]
         return rows
 
@@ -98,7 +103,7 @@ class HFGenerator:
         def shape(row: _Row):
             return requests[row.request].max_tokens, tuple(requests[row.request].stop)
 
-        rows = sorted(self._rows(requests), key=shape)
+        rows = sorted(self._rows(requests, out), key=shape)
         for _, same in groupby(rows, key=shape):
             same = list(same)
             for start in range(0, len(same), self.cfg.batch_size):

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.llm.base import Completion, FinishReason, GenerationRequest, require_open, validate
+from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, require_open, says_too_long, too_long,
+                               validate)
 from flywheel.llm.keepalive import Connections
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -30,6 +31,10 @@ class _Abandoned(GenerationError):
 
 class _Fatal(Exception):
     """A failure that another try would repeat (400, 401, 404, ...)."""
+
+    def __init__(self, message: str, status: int = 0, body: str = ""):
+        super().__init__(message)
+        self.status, self.body = status, body
 
 
 class _Retry(Exception):
@@ -153,7 +158,7 @@ class OpenAIGenerator:
             detail = f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}"
             if status in RETRY_STATUS:
                 raise _Retry(detail, retry_after_s(after))
-            raise _Fatal(detail)
+            raise _Fatal(detail, status, raw[:4096].decode("utf-8", "replace"))
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -177,6 +182,8 @@ class OpenAIGenerator:
             try:
                 return parse_answer(self._post(path, body), req.n)
             except _Fatal as e:
+                if e.status == 400 and says_too_long(e.body):  # this request's own: the others go on
+                    return too_long(req, 0, "the server's")
                 raise GenerationError(f"{where}{path}: {e}") from e
             except _Retry as e:
                 last, after = str(e), e.after

@@ -17,9 +17,10 @@ from typing import Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import GenerationError
-from flywheel.llm.base import Completion, GenerationRequest, prompt_token_ids, require_open, validate
-from flywheel.llm.vllm_backend import (VllmGenerator, _empty_cuda_cache, engine_kwargs, load_failed, lora_request,
-                                       sampling_params, to_completions, vllm_module)
+from flywheel.llm.base import (Completion, GenerationRequest, prompt_token_ids, require_open, says_too_long,
+                               too_long, validate)
+from flywheel.llm.vllm_backend import (VllmGenerator, _empty_cuda_cache, context_limit, engine_kwargs, load_failed,
+                                       lora_request, sampling_params, to_completions, vllm_module)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class AsyncVllmGenerator(VllmGenerator):
             self._stop_loop()
             raise load_failed(self.cfg, e) from e
         self._tokenizer = self._engine.get_tokenizer()
+        self._limit = context_limit(self._engine)
         self._lora = lora_request(self.cfg)
         return self
 
@@ -87,11 +89,16 @@ class AsyncVllmGenerator(VllmGenerator):
         return TokensPrompt(prompt_token_ids=prompt_token_ids(self._tokenizer, req.prompt))
 
     async def _one(self, i: int, req: GenerationRequest, prompt, params) -> list[Completion]:
+        size = len(prompt["prompt_token_ids"])
+        if self._limit is not None and size >= self._limit:
+            return too_long(req, size, self._limit)
         final = None
         try:
             async for out in self._engine.generate(prompt, params, f"flywheel-{i}", lora_request=self._lora):
                 final = out
         except ValueError as e:  # e.g. a prompt longer than max_model_len
+            if says_too_long(str(e)):
+                return too_long(req, size, "the engine's")
             raise GenerationError(f"vLLM refused request {i} ({req.key or 'no key'}): {e}") from e
         if final is None or not final.finished:
             raise GenerationError(f"vLLM ended request {i} ({req.key or 'no key'}) without its final output")

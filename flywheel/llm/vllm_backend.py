@@ -9,7 +9,8 @@ from typing import Sequence
 
 from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
-from flywheel.llm.base import Completion, FinishReason, GenerationRequest, chat_text, require_open, validate
+from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, chat_text, prompt_token_ids,
+                               require_open, too_long, validate)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,20 @@ def to_completions(output) -> list[Completion]:
             for c in sorted(output.outputs, key=lambda c: c.index)]
 
 
+def context_limit(engine) -> int | None:
+    """The engine's max_model_len (None where it does not say): a prompt of that many tokens cannot be answered."""
+    config = getattr(engine, "model_config", None) or getattr(getattr(engine, "vllm_config", None), "model_config", None)
+    limit = getattr(config, "max_model_len", None)
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
+def prompt_length(prompt, tokenizer, req: GenerationRequest) -> int:
+    """The tokens of a prompt as prompt() made it: a TokensPrompt's own, a text's as the engine encodes it."""
+    if isinstance(prompt, dict):
+        return len(prompt["prompt_token_ids"])
+    return len(prompt_token_ids(tokenizer, req.prompt))
+
+
 class VllmGenerator:
     name = "vllm"
 
@@ -65,6 +80,7 @@ class VllmGenerator:
         self.model: str | None = cfg.lora_adapter or cfg.model  # what attempts record: the adapter, if served
         self._llm = None
         self._tokenizer = None
+        self._limit: int | None = None
 
     def __enter__(self) -> "VllmGenerator":
         kwargs = engine_kwargs(self.cfg)
@@ -74,6 +90,7 @@ class VllmGenerator:
         except Exception as e:  # vLLM raises many types while loading; all mean the same to a user
             raise load_failed(self.cfg, e) from e
         self._tokenizer = self._llm.get_tokenizer()
+        self._limit = context_limit(self._llm.llm_engine)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -105,12 +122,21 @@ class VllmGenerator:
         if not requests:
             return []
         prompts = [self.prompt(r) for r in requests]
-        params = [sampling_params(r) for r in requests]
-        try:
-            outputs = self._llm.generate(prompts, params, use_tqdm=False, lora_request=lora_request(self.cfg))
-        except ValueError as e:  # e.g. a prompt longer than max_model_len
-            raise GenerationError(f"vLLM refused the batch of {len(requests)} requests: {e}") from e
-        return [to_completions(o) for o in outputs]
+        out: list[list[Completion] | None] = [None] * len(requests)
+        if self._limit is not None:  # one prompt past the context would fail the whole engine call
+            for i, (r, p) in enumerate(zip(requests, prompts)):
+                if (size := prompt_length(p, self._tokenizer, r)) >= self._limit:
+                    out[i] = too_long(r, size, self._limit)
+        todo = [i for i, o in enumerate(out) if o is None]
+        if todo:
+            try:
+                outputs = self._llm.generate([prompts[i] for i in todo], [sampling_params(requests[i]) for i in todo],
+                                             use_tqdm=False, lora_request=lora_request(self.cfg))
+            except ValueError as e:  # e.g. a prompt longer than max_model_len
+                raise GenerationError(f"vLLM refused the batch of {len(todo)} requests: {e}") from e
+            for i, o in zip(todo, outputs, strict=True):
+                out[i] = to_completions(o)
+        return out  # type: ignore[return-value]  # every slot was filled above
 
 
 def vllm_module():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flywheel.llm.base import FinishReason
 from prover_loop.extract import NoProof, extract_proof
 from prover_loop.strategies.base import Check, Order, Task
 
@@ -45,6 +46,8 @@ def sampling_of(req, pass_: int, **more) -> dict:
 
 def check_of(task: Task, order: Order, completion, sampling: dict, **lineage) -> Check:
     """A check of the proof in the model's answer, or of nothing (why, stored as the attempt's reason)."""
+    if completion.finish_reason is FinishReason.PROMPT_TOO_LONG:
+        return Check(order, None, sampling, no_proof=NoProof.PROMPT_TOO_LONG.value, **lineage)
     proof = extract_proof(completion.text, name=task.name)
     tokens = int(completion.completion_tokens)
     if isinstance(proof, NoProof):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flywheel.llm.base import FinishReason
 from flywheel.records import VerdictStatus
 from prover_loop.search_tree import ROOT, Tree, node_ids
 from prover_loop.strategies.asking import check_of, request, sampling_of
@@ -149,7 +150,8 @@ class RMaxTS(Strategy):
         node = self.tree.nodes[rollout.path[-1]]
         (completion,) = result.completions
         sampling = sampling_of(req, self.task.pass_, strategy=self.name, rollout=i)
-        if node.key == ROOT or self.task.cfg.prompt_style == "chat":
+        if node.key == ROOT or self.task.cfg.prompt_style == "chat" \
+                or completion.finish_reason is FinishReason.PROMPT_TOO_LONG:
             check = check_of(self.task, (i,), completion, sampling, kind=CheckKind.TACTICS, tag=i)
         else:  # the model continued the prefix: the proof is the prefix and its continuation
             text = completion.text.split("```", 1)[0].rstrip()

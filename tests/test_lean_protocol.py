@@ -93,12 +93,13 @@ def test_a_large_answer_costs_linear_decodes_however_its_reads_fall(monkeypatch)
 
 
 def test_a_large_answer_without_its_blank_line_is_settled():
-    value = {"messages": [{"data": "{x} " * (1 << 19)}], "env": 1}  # 2 MB, no blank line after it (yet)
+    # 2 MB read as 1.5 MB ending at a brace inside a string (decoded: cut short), then the rest up to the
+    # answer's own closing brace, no blank line yet: the text has not doubled since the cut decode, so that
+    # decode is put off, and settle() makes it once the text stops coming.
+    value = {"messages": [{"data": "{x} " * (1 << 19)}], "env": 1}
     text = json.dumps(value)
-    reader, got = AnswerReader(), []
-    for i in range(0, len(text), 1 << 16):
-        got += reader.feed(text[i:i + (1 << 16)])
-    if not got:  # the last brace's decode was put off: the owner settles it once no more text comes
-        assert reader.deferred
-        got = reader.settle()
-    assert got == [value] and not reader.deferred and reader.pending() == ""
+    split = text.rindex("}", 0, 3 << 19) + 1
+    reader = AnswerReader()
+    assert reader.feed(text[:split]) == [] and not reader.deferred  # decoded at once, found cut short
+    assert reader.feed(text[split:]) == [] and reader.deferred
+    assert reader.settle() == [value] and not reader.deferred and reader.pending() == ""

@@ -89,16 +89,15 @@ class AsyncVllmGenerator(VllmGenerator):
         return TokensPrompt(prompt_token_ids=prompt_token_ids(self._tokenizer, req.prompt))
 
     async def _one(self, i: int, req: GenerationRequest, prompt, params) -> list[Completion]:
-        size = len(prompt["prompt_token_ids"])
-        if self._limit is not None and size >= self._limit:
-            return too_long(req, size, self._limit)
+        if (past := self.past_context(req, prompt)) is not None:
+            return past
         final = None
         try:
             async for out in self._engine.generate(prompt, params, f"flywheel-{i}", lora_request=self._lora):
                 final = out
         except ValueError as e:  # e.g. a prompt longer than max_model_len
             if says_too_long(str(e)):
-                return too_long(req, size, "the engine's")
+                return too_long(req, len(prompt["prompt_token_ids"]), "the engine's")
             raise GenerationError(f"vLLM refused request {i} ({req.key or 'no key'}): {e}") from e
         if final is None or not final.finished:
             raise GenerationError(f"vLLM ended request {i} ({req.key or 'no key'}) without its final output")

@@ -106,6 +106,12 @@ class VllmGenerator:
         gc.collect()
         _empty_cuda_cache()
 
+    def past_context(self, req: GenerationRequest, prompt) -> list[Completion] | None:
+        """The answer to a request whose prompt fills the engine's context (None: it fits)."""
+        if self._limit is not None and (size := prompt_length(prompt, self._tokenizer, req)) >= self._limit:
+            return too_long(req, size, self._limit)
+        return None
+
     def prompt(self, req: GenerationRequest):
         """Text as it is; chat messages rendered here so that text and chat go in one engine call."""
         if isinstance(req.prompt, str):
@@ -122,11 +128,8 @@ class VllmGenerator:
         if not requests:
             return []
         prompts = [self.prompt(r) for r in requests]
-        out: list[list[Completion] | None] = [None] * len(requests)
-        if self._limit is not None:  # one prompt past the context would fail the whole engine call
-            for i, (r, p) in enumerate(zip(requests, prompts)):
-                if (size := prompt_length(p, self._tokenizer, r)) >= self._limit:
-                    out[i] = too_long(r, size, self._limit)
+        # answered here, not sent: one prompt past the context would fail the whole engine call
+        out = [self.past_context(r, p) for r, p in zip(requests, prompts)]
         todo = [i for i, o in enumerate(out) if o is None]
         if todo:
             try:

@@ -115,7 +115,8 @@ class OpenAIServer:
     "garbage" (200 with a body that is not JSON), "too_long" (400: the prompt past the context, as vLLM says it), "short" (one choice too few) or "drop" (answer, then close the
     connection unannounced, as a server's idle timeout does). `connections` counts the TCP connections made. `respond(prompt, i)`
     makes the i-th completion's text (default: the prompt and i). `answering` cleared holds every request until it
-    is set again (a generator that makes no progress while a test does something to the rest of the system)."""
+    is set again (a generator that makes no progress while a test does something to the rest of the system);
+    `held` counts the requests it has held."""
 
     def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05):
         self.respond = respond or (lambda prompt, i: f"{prompt}#{i}")
@@ -129,6 +130,7 @@ class OpenAIServer:
         self.connections = 0
         self.answering = threading.Event()
         self.answering.set()
+        self.held = 0  # requests that came in while `answering` was cleared
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -192,7 +194,10 @@ def _handler(server: OpenAIServer):
             key, action = server.next_action(body, self.path, self.headers.get("Authorization"),
                                              self.headers.get("Proxy-Authorization"))
             try:
-                server.answering.wait()
+                if not server.answering.is_set():
+                    with server.lock:
+                        server.held += 1
+                    server.answering.wait()
                 time.sleep(server.latency_s)
                 if action == "hang":
                     time.sleep(server.hang_s)

@@ -15,7 +15,7 @@ import time
 
 from db.store import Store
 from flywheel.errors import StoreError
-from flywheel.lean.guard.cache import UNCACHED
+from flywheel.lean.guard.cache import cacheable
 from flywheel.lean.guard.verdicts import Verdict
 from flywheel.records import VerdictStatus
 from flywheel.text import storable, storable_json
@@ -81,7 +81,7 @@ class StoreCache:
         return Verdict(VerdictStatus(verdict), reason, list(messages or []), list(axioms or []), time_s)
 
     def put(self, key: str, toolchain: str, verdict: Verdict) -> None:
-        if verdict.status in UNCACHED:
+        if not cacheable(verdict):
             return
         with self._lock:
             # Lean's messages may quote what the code holds (a string with NUL): stored escaped, never refused.

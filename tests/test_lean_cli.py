@@ -23,7 +23,7 @@ def test_lean_check_in_input_order_with_bad_lines(tmp_path, fake_repl, monkeypat
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["id"] for x in lines] == ["a", "b", "c", None, "d"]
     assert [x["verdict"] for x in lines] == ["proved", "rejected", None, None, "failed"]
-    assert set(lines[0]) == {"id", "verdict", "reason", "messages", "axioms", "time_s", "cached"}
+    assert set(lines[0]) == {"id", "verdict", "reason", "messages", "axioms", "time_s", "cached", "limited"}
     err = capsys.readouterr().err
     assert f"{src}:3: field proof missing" in err and f"{src}:4: bad JSON" in err
 

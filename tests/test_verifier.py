@@ -119,6 +119,13 @@ def test_store_cache_is_shared_between_verifiers(lean_cfg, store):
     with Verifier(lean_cfg, StoreCache(store)) as verifier:
         verdict = verifier.check(HEADER, STATEMENT, "by\n  positivity")
         assert verdict.cached and verdict.status is V.PROVED and verifier.stats()["checks"] == 0
+    from flywheel.lean.guard.verdicts import Verdict
+
+    cache = StoreCache(store)  # a limit's verdict (an answer past lean.max_answer_mb) is not kept, as a timeout is not
+    for key, verdict in (("limited", Verdict(V.FAILED, "past 1 MB", limited=True)), ("slow", Verdict(V.TIMEOUT))):
+        cache.put(key, "toolchain", verdict)
+    cache.close()
+    assert StoreCache(store).get("limited") is None and StoreCache(store).get("slow") is None
 
 
 def test_error_positions_map_to_the_proof(lean_cfg):
@@ -167,16 +174,22 @@ def test_an_answer_past_max_answer_mb_fails_its_check_and_the_next_is_right(lean
     Under the cap a large answer, its reads each ending at a brace, is read whole."""
     import dataclasses
 
+    from flywheel.lean.guard.verdicts import verdict_from_json
+
     capped = dataclasses.replace(lean_cfg, max_answer_mb=1, workers=1)
-    with Verifier(capped, cache=MemoryCache()) as verifier:
+    cache = MemoryCache()
+    with Verifier(capped, cache=cache) as verifier:
         flood = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:flood=3")
         after = verifier.check(HEADER, STATEMENT, "by\n  nlinarith [sq_nonneg x]")
         stats = verifier.stats()
     assert flood.status is V.FAILED and "lean.max_answer_mb" in flood.reason, flood
+    assert verdict_from_json(flood.to_json()).limited  # as it crosses to a Ray worker's driver, whose cache skips it
     assert after.status is V.PROVED, after
     assert stats["oversize"] == 1 and stats["started"] == 2, stats
-    with Verifier(dataclasses.replace(lean_cfg, workers=1)) as verifier:
+    # the limit's verdict is not kept: under a larger cap the same proof is checked again, and read whole
+    with Verifier(dataclasses.replace(lean_cfg, workers=1), cache=cache) as verifier:
         large = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:flood=3")
+        assert not large.cached
         # its blank line not yet there: the last brace's decode, put off, is made once the text stops
         late = verifier.check(HEADER, STATEMENT, "by\n  nlinarith -- fake:flood=3\n  -- fake:late-blank")
         after = verifier.check(HEADER, STATEMENT, "by\n  nlinarith [sq_nonneg (x + 1)]")

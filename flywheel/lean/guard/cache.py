@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 UNCACHED = (VerdictStatus.TIMEOUT, VerdictStatus.CRASHED)
 
 
+def cacheable(verdict: Verdict) -> bool:
+    """A verdict later checks may reuse: neither transient nor one of our limits' (a larger lean.max_answer_mb
+    next run reads the answer whole)."""
+    return verdict.status not in UNCACHED and not verdict.limited
+
+
 class VerdictCache(Protocol):
     def get(self, key: str) -> Verdict | None: ...
 
@@ -39,7 +45,7 @@ class MemoryCache:
             return self._data.get(key)
 
     def put(self, key: str, toolchain: str, verdict: Verdict) -> None:
-        if verdict.status not in UNCACHED:
+        if cacheable(verdict):
             with self._lock:
                 self._data[key] = verdict
 

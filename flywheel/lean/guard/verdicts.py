@@ -23,16 +23,17 @@ class Verdict:
     axioms: list[str] | None = None
     time_s: float = 0.0
     cached: bool = False
+    limited: bool = False  # the verdict of one of our limits (lean.max_answer_mb), not Lean's: never cached
 
     def to_json(self) -> dict:
         return {"verdict": self.status.value, "reason": self.reason, "messages": self.messages,
-                "axioms": self.axioms, "time_s": round(self.time_s, 4), "cached": self.cached}
+                "axioms": self.axioms, "time_s": round(self.time_s, 4), "cached": self.cached, "limited": self.limited}
 
 
 def verdict_from_json(d: dict) -> Verdict:
     """The inverse of Verdict.to_json (how verdicts cross process boundaries as plain data)."""
     return Verdict(VerdictStatus(d["verdict"]), d.get("reason"), list(d.get("messages") or []), d.get("axioms"),
-                   float(d.get("time_s") or 0.0), bool(d.get("cached")))
+                   float(d.get("time_s") or 0.0), bool(d.get("cached")), bool(d.get("limited")))
 
 
 def crashed_verdict(reason: str, time_s: float = 0.0) -> Verdict:

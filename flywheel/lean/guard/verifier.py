@@ -217,7 +217,8 @@ class Verifier:
         if outcome.failure is not None:  # an answer too large is the code's doing, as an error would be
             status = {Fault.TIMEOUT: VerdictStatus.TIMEOUT, Fault.OVERSIZE: VerdictStatus.FAILED}.get(
                 outcome.failure.fault, VerdictStatus.CRASHED)
-            return Verdict(status, str(outcome.failure), time_s=elapsed), None
+            return Verdict(status, str(outcome.failure), time_s=elapsed,
+                           limited=outcome.failure.fault is Fault.OVERSIZE), None
         verdict = classify(outcome.answer, p.name, outcome.env_answer, self.policy, expect_sorry=expect_sorry,
                            axioms_at=at)
         verdict.messages = map_positions(verdict.messages, p.proof_line, p.proof_col)

@@ -72,11 +72,13 @@ def _run_units(store: Store, cfg: Config, round_: int, stage: str, sides: list[S
             tick(len(results))
 
         try:
-            prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check, workers,
-                       on_results, samples=samples, stop=stop, tactics=tactics, resumed=resumed, journal=True,
-                       sketch=sketch, roles=roles, lemmas=lemmas)
+            withdrawn = prove_pass(todo, _informal(store, todo), sides, cfg.prover, pass_, round_, generator, check,
+                                   workers, on_results, samples=samples, stop=stop, tactics=tactics, resumed=resumed,
+                                   journal=True, sketch=sketch, roles=roles, lemmas=lemmas)
         finally:
             bar.close()
+        if withdrawn:  # streamed requests whose side was decided first: the engine stopped generating them
+            counts.outcomes["model requests withdrawn"] += withdrawn
         if lemmas is not None:
             counts.outcomes.update(lemmas.counts())
         if stop is not None and stop.is_set():

@@ -126,7 +126,7 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
                strategy: Sequence[str] | None = None, sketch: Callable | None = None,
                tactics: Callable | None = None, resumed: Mapping[str, Sequence[ProofAttempt]] | None = None,
                journal: bool = False, roles: dict | None = None, lemmas: Pool | None = None,
-               attempts: int = 1) -> None:
+               attempts: int = 1) -> int:
     """Generation overlaps verification: `chunk` statements are asked for in one call while the checks of
     those before run. Without early_stop every chain runs to its end (evaluation: pass@k needs the count of
     correct samples). strategy: prover.strategy unless given. tactics: Verifier.check_tactics, for rmaxts;
@@ -134,7 +134,8 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
     journal: a journaling strategy's attempts go to on_results as soon as they are sure (Result.search "open").
     roles: generators of other model roles (decompose's `sketcher`); lemmas: the lemma pool (decompose), which
     also counts the lemma requests and checks the pass shared (Scheduler.shared);
-    attempts: independent attempts per side, each a lane with the whole budget (evaluation)."""
+    attempts: independent attempts per side, each a lane with the whole budget (evaluation).
+    Returns how many model requests were withdrawn, their side decided before they were answered (Scheduler)."""
     from flywheel.errors import ConfigError
 
     samples = cfg.samples_per_side if samples is None else samples
@@ -153,6 +154,7 @@ def prove_pass(statements: Sequence[Statement], informal: Mapping[str, str], sid
         finally:
             if lemmas is not None:
                 lemmas.shared += scheduler.shared
+    return scheduler.withdrawn
 
 
 class _Writer:

@@ -4,9 +4,11 @@ OpenAI-compatible HTTP server. Never a default of the product."""
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Mapping, Sequence
 
@@ -84,12 +86,15 @@ class ScriptedGenerator:
 class StreamingScriptedGenerator(ScriptedGenerator):
     """A ScriptedGenerator that streams (flywheel.llm.base.StreamingGenerator): each request submitted alone and
     answered on a thread of its own after `delay(request)` seconds, so a test sets which unit hears first.
-    `answered` lists the prompts in the order their answers were given."""
+    `answered` lists the prompts in the order their answers were given. withdraw(future) ends a request's wait
+    at once, unanswered (CancelledError), as an engine aborts it; `withdrawn` lists those prompts."""
 
     def __init__(self, script, delay: Callable[[GenerationRequest], float] = lambda req: 0.0, **kw):
         super().__init__(script, **kw)
         self.delay = delay
         self.answered: list[str] = []
+        self.withdrawn: list[str] = []
+        self._waits: dict[Future, tuple[threading.Event, str]] = {}
         self._threads = ThreadPoolExecutor(8, thread_name_prefix="scripted-stream")
 
     def __exit__(self, *exc) -> None:
@@ -97,28 +102,48 @@ class StreamingScriptedGenerator(ScriptedGenerator):
 
     def submit(self, request: GenerationRequest) -> Future:
         validate([request])
+        gone = threading.Event()
 
         def answer():
-            time.sleep(self.delay(request))
+            if gone.wait(self.delay(request)):
+                raise CancelledError(prompt_text(request))
             (out,) = self.generate([request])
             with self._lock:
                 self.answered.append(prompt_text(request))
             return out
 
-        return self._threads.submit(answer)
+        future = self._threads.submit(answer)
+        with self._lock:
+            self._waits[future] = (gone, prompt_text(request))
+        return future
+
+    def withdraw(self, future: Future) -> None:
+        with self._lock:
+            gone, prompt = self._waits[future]
+            self.withdrawn.append(prompt)
+        gone.set()
+
+
+class AnsweringStreamingGenerator(StreamingScriptedGenerator):
+    """The same, but a request once out is always answered (a generator with no withdraw of its own)."""
+
+    withdraw = None
 
 
 class OpenAIServer:
     """A scripted OpenAI-compatible server on 127.0.0.1 and a random port. `plan` maps a prompt (or the
     last chat message) to the actions taken, one per incoming request, before it answers normally: an
     HTTP status (429 carries Retry-After: `retry_after`), "hang" (answer nothing for `hang_s`),
-    "garbage" (200 with a body that is not JSON), "too_long" (400: the prompt past the context, as vLLM says it), "short" (one choice too few) or "drop" (answer, then close the
+    "generate" (answer after `hang_s`, unless the client shuts its
+    connection first: then the prompt goes to `aborted`, as vLLM's server aborts such a request; `generating_s` sums
+    their time), `default_action` that of a request the plan does not name, "garbage" (200 with a body that is not JSON), "too_long" (400: the prompt past the context, as vLLM says it), "short" (one choice too few) or "drop" (answer, then close the
     connection unannounced, as a server's idle timeout does). `connections` counts the TCP connections made. `respond(prompt, i)`
     makes the i-th completion's text (default: the prompt and i). `answering` cleared holds every request until it
     is set again (a generator that makes no progress while a test does something to the rest of the system);
     `held` counts the requests it has held."""
 
-    def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05):
+    def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05,
+                 default_action=200):
         self.respond = respond or (lambda prompt, i: f"{prompt}#{i}")
         self.plan: dict[str, list] = {}
         self.seen: list[dict] = []
@@ -131,6 +156,9 @@ class OpenAIServer:
         self.answering = threading.Event()
         self.answering.set()
         self.held = 0  # requests that came in while `answering` was cleared
+        self.aborted: list[str] = []  # "generate" requests whose client went before their answer
+        self.generating_s = 0.0  # the time "generate" requests spent generating, answered or aborted
+        self.default_action = default_action  # the action of a request the plan does not name
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -155,7 +183,7 @@ class OpenAIServer:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
             steps = self.plan.get(key, [])
-            return key, (steps.pop(0) if steps else 200)
+            return key, (steps.pop(0) if steps else self.default_action)
 
     def answer(self, key: str, body: dict, chat: bool, short: bool) -> bytes:
         n = body.get("n", 1) - (1 if short else 0)
@@ -189,6 +217,19 @@ def _handler(server: OpenAIServer):
             self.end_headers()
             self.wfile.write(data)
 
+        def _client_gone(self, seconds: float) -> bool:
+            """Whether the client shut or closed its connection within `seconds` (what vLLM's server listens for)."""
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([self.connection], [], [], min(left, 0.02))
+                if ready:
+                    try:
+                        if not self.connection.recv(1, socket.MSG_PEEK):
+                            return True
+                    except OSError:
+                        return True
+            return False
+
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             key, action = server.next_action(body, self.path, self.headers.get("Authorization"),
@@ -201,6 +242,17 @@ def _handler(server: OpenAIServer):
                 time.sleep(server.latency_s)
                 if action == "hang":
                     time.sleep(server.hang_s)
+                elif action == "generate":  # vLLM's server: generating for hang_s, aborted if the client goes first
+                    began = time.monotonic()
+                    gone = self._client_gone(server.hang_s)
+                    with server.lock:
+                        server.generating_s += time.monotonic() - began
+                        if gone:
+                            server.aborted.append(key)
+                    if gone:
+                        self.close_connection = True
+                    else:
+                        self._send(200, server.answer(key, body, self.path.endswith("/chat/completions"), False))
                 elif action == "garbage":
                     self._send(200, b"<html>bad gateway</html>")
                 elif action == "too_long":  # vLLM's server on a prompt past max_model_len

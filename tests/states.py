@@ -17,3 +17,13 @@ def wait_for(state: Callable[[], bool], proc: subprocess.Popen, what: str, timeo
             proc.kill()
             raise AssertionError(f"never {what} (exit {proc.wait()})")
         time.sleep(0.05)
+
+
+def until(state: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
+    """Until `state()` holds in this process (a server double's threads, a generator's); an AssertionError
+    naming `what` at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not state():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never {what} in {timeout_s:g} s")
+        time.sleep(0.01)

@@ -159,3 +159,40 @@ def test_configuration_is_checked_at_the_boundary(server):
         make_generator(GeneratorConfig(backend="openai", model="m", base_url="http://localhost:80a/v1"))
     with pytest.raises(ConfigError, match="extra_body"):
         make_generator(GeneratorConfig(backend="openai", model="m", base_url=server.url, extra_body="{top_k"))
+
+
+def test_a_withdrawn_request_is_aborted_on_the_server_and_never_retried(server):
+    """withdraw() on a request being generated shuts its connection: the server sees the client go (vLLM's
+    server aborts the generation then), the Future ends with the reason at once, no retry is made, and the
+    generator's next request is answered. One still queued behind max_concurrency never goes out."""
+    from tests.states import until
+
+    server.hang_s = 600.0
+    server.plan = {"a": ["generate"]}
+    with _gen(server, max_concurrency=1, request_timeout_s=600) as g:
+        first = g.submit(GenerationRequest("a", key="a"))
+        queued = g.submit(GenerationRequest("b", key="b"))
+        until(lambda: server.active == 1, "the server generating the first request")
+        g.withdraw(queued)
+        assert queued.cancelled()
+        g.withdraw(first)
+        with pytest.raises(GenerationError, match="request 0 \\(a\\) .*withdrawn"):
+            first.result(timeout=60)
+        until(lambda: server.aborted == ["a"], "the server seeing the client go")
+        assert [c.text for c in g.submit(GenerationRequest("c")).result(timeout=60)] == ["c#0"]
+        answered = g.submit(GenerationRequest("d"))
+        answered.result(timeout=60)
+        g.withdraw(answered)  # too late: answered, left as it is
+        assert not answered.cancelled() and [c.text for c in answered.result()] == ["d#0"]
+    assert [x["prompt"] for x in server.seen] == ["a", "c", "d"] and g.retries == 0 and g.slept == []
+
+
+def test_a_request_withdrawn_before_it_is_sent_is_not_sent(server):
+    from flywheel.llm.keepalive import Watch
+
+    with _gen(server) as g:
+        watch = Watch()
+        watch.withdraw()
+        with pytest.raises(GenerationError, match="withdrawn"):
+            g.one(0, GenerationRequest("a"), watch.withdrawn, watch)
+    assert server.seen == []

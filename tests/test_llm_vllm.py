@@ -57,6 +57,13 @@ def test_async_engine_answers_a_short_request_while_a_long_one_decodes(async_pro
 
 
 @pytest.mark.slow
+def test_a_withdrawn_request_is_aborted_in_the_async_engine(async_probe):
+    """withdraw() on a request the engine is decoding cancels its task: AsyncLLM aborts it, its slot is free."""
+    assert async_probe["withdraw_running"] and async_probe["withdraw_cancelled"]
+    assert async_probe["withdraw_aborted"] == 1 and async_probe["withdraw_unfinished_after"] == 0
+
+
+@pytest.mark.slow
 def test_a_proving_pass_streams_its_requests_to_the_async_engine(async_probe):
     assert async_probe["prove_batches"] == [] and async_probe["prove_submitted"] >= 2  # a first request a statement
     assert async_probe["prove_results"] == 2 and async_probe["prove_attempts"] >= 4  # 2 first answers each at least

@@ -127,3 +127,33 @@ def test_chat_style_asks_in_a_chat_turn_and_lets_the_answer_think():
     assert seen == [(seen[0][0], "by\n  subst h\n  rfl")]
     with pytest.raises(ConfigError, match="prover.prompt_style: expected one of completion, chat"):
         load_config(overrides={"prover": {"prompt_style": "reasoning"}}, environ={})
+
+
+def test_a_decided_sides_requests_are_withdrawn_and_what_is_stored_is_the_same():
+    """On a streaming generator the negation's request, still being generated when the statement's first
+    sample proves, is withdrawn (its answer could not be stored): the pass ends without waiting for it, and the
+    units store what they store when every request is answered."""
+    from tests.doubles import AnsweringStreamingGenerator, StreamingScriptedGenerator
+
+    sts = [statement(i) for i in range(3)]
+
+    def script(req):
+        return [BAD] if "¬" in req.prompt.rsplit("\n", 2)[-2] else [GOOD, BAD]
+
+    def stored(generator):
+        results = []
+        with generator:
+            withdrawn = prove_pass(sts, {}, [Side.STATEMENT, Side.NEGATION], ProverConfig(samples_per_side=2), 0, 1,
+                                   generator, _check([]), 2, results.extend)
+            unanswered = [p for p in generator.withdrawn if p not in generator.answered]
+        rows = sorted((r.statement.id, r.side, [(a.side, a.proof, a.verdict) for a in r.attempts]) for r in results)
+        return rows, withdrawn, unanswered
+
+    def negation_waits(seconds):
+        return lambda req: seconds if "¬" in req.prompt.rsplit("\n", 2)[-2] else 0.0
+
+    rows, withdrawn, unanswered = stored(StreamingScriptedGenerator(script, delay=negation_waits(600)))
+    assert withdrawn == 3 and len(unanswered) == 3  # the pass came back with the negations still unanswered
+    answered_rows, none_withdrawn, _ = stored(AnsweringStreamingGenerator(script, delay=negation_waits(0.05)))
+    assert none_withdrawn == 3  # taken back too, but without a withdraw of its own the answer still comes
+    assert rows == answered_rows and {side for _, side, _ in rows} == {Side.STATEMENT}

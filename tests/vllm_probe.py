@@ -60,11 +60,40 @@ def _probe_async(g) -> dict:
     long_tokens = long.result()[0].completion_tokens
     chat_ids = g._tokenizer.encode(chat_text(g._tokenizer, CHAT), add_special_tokens=False)
     cache = g._engine.vllm_config.cache_config
+    withdrawal = _withdraw_one(g)
     proving = _prove_streamed(g)
     return {"free": free, "raw": submitted, "stop": free[5:8], "calls": [], "chat_prompt_tokens": len(chat_ids),
             "batch": _dump(batch), "long_running_when_short_done": long_running_when_short_done,
             "short_tokens": short[0].completion_tokens, "long_tokens": long_tokens,
-            "prefix_caching": bool(cache.enable_prefix_caching)} | proving
+            "prefix_caching": bool(cache.enable_prefix_caching)} | proving | withdrawal
+
+
+def _withdraw_one(g) -> dict:
+    """A long request withdrawn while it decodes: the engine is told to abort it and holds nothing after."""
+    import time
+
+    from flywheel.llm.base import GenerationRequest as R, withdraw
+
+    engine, aborted = g._engine, []
+    abort = engine.abort
+
+    async def spy(request_id, internal=False):
+        aborted.append(request_id)
+        await abort(request_id, internal=internal)
+
+    engine.abort = spy
+    unfinished = engine.output_processor.get_num_unfinished_requests
+    future = g.submit(R(THM, max_tokens=400, min_tokens=400, seed=8))
+    deadline = time.monotonic() + 120
+    while unfinished() == 0 and not future.done() and time.monotonic() < deadline:  # until the engine has it
+        time.sleep(0.005)
+    running = unfinished() == 1 and not future.done()
+    withdraw(g, future)
+    while unfinished() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    engine.abort = abort
+    return {"withdraw_running": running, "withdraw_cancelled": future.cancelled(), "withdraw_aborted": len(aborted),
+            "withdraw_unfinished_after": unfinished()}
 
 
 def _prove_streamed(g) -> dict:

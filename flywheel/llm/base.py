@@ -89,6 +89,19 @@ def streams(generator: object) -> bool:
     return callable(getattr(generator, "submit", None))
 
 
+def withdraw(generator: object, future: Future) -> None:
+    """Take back a submitted request whose answer nobody wants any more (its side decided): the generator's own
+    withdraw(future) where it has one (an OpenAI server's request: its connection shut), else Future.cancel,
+    which stops one not started and, on vLLM's asynchronous engine, cancels its task, so the engine aborts it
+    and its batch slot goes to a request that counts. The Future ends cancelled, with an error or, where
+    the answer was already on its way, with the answer."""
+    own = getattr(generator, "withdraw", None)
+    if callable(own):
+        own(future)
+    else:
+        future.cancel()
+
+
 def _where(i: int, r: GenerationRequest) -> str:
     return f"request {i}" + (f" ({r.key})" if r.key else "")
 

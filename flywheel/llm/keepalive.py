@@ -36,6 +36,44 @@ class _HTTPS(_NoDelay, http.client.HTTPSConnection):
     pass
 
 
+class Withdrawn(Exception):
+    """The request was taken back (Watch.withdraw) before or while it was sent."""
+
+
+class Watch:
+    """One request's handle across its tries: withdraw() marks it taken back and shuts the connection its
+    answer would come on, so a read blocked on that answer ends at once and the server sees the client gone
+    (vLLM's and SGLang's servers then abort the generation)."""
+
+    __slots__ = ("withdrawn", "_conn", "_lock")
+
+    def __init__(self) -> None:
+        self.withdrawn = threading.Event()
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if self.withdrawn.is_set():
+                raise Withdrawn("withdrawn before it was sent")
+            self._conn = conn
+
+    def detach(self) -> None:
+        with self._lock:
+            self._conn = None
+
+    def withdraw(self) -> None:
+        with self._lock:
+            self.withdrawn.set()
+            conn, self._conn = self._conn, None
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # closed meanwhile
+                pass
+
+
 class Answer(NamedTuple):
     status: int
     body: bytes
@@ -91,22 +129,33 @@ class Connections:
         conn.request("POST", self._prefix + path, body=data, headers=headers)
         return conn.getresponse()
 
-    def post(self, path: str, data: bytes, headers: dict[str, str]) -> Answer:
-        """POST `data` to base_url + path; the answer read whole. Network errors are raised as they come."""
+    def _exchange(self, conn, path: str, data: bytes, headers: dict[str, str], watch: Watch | None):
+        if watch is not None:
+            if conn.sock is None:
+                conn.connect()  # a socket for withdraw() to shut before anything is sent
+            watch.attach(conn)
+        return self._send(conn, path, data, headers)
+
+    def post(self, path: str, data: bytes, headers: dict[str, str], watch: Watch | None = None) -> Answer:
+        """POST `data` to base_url + path; the answer read whole. Network errors are raised as they come;
+        a request `watch` withdrew raises Withdrawn or the error its shut connection gave."""
         conn, reused = self._take()
         try:
             try:
-                resp = self._send(conn, path, data, headers)
+                resp = self._exchange(conn, path, data, headers, watch)
             except _STALE:
-                if not reused:
+                if not reused or (watch is not None and watch.withdrawn.is_set()):
                     raise
                 conn.close()  # the server closed it while idle: the request never reached it, send it afresh
                 conn = self._open()
-                resp = self._send(conn, path, data, headers)
+                resp = self._exchange(conn, path, data, headers, watch)
             body = resp.read()
         except BaseException:
             conn.close()  # in an unknown state (a timeout mid-answer): never reused
             raise
+        finally:
+            if watch is not None:
+                watch.detach()
         answer = Answer(resp.status, body, resp.getheader("Retry-After"))
         if resp.will_close:
             conn.close()

@@ -19,7 +19,7 @@ from flywheel.config import GeneratorConfig
 from flywheel.errors import ConfigError, GenerationError
 from flywheel.llm.base import (Completion, FinishReason, GenerationRequest, require_open, says_too_long, too_long,
                                validate)
-from flywheel.llm.keepalive import Connections
+from flywheel.llm.keepalive import Connections, Watch, Withdrawn
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_DELAY_S = 60.0
@@ -110,6 +110,7 @@ class OpenAIGenerator:
         self.retries = 0  # retried attempts since construction
         self._pool: ThreadPoolExecutor | None = None  # submit()'s requests, max_concurrency at once
         self._submitted = itertools.count()
+        self._watches: dict[Future, Watch] = {}  # submit()'s requests not answered yet
         self._connections = Connections(self.base, cfg.request_timeout_s, cfg.max_concurrency)
 
     def __enter__(self) -> "OpenAIGenerator":
@@ -130,7 +131,27 @@ class OpenAIGenerator:
         returns: the scheduler streams requests to the server as strategies propose them."""
         validate([request])
         require_open(self._pool, self.name)
-        return self._pool.submit(self.one, next(self._submitted), request)
+        watch = Watch()
+        future = self._pool.submit(self.one, next(self._submitted), request, watch.withdrawn, watch)
+        with self._lock:
+            self._watches[future] = watch
+        future.add_done_callback(self._unwatch)  # at once if it is done already
+        return future
+
+    def _unwatch(self, future: Future) -> None:
+        with self._lock:
+            self._watches.pop(future, None)
+
+    def withdraw(self, future: Future) -> None:
+        """Take back a submitted request whose answer is no longer wanted: one still queued never goes out; one
+        out is not tried again and its connection is shut, so the server stops generating it (vLLM's server
+        aborts a request whose client is gone). Its Future then ends cancelled or with an error."""
+        if future.cancel():
+            return
+        with self._lock:
+            watch = self._watches.get(future)
+        if watch is not None:
+            watch.withdraw()
 
     def body(self, req: GenerationRequest) -> tuple[str, dict]:
         """The endpoint and JSON body of one request."""
@@ -146,12 +167,12 @@ class OpenAIGenerator:
             return "/completions", body | {"prompt": req.prompt}
         return "/chat/completions", body | {"messages": req.prompt}
 
-    def _post(self, path: str, body: dict) -> dict:
+    def _post(self, path: str, body: dict, watch: Watch | None = None) -> dict:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         try:
-            status, raw, after = self._connections.post(path, json.dumps(body).encode("utf-8"), headers)
+            status, raw, after = self._connections.post(path, json.dumps(body).encode("utf-8"), headers, watch)
         except (TimeoutError, OSError, http.client.HTTPException) as e:
             raise _Retry(f"{type(e).__name__}: {e}") from e
         if not 200 <= status < 300:
@@ -172,15 +193,20 @@ class OpenAIGenerator:
             jitter = self._rng.uniform(0.75, 1.25)
         return min(0.5 * 2**attempt, MAX_DELAY_S / 2) * jitter
 
-    def one(self, i: int, req: GenerationRequest, give_up: threading.Event | None = None) -> list[Completion]:
+    def one(self, i: int, req: GenerationRequest, give_up: threading.Event | None = None,
+            watch: Watch | None = None) -> list[Completion]:
+        """give_up set: no further try (another request of the batch failed, or `watch` withdrew this one)."""
         where = f"request {i} ({req.key or 'no key'}) to {self.base}"
         path, body = self.body(req)
         last = ""
+        why = "withdrawn" if watch is not None else "abandoned, another request of the batch failed"
         for attempt in range(self.cfg.max_retries + 1):
             if give_up is not None and give_up.is_set():
-                raise _Abandoned(f"{where}{path}: abandoned, another request of the batch failed")
+                raise _Abandoned(f"{where}{path}: {why}")
             try:
-                return parse_answer(self._post(path, body), req.n)
+                return parse_answer(self._post(path, body, watch), req.n)
+            except Withdrawn as e:
+                raise _Abandoned(f"{where}{path}: withdrawn") from e
             except _Fatal as e:
                 if e.status == 400 and says_too_long(e.body):  # this request's own: the others go on
                     return too_long(req, 0, "the server's")
@@ -189,6 +215,8 @@ class OpenAIGenerator:
                 last, after = str(e), e.after
             except (KeyError, TypeError, ValueError, IndexError) as e:
                 last, after = f"malformed answer: {type(e).__name__}: {e}", None
+            if give_up is not None and give_up.is_set():  # the failure was the withdrawal's: no retry
+                raise _Abandoned(f"{where}{path}: {why}")
             if attempt < self.cfg.max_retries:
                 with self._lock:
                     self.retries += 1

@@ -9,6 +9,11 @@ units. New units are taken `chunk` at a time while fewer than `most_active` are 
 is handed to `on_done` once settled (unit.py); when `stop` is set no new work starts, the work in flight
 finishes and no unit left unsettled is reported.
 
+A streamed request is withdrawn (flywheel.llm.base.withdraw) once its side is decided, when nothing that side
+may still propose could be stored (Unit.wanted, the test its answer would be dropped by): the engine stops
+generating it, and the pass does not wait for it. Its answer, had it come, would have changed nothing stored,
+so what a unit stores is the same whether its requests are withdrawn or answered; `withdrawn` counts them.
+
 A Generate or Check marked `shared` (decompose's lemmas) is asked once a pass: the first one goes out, an equal
 one (the same request, or the same code checked) waits on that answer and is told it as its own (single
 flight). Each unit is told what it would have been told alone, so what it stores does not depend on which
@@ -23,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from flywheel.llm.base import streams
+from flywheel.llm.base import streams, withdraw
 from prover_loop.attempts import attempt_of
 from prover_loop.strategies.base import Check, CheckKind, Checked, Generate, Generated
 from prover_loop.strategies.flights import Flights
@@ -76,6 +81,10 @@ class Scheduler:
         # Every future the loop waits on puts itself here when done: one queue read a wake-up, where
         # concurrent.futures.wait would lock and unlock each future in flight twice.
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        self.streamed: dict[Future, tuple[Unit, Lane, Generate]] = {}  # requests out on a streaming generator
+        self._asked: dict[Unit, dict[Future, tuple[Lane, object]]] = {}  # a unit's own, with their generators
+        self._dropped: set[Future] = set()  # withdrawn, still to end
+        self.withdrawn = 0  # requests taken back: their side was decided before their answer came
 
     def _track(self, fut: Future) -> Future:
         fut.add_done_callback(self._done.put)
@@ -89,7 +98,7 @@ class Scheduler:
         more = True
         futures: dict[Future, tuple[Unit, Lane, Check]] = {}
         generating: tuple[Future, list] | None = None
-        streamed: dict[Future, tuple[Unit, Lane, Generate]] = {}  # requests out on a streaming generator
+        streamed = self.streamed
         with ThreadPoolExecutor(self.workers, thread_name_prefix="verify") as pool, \
                 ThreadPoolExecutor(1, thread_name_prefix="generate") as gen_pool:
             while True:
@@ -99,7 +108,7 @@ class Scheduler:
                     room = len(self.active) + self.chunk <= self.most_active
                     if more and room and (generating is None or self.streaming):
                         more = self._admit(source)
-                    self._stream(streamed)
+                    self._stream()
                     if generating is None:
                         generating = self._launch(gen_pool)
                 while live and len(futures) < self.workers:
@@ -127,7 +136,13 @@ class Scheduler:
                         self._generated(fut, generating[1])
                         generating = None
                     elif fut in streamed:
-                        self._generated(fut, [streamed.pop(fut)], one=True)
+                        entry = streamed.pop(fut)
+                        asked = self._asked.get(entry[0])
+                        if asked is not None and asked.pop(fut, None) is not None and not asked:
+                            del self._asked[entry[0]]
+                        self._generated(fut, [entry], one=True)
+                    elif fut in self._dropped:  # withdrawn: whatever it ended with is nobody's
+                        self._dropped.discard(fut)
                     else:
                         picked = futures.pop(fut)
                         self._checked(*picked, fut.result())
@@ -180,6 +195,7 @@ class Scheduler:
             unit.finished = True
             if not self._stopping():
                 self.on_done(unit)
+        self._withdraw(unit)
 
     def _next(self) -> tuple[Unit, Lane, Check] | None:
         while self.turns:
@@ -201,7 +217,7 @@ class Scheduler:
         """Whether the prover's requests go out one by one as they are proposed (the generator streams)."""
         return streams(self.generator)
 
-    def _stream(self, streamed: dict) -> None:
+    def _stream(self) -> None:
         """Hand every pending request of a streaming generator over now; the rest wait for the next batch."""
         kept, pending, self.gens = [], self.gens, []  # a shared request answered at once adds to self.gens
         for u, lane, g in pending:
@@ -210,11 +226,30 @@ class Scheduler:
                 kept.append((u, lane, g))
             elif not u.finished and u.wanted(lane) and self.flights.first((u, lane, g)):
                 try:
-                    streamed[self._track(generator.submit(g.request))] = (u, lane, g)
+                    fut = generator.submit(g.request)
                 except BaseException as e:  # a request refused at the door: raised once the work in flight is done
                     self.gen_error = e
                     break
+                self.streamed[fut] = (u, lane, g)
+                if not g.shared:  # a shared one may be answering other units too: it is never withdrawn
+                    self._asked.setdefault(u, {})[fut] = (lane, generator)
+                self._track(fut)
         self.gens = kept + self.gens
+
+    def _withdraw(self, unit: Unit) -> None:
+        """Take back the unit's streamed requests whose side is decided (their answers would be dropped)."""
+        asked = self._asked.get(unit)
+        if not asked:
+            return
+        for fut, (lane, generator) in list(asked.items()):
+            if unit.finished or not unit.wanted(lane):
+                del asked[fut]
+                del self.streamed[fut]
+                self._dropped.add(fut)
+                self.withdrawn += 1
+                withdraw(generator, fut)
+        if not asked:
+            del self._asked[unit]
 
     def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
         wanted, self.gens = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)], []

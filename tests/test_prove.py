@@ -152,7 +152,7 @@ def test_a_decided_sides_requests_are_withdrawn_and_what_is_stored_is_the_same()
     def negation_waits(seconds):
         return lambda req: seconds if "¬" in req.prompt.rsplit("\n", 2)[-2] else 0.0
 
-    rows, withdrawn, unanswered = stored(StreamingScriptedGenerator(script, delay=negation_waits(600)))
+    rows, withdrawn, unanswered = stored(StreamingScriptedGenerator(script, delay=negation_waits(120)))
     assert withdrawn == 3 and len(unanswered) == 3  # the pass came back with the negations still unanswered
     answered_rows, none_withdrawn, _ = stored(AnsweringStreamingGenerator(script, delay=negation_waits(0.05)))
     assert none_withdrawn == 3  # taken back too, but without a withdraw of its own the answer still comes

@@ -157,7 +157,7 @@ class Connections:
             if watch is not None:
                 watch.detach()
         answer = Answer(resp.status, body, resp.getheader("Retry-After"))
-        if resp.will_close:
+        if resp.will_close or (watch is not None and watch.withdrawn.is_set()):  # withdrawn: maybe shut already
             conn.close()
         else:
             self._give_back(conn)

@@ -82,8 +82,7 @@ class Scheduler:
         # concurrent.futures.wait would lock and unlock each future in flight twice.
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()
         self.streamed: dict[Future, tuple[Unit, Lane, Generate]] = {}  # requests out on a streaming generator
-        self._asked: dict[Unit, dict[Future, tuple[Lane, object]]] = {}  # a unit's own, with their generators
-        self._dropped: set[Future] = set()  # withdrawn, still to end
+        self._asked: dict[Unit, set[Future]] = {}  # those of them a unit may withdraw (not shared)
         self.withdrawn = 0  # requests taken back: their side was decided before their answer came
 
     def _track(self, fut: Future) -> Future:
@@ -137,16 +136,13 @@ class Scheduler:
                         generating = None
                     elif fut in streamed:
                         entry = streamed.pop(fut)
-                        asked = self._asked.get(entry[0])
-                        if asked is not None and asked.pop(fut, None) is not None and not asked:
-                            del self._asked[entry[0]]
+                        self._asked.get(entry[0], set()).discard(fut)
                         self._generated(fut, [entry], one=True)
-                    elif fut in self._dropped:  # withdrawn: whatever it ended with is nobody's
-                        self._dropped.discard(fut)
-                    else:
+                    elif fut in futures:
                         picked = futures.pop(fut)
                         self._checked(*picked, fut.result())
                         self.flights.answered(picked, fut.result())
+                    # else a withdrawn request, ended: whatever it ended with is nobody's
         self._left_open(live=not self._stopping())
         if self.gen_error is not None:
             raise self.gen_error
@@ -232,24 +228,22 @@ class Scheduler:
                     break
                 self.streamed[fut] = (u, lane, g)
                 if not g.shared:  # a shared one may be answering other units too: it is never withdrawn
-                    self._asked.setdefault(u, {})[fut] = (lane, generator)
+                    self._asked.setdefault(u, set()).add(fut)
                 self._track(fut)
         self.gens = kept + self.gens
 
     def _withdraw(self, unit: Unit) -> None:
         """Take back the unit's streamed requests whose side is decided (their answers would be dropped)."""
-        asked = self._asked.get(unit)
-        if not asked:
-            return
-        for fut, (lane, generator) in list(asked.items()):
+        asked = self._asked.get(unit, set())
+        for fut in list(asked):
+            _, lane, g = self.streamed[fut]
             if unit.finished or not unit.wanted(lane):
-                del asked[fut]
-                del self.streamed[fut]
-                self._dropped.add(fut)
+                asked.discard(fut)
+                del self.streamed[fut]  # the loop waits no more for it
                 self.withdrawn += 1
-                withdraw(generator, fut)
-        if not asked:
-            del self._asked[unit]
+                withdraw(self._generator(g.role), fut)
+        if unit.finished:
+            self._asked.pop(unit, None)
 
     def _launch(self, gen_pool: ThreadPoolExecutor) -> tuple[Future, list] | None:
         wanted, self.gens = [(u, lane, g) for u, lane, g in self.gens if not u.finished and u.wanted(lane)], []

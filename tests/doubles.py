@@ -131,16 +131,17 @@ class AnsweringStreamingGenerator(StreamingScriptedGenerator):
 
 
 class OpenAIServer:
-    """A scripted OpenAI-compatible server on 127.0.0.1 and a random port. `plan` maps a prompt (or the
-    last chat message) to the actions taken, one per incoming request, before it answers normally: an
-    HTTP status (429 carries Retry-After: `retry_after`), "hang" (answer nothing for `hang_s`),
-    "generate" (answer after `hang_s`, unless the client shuts its
-    connection first: then the prompt goes to `aborted`, as vLLM's server aborts such a request; `generating_s` sums
-    their time), `default_action` that of a request the plan does not name, "garbage" (200 with a body that is not JSON), "too_long" (400: the prompt past the context, as vLLM says it), "short" (one choice too few) or "drop" (answer, then close the
-    connection unannounced, as a server's idle timeout does). `connections` counts the TCP connections made. `respond(prompt, i)`
-    makes the i-th completion's text (default: the prompt and i). `answering` cleared holds every request until it
-    is set again (a generator that makes no progress while a test does something to the rest of the system);
-    `held` counts the requests it has held."""
+    """A scripted OpenAI-compatible server on 127.0.0.1 and a random port. `plan` maps a prompt (or the last
+    chat message) to the actions taken, one per incoming request, before it answers normally; a request the plan
+    does not name takes `default_action` (200: answer). Actions: an HTTP status (429 carries Retry-After:
+    `retry_after`); "hang" (answer nothing for `hang_s`); "generate" (answer after `hang_s` unless the client
+    shuts its connection first, when the prompt goes to `aborted`, as vLLM's server aborts such a request;
+    `generating_s` sums their time); "garbage" (200 with a body that is not JSON); "too_long" (400: the prompt
+    past the context, as vLLM says it); "short" (one choice too few); "drop" (answer, then close the connection
+    unannounced, as a server's idle timeout does). `connections` counts the TCP connections made.
+    `respond(prompt, i)` makes the i-th completion's text (default: the prompt and i). `answering` cleared holds
+    every request until it is set again (a generator that makes no progress while a test does something to the
+    rest of the system); `held` counts the requests it has held."""
 
     def __init__(self, respond=None, retry_after: str | None = "0", hang_s: float = 2.0, latency_s: float = 0.05,
                  default_action=200):
